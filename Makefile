@@ -1,0 +1,58 @@
+# Parley: `make help` lists the targets.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help install run migrate test test-embedded test-services lint format worker beat
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed ## Create the virtualenv and install requirements.txt
+
+migrate: install ## Apply database migrations
+	$(PY) manage.py migrate --noinput
+
+run: migrate ## Serve the app on http://127.0.0.1:8000 (embedded default unless DATABASE_URL/REDIS_URL are set)
+	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install ## Whole suite: embedded default, then PostgreSQL + Redis when DATABASE_URL and REDIS_URL are set (required with CI=true)
+	$(MAKE) --no-print-directory test-embedded
+	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
+		$(MAKE) --no-print-directory test-services; \
+	elif [ "$$CI" = "true" ]; then \
+		echo "CI=true: DATABASE_URL and REDIS_URL must be set for the PostgreSQL + Redis run" >&2; exit 1; \
+	else \
+		echo "DATABASE_URL/REDIS_URL not set: the PostgreSQL + Redis run was not done"; \
+	fi
+
+test-embedded: install ## Suite on the embedded default (SQLite, in-memory layer, eager Celery)
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest $(PYTEST_ARGS)
+
+test-services: install ## Suite on PostgreSQL + Redis (needs DATABASE_URL and REDIS_URL; flushes that Redis DB)
+	@[ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ] || { echo "set DATABASE_URL and REDIS_URL" >&2; exit 1; }
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install ## ruff lint and format check, and no missing migrations
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: install ## Format the code with ruff
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+worker: install ## Run a Celery worker (needs REDIS_URL)
+	$(VENV)/bin/celery -A chatsite worker --loglevel=INFO
+
+beat: install ## Run Celery beat (needs REDIS_URL)
+	$(VENV)/bin/celery -A chatsite beat --loglevel=INFO

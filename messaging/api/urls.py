@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("conversations/", views.ConversationListView.as_view(), name="conversations"),
+    path(
+        "conversations/direct/", views.DirectConversationView.as_view(), name="conversation-direct"
+    ),
+    path(
+        "conversations/<int:conversation_id>/messages/",
+        views.MessageListView.as_view(),
+        name="messages",
+    ),
+]

@@ -1,0 +1,109 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from messaging.selectors import MAX_PAGE, conversation_summaries, message_history
+from messaging.services import conversation_direct_open, message_send
+
+from .serializers import (
+    AckSerializer,
+    ConversationSerializer,
+    DirectOpenSerializer,
+    ErrorSerializer,
+    MessagePageSerializer,
+    SendSerializer,
+)
+
+DEFAULT_PAGE = 50
+
+
+class HistoryQuerySerializer(serializers.Serializer):
+    after_seq = serializers.IntegerField(min_value=0, required=False, max_value=2**63 - 1)
+    before_seq = serializers.IntegerField(min_value=1, required=False, max_value=2**63 - 1)
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=DEFAULT_PAGE)
+
+    def validate(self, attrs: dict) -> dict:
+        if "after_seq" in attrs and "before_seq" in attrs:
+            raise serializers.ValidationError("Give after_seq or before_seq, not both.")
+        return attrs
+
+
+def conversation_summary(*, user_id: int, conversation_id: int) -> dict:
+    return conversation_summaries(
+        user_id=user_id, conversation_ids=[conversation_id], include_members=True
+    )[0]
+
+
+class ConversationListView(APIView):
+    @extend_schema(responses=ConversationSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(conversation_summaries(user_id=request.user.pk, include_members=True))
+
+
+class DirectConversationView(APIView):
+    @extend_schema(
+        request=DirectOpenSerializer,
+        responses={
+            200: ConversationSerializer,
+            201: ConversationSerializer,
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+        },
+        description="The direct conversation with that user: created on first use (201), "
+        "the same one after (200).",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = DirectOpenSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        conversation, created = conversation_direct_open(
+            user=request.user, other_id=serializer.validated_data["user"]
+        )
+        return Response(
+            conversation_summary(user_id=request.user.pk, conversation_id=conversation.pk),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class MessageListView(APIView):
+    @extend_schema(
+        parameters=[HistoryQuerySerializer],
+        responses={200: MessagePageSerializer, 404: ErrorSerializer},
+        description="`after_seq`: the messages after it, ascending. `before_seq`: the page just "
+        "before it, still ascending. Neither: the newest page.",
+    )
+    def get(self, request: Request, conversation_id: int) -> Response:
+        query = HistoryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page, has_more, last_seq = message_history(
+            user_id=request.user.pk,
+            conversation_id=conversation_id,
+            after_seq=query.validated_data.get("after_seq"),
+            before_seq=query.validated_data.get("before_seq"),
+            limit=query.validated_data["limit"],
+        )
+        return Response({"results": page, "has_more": has_more, "last_seq": last_seq})
+
+    @extend_schema(
+        request=SendSerializer,
+        responses={
+            201: AckSerializer,
+            200: AckSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+        description="Sends a message, exactly as the WebSocket `send` frame does. A repeated "
+        "client_msg_id stores nothing and answers 200 with the original ack and duplicate=true.",
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        serializer = SendSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ack = message_send(
+            sender=request.user, conversation_id=conversation_id, **serializer.validated_data
+        )
+        return Response(
+            ack, status=status.HTTP_200_OK if ack["duplicate"] else status.HTTP_201_CREATED
+        )

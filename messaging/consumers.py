@@ -1,0 +1,265 @@
+"""The WebSocket gateway: one socket per client carries all of a user's conversations.
+
+The consumer parses frames, makes one database hop per frame into a service or selector, and
+forwards events. It keeps, per conversation, the highest seq it has pushed live (`cursors`), so
+each socket sees live messages in seq order without duplicates: a message that arrives ahead of
+its predecessor waits up to PARLEY_REORDER_WAIT seconds, after which the missing ones are read
+from the database.
+"""
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.db import DatabaseError
+
+from . import realtime
+from .errors import BadRequest, ChatError, Unavailable
+from .events import MessageEvent
+from .selectors import (
+    MAX_PAGE,
+    conversation_ids_for_user,
+    conversation_summaries,
+    message_history,
+    messages_after,
+)
+from .services import message_send
+
+logger = logging.getLogger(__name__)
+
+MAX_ID = 2**63 - 1
+
+
+def int_field(
+    frame: dict[str, Any], name: str, *, minimum: int = 0, required: bool = True
+) -> int | None:
+    value = frame.get(name)
+    if value is None and not required:
+        return None
+    # bool is an int in Python; JSON true is not a number.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadRequest(f"{name} must be an integer", field=name)
+    if value < minimum or value > MAX_ID:
+        raise BadRequest(f"{name} must be between {minimum} and {MAX_ID}", field=name)
+    return value
+
+
+class GatewayConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        self.user = None
+        self.cursors: dict[int, int] = {}
+        self.pending: dict[int, dict[int, MessageEvent]] = {}
+        self.heal_tasks: dict[int, asyncio.Task[None]] = {}
+        self.send_lock = asyncio.Lock()
+        self.groups_joined: set[str] = set()
+        await self.accept()
+        failure = self.scope.get("auth_failure")
+        if failure:
+            await self.close(code=failure)
+            return
+        self.user = self.scope["user"]
+        await self._join(realtime.user_group(self.user.pk))
+        # Join the conversation groups before reading last_seq, so any message committed after
+        # that read is also fanned out to this socket.
+        for conversation_id in await database_sync_to_async(conversation_ids_for_user)(
+            user_id=self.user.pk
+        ):
+            await self._join(realtime.conversation_group(conversation_id))
+        summaries = await database_sync_to_async(conversation_summaries)(user_id=self.user.pk)
+        self.cursors = {s["id"]: s["last_seq"] for s in summaries}
+        await self.send_json(
+            {
+                "type": "ready",
+                "user": {"id": self.user.pk, "username": self.user.username},
+                "conversations": summaries,
+                "heartbeat_interval": settings.PARLEY_HEARTBEAT_INTERVAL,
+            }
+        )
+
+    async def disconnect(self, code: int) -> None:
+        for task in self.heal_tasks.values():
+            task.cancel()
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined.clear()
+
+    async def _join(self, group: str) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined.add(group)
+
+    # --- inbound frames ------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.user is None:
+            return
+        if bytes_data is not None:
+            await self.send_error("bad_request", "binary frames are not supported; send JSON text")
+            return
+        text = text_data or ""
+        if (
+            len(text) > settings.PARLEY_MAX_FRAME_BYTES
+            or len(text.encode()) > settings.PARLEY_MAX_FRAME_BYTES
+        ):
+            await self.send_error(
+                "too_large", f"frames are limited to {settings.PARLEY_MAX_FRAME_BYTES} bytes"
+            )
+            return
+        try:
+            frame = json.loads(text)
+        except (ValueError, RecursionError):
+            await self.send_error("bad_request", "malformed JSON")
+            return
+        if not isinstance(frame, dict):
+            await self.send_error("bad_request", "a frame must be a JSON object")
+            return
+        ref = frame.get("client_msg_id")
+        ref = ref if isinstance(ref, str) and len(ref) <= 64 else None
+        frame_type = frame.get("type")
+        handler = self.handlers.get(frame_type) if isinstance(frame_type, str) else None
+        if handler is None:
+            detail = (
+                "missing or non-string type"
+                if not isinstance(frame_type, str)
+                else f"unknown type {frame_type[:40]!r}"
+            )
+            await self.send_error("bad_request", detail, ref=ref)
+            return
+        try:
+            await handler(self, frame)
+        except ChatError as exc:
+            await self.send_error(exc.code, exc.detail, ref=ref)
+        except DatabaseError:
+            logger.exception("database error handling a %s frame", frame_type)
+            await self.send_error(
+                Unavailable.code, "the database is unavailable; retry later", ref=ref
+            )
+        except Exception:
+            logger.exception("unexpected error handling a %s frame", frame_type)
+            await self.send_error("server_error", "the server failed to handle this frame", ref=ref)
+
+    async def send_error(self, code: str, detail: str, *, ref: str | None = None) -> None:
+        await self.send_json({"type": "error", "code": code, "detail": detail, "ref": ref})
+
+    async def on_send(self, frame: dict[str, Any]) -> None:
+        conversation_id = int_field(frame, "conversation", minimum=1)
+        ack = await database_sync_to_async(message_send)(
+            sender=self.user,
+            conversation_id=conversation_id,
+            client_msg_id=frame.get("client_msg_id"),
+            body=frame.get("body"),
+        )
+        await self.send_json(ack)
+
+    async def on_sync(self, frame: dict[str, Any]) -> None:
+        conversation_id = int_field(frame, "conversation", minimum=1)
+        after_seq = int_field(frame, "after_seq", minimum=0)
+        limit = int_field(frame, "limit", minimum=1, required=False) or MAX_PAGE
+        page, has_more, last_seq = await database_sync_to_async(message_history)(
+            user_id=self.user.pk,
+            conversation_id=conversation_id,
+            after_seq=after_seq,
+            before_seq=None,
+            limit=min(limit, MAX_PAGE),
+        )
+        for event in page:
+            await self.send_json(event)
+        if has_more:
+            done_seq = page[-1]["seq"]  # continue from here
+        else:
+            done_seq = last_seq
+            async with self.send_lock:
+                # The client now holds everything up to last_seq: live copies of those are
+                # dropped, and anything waiting just behind them can go.
+                if last_seq > self.cursors.get(conversation_id, last_seq):
+                    self.cursors[conversation_id] = last_seq
+                    for ready in self._flush(conversation_id):
+                        await self.send_json(ready)
+        await self.send_json(
+            {
+                "type": "sync_done",
+                "conversation": conversation_id,
+                "last_seq": done_seq,
+                "has_more": has_more,
+            }
+        )
+
+    async def on_ping(self, frame: dict[str, Any]) -> None:
+        await self.send_json({"type": "pong"})
+
+    handlers = {"send": on_send, "sync": on_sync, "ping": on_ping}
+
+    # --- events from the channel layer ---------------------------------------------------
+
+    async def chat_message(self, message: dict[str, Any]) -> None:
+        event: MessageEvent = message["event"]
+        async with self.send_lock:
+            for ready in self._accept_live(event):
+                await self.send_json(ready)
+
+    async def conversation_joined(self, message: dict[str, Any]) -> None:
+        summary = message["event"]["conversation"]
+        conversation_id = summary["id"]
+        if conversation_id not in self.cursors:
+            await self._join(realtime.conversation_group(conversation_id))
+            self.cursors[conversation_id] = summary["last_seq"]
+        await self.send_json({"type": "conversation", "conversation": summary})
+
+    # --- ordering --------------------------------------------------------------------------
+
+    def _accept_live(self, event: MessageEvent) -> list[MessageEvent]:
+        """Takes one live message; returns what may be sent now, in seq order."""
+        conversation_id = event["conversation"]
+        cursor = self.cursors.get(conversation_id)
+        if cursor is None or event["seq"] <= cursor:
+            return []  # not (yet) ours, or already delivered
+        self.pending.setdefault(conversation_id, {})[event["seq"]] = event
+        return self._flush(conversation_id)
+
+    def _flush(self, conversation_id: int) -> list[MessageEvent]:
+        """Releases waiting messages that now follow the cursor without a gap."""
+        waiting = self.pending.get(conversation_id)
+        if not waiting:
+            return []
+        cursor = self.cursors[conversation_id]
+        for stale in [seq for seq in waiting if seq <= cursor]:
+            del waiting[stale]
+        ready: list[MessageEvent] = []
+        while cursor + 1 in waiting:
+            cursor += 1
+            ready.append(waiting.pop(cursor))
+        self.cursors[conversation_id] = cursor
+        if not waiting:
+            self.pending.pop(conversation_id, None)
+        elif conversation_id not in self.heal_tasks:
+            self.heal_tasks[conversation_id] = asyncio.create_task(self._heal(conversation_id))
+        return ready
+
+    async def _heal(self, conversation_id: int) -> None:
+        """A predecessor did not arrive in time: read the missing messages from the database."""
+        try:
+            await asyncio.sleep(settings.PARLEY_REORDER_WAIT)
+            while self.pending.get(conversation_id):
+                after = self.cursors[conversation_id]
+                try:
+                    missing, _ = await database_sync_to_async(messages_after)(
+                        conversation_id=conversation_id, after_seq=after, limit=MAX_PAGE
+                    )
+                except DatabaseError:
+                    logger.exception("gap fill for conversation %s failed", conversation_id)
+                    self.pending.pop(conversation_id, None)
+                    await self.send_json(
+                        {"type": "resync", "conversation": conversation_id, "after_seq": after}
+                    )
+                    return
+                async with self.send_lock:
+                    for event in missing:
+                        for ready in self._accept_live(event):
+                            await self.send_json(ready)
+                if not missing:
+                    self.pending.pop(conversation_id, None)
+        finally:
+            self.heal_tasks.pop(conversation_id, None)

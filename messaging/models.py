@@ -1,0 +1,84 @@
+from django.conf import settings
+from django.db import models
+
+
+class Conversation(models.Model):
+    class Kind(models.TextChoices):
+        DIRECT = "direct"
+        GROUP = "group"
+        ANNOUNCEMENT = "announcement"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=120, blank=True)
+    description = models.TextField(blank=True, max_length=1000)
+    # "<smaller user id>:<larger user id>" for direct chats, so a pair has one conversation.
+    direct_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # Highest seq given out; incremented in the transaction that stores the message.
+    last_seq = models.BigIntegerField(default=0)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} {self.name}".strip()
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner"
+        ADMIN = "admin"
+        MEMBER = "member"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="memberships"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    # Receipt cursors, both monotonic, delivered_seq >= read_seq.
+    delivered_seq = models.BigIntegerField(default=0)
+    read_seq = models.BigIntegerField(default=0)
+    # The conversation's last_seq when the member joined: history before it is not theirs.
+    joined_seq = models.BigIntegerField(default=0)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "user"], name="membership_unique_member"
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "conversation"], name="membership_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.conversation_id} ({self.role})"
+
+
+class Message(models.Model):
+    # Time-ordered snowflake id (messaging.ids), assigned by the send service.
+    id = models.BigIntegerField(primary_key=True)
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    seq = models.BigIntegerField()
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    # NULL for system messages; NULLs never collide in the (sender, client_msg_id) constraint.
+    client_msg_id = models.CharField(max_length=64, null=True)  # noqa: DJ001
+    body = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_unique_seq"),
+            models.UniqueConstraint(
+                fields=["sender", "client_msg_id"], name="message_unique_client_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} in {self.conversation_id}"

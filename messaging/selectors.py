@@ -1,0 +1,140 @@
+"""Reads of conversations and messages. Every function here checks nothing but what it says;
+access checks go through `membership_for`."""
+
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from .errors import NotFound
+from .events import ConversationSummary, MessageEvent, UserRef, conversation_title, message_event
+from .models import Conversation, Membership, Message
+
+MAX_PAGE = 500
+
+
+def membership_for(*, user_id: int, conversation_id: int) -> Membership:
+    """The caller's membership, or NotFound: a stranger cannot tell a conversation exists."""
+    membership = (
+        Membership.objects.select_related("conversation")
+        .filter(user_id=user_id, conversation_id=conversation_id)
+        .first()
+    )
+    if membership is None:
+        raise NotFound("No such conversation.", field="conversation")
+    return membership
+
+
+def conversation_ids_for_user(*, user_id: int) -> list[int]:
+    return list(
+        Membership.objects.filter(user_id=user_id).values_list("conversation_id", flat=True)
+    )
+
+
+def conversation_summaries(
+    *, user_id: int, conversation_ids: list[int] | None = None, include_members: bool = False
+) -> list[ConversationSummary]:
+    """The user's conversations, most recently active first, with unread counts.
+
+    `unread` counts messages from others (system messages included) after the read cursor.
+    """
+    unread = (
+        Message.objects.filter(
+            conversation_id=OuterRef("conversation_id"), seq__gt=OuterRef("read_seq")
+        )
+        .exclude(sender_id=user_id)
+        .order_by()
+        .values("conversation_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    memberships = (
+        Membership.objects.filter(user_id=user_id)
+        .select_related("conversation")
+        .annotate(unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)))
+        .order_by("-conversation__last_message_at", "-conversation_id")
+    )
+    if conversation_ids is not None:
+        memberships = memberships.filter(conversation_id__in=conversation_ids)
+    memberships = list(memberships)
+
+    # Member names: needed for direct-chat titles always, for every kind when listing members.
+    # Announcement member lists are everyone, so they are never listed.
+    wanted = [
+        m.conversation_id
+        for m in memberships
+        if m.conversation.kind == Conversation.Kind.DIRECT
+        or (include_members and m.conversation.kind == Conversation.Kind.GROUP)
+    ]
+    names: dict[int, dict[int, str]] = {}
+    for conversation_id, member_id, username in Membership.objects.filter(
+        conversation_id__in=wanted
+    ).values_list("conversation_id", "user_id", "user__username"):
+        names.setdefault(conversation_id, {})[member_id] = username
+
+    summaries: list[ConversationSummary] = []
+    for m in memberships:
+        conversation = m.conversation
+        member_names = names.get(conversation.pk, {})
+        summary: ConversationSummary = {
+            "id": conversation.pk,
+            "kind": conversation.kind,
+            "title": conversation_title(conversation, viewer_id=user_id, member_names=member_names),
+            "last_seq": conversation.last_seq,
+            "read_seq": m.read_seq,
+            "unread": m.unread,
+        }
+        if include_members:
+            summary["members"] = [
+                UserRef(id=uid, username=name) for uid, name in sorted(member_names.items())
+            ]
+        summaries.append(summary)
+    return summaries
+
+
+def _page(messages) -> list[MessageEvent]:  # type: ignore[no-untyped-def]
+    return [message_event(m, m.sender) for m in messages]
+
+
+def messages_after(
+    *, conversation_id: int, after_seq: int, limit: int, floor_seq: int = 0
+) -> tuple[list[MessageEvent], bool]:
+    """Messages with seq > after_seq (and > floor_seq), ascending; and whether more follow."""
+    limit = max(1, min(limit, MAX_PAGE))
+    rows = list(
+        Message.objects.filter(conversation_id=conversation_id, seq__gt=max(after_seq, floor_seq))
+        .select_related("sender")
+        .order_by("seq")[: limit + 1]
+    )
+    return _page(rows[:limit]), len(rows) > limit
+
+
+def messages_before(
+    *, conversation_id: int, before_seq: int | None, limit: int, floor_seq: int = 0
+) -> tuple[list[MessageEvent], bool]:
+    """The `limit` messages just before before_seq (the newest when None), listed ascending;
+    and whether older ones exist."""
+    limit = max(1, min(limit, MAX_PAGE))
+    rows = Message.objects.filter(conversation_id=conversation_id, seq__gt=floor_seq)
+    if before_seq is not None:
+        rows = rows.filter(seq__lt=before_seq)
+    page = list(rows.select_related("sender").order_by("-seq")[: limit + 1])
+    has_more = len(page) > limit
+    page = page[:limit]
+    page.reverse()
+    return _page(page), has_more
+
+
+def message_history(
+    *, user_id: int, conversation_id: int, after_seq: int | None, before_seq: int | None, limit: int
+) -> tuple[list[MessageEvent], bool, int]:
+    """History as its member may see it (from their join on); also the conversation's last_seq."""
+    membership = membership_for(user_id=user_id, conversation_id=conversation_id)
+    floor = membership.joined_seq
+    if after_seq is not None:
+        page, has_more = messages_after(
+            conversation_id=conversation_id, after_seq=after_seq, limit=limit, floor_seq=floor
+        )
+    else:
+        page, has_more = messages_before(
+            conversation_id=conversation_id, before_seq=before_seq, limit=limit, floor_seq=floor
+        )
+    return page, has_more, membership.conversation.last_seq

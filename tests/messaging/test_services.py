@@ -1,0 +1,145 @@
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection
+
+from messaging.errors import BadRequest, NotFound
+from messaging.ids import message_id_floor, message_id_time, next_message_id
+from messaging.models import Conversation, Message
+from messaging.realtime import conversation_group
+from messaging.services import message_send
+from tests.factories import make_direct, make_group, make_user
+
+
+def test_message_ids_are_unique_increasing_and_carry_their_time():
+    before = datetime.now(UTC)
+    ids = [next_message_id() for _ in range(10_000)]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert all(i < 2**63 for i in ids)
+    moment = message_id_time(ids[0])
+    assert abs((moment - before).total_seconds()) < 2
+    assert message_id_floor(datetime(2026, 12, 1, tzinfo=UTC)) > ids[-1]
+
+
+@pytest.mark.django_db
+def test_seq_counts_up_per_conversation():
+    alice, bob, carol = make_user(), make_user(), make_user()
+    one, two = make_direct(alice, bob), make_direct(alice, carol)
+    seqs = [
+        message_send(sender=alice, conversation_id=c.pk, client_msg_id=f"m{n}", body="x")["seq"]
+        for n, c in enumerate([one, one, two, one, two])
+    ]
+    assert seqs == [1, 2, 1, 3, 2]
+    assert Conversation.objects.get(pk=one.pk).last_seq == 3
+
+
+@pytest.mark.django_db
+def test_failed_validation_takes_no_seq():
+    alice, bob = make_user(), make_user()
+    direct = make_direct(alice, bob)
+    with pytest.raises(BadRequest):
+        message_send(sender=alice, conversation_id=direct.pk, client_msg_id="bad id", body="x")
+    with pytest.raises(NotFound):
+        message_send(sender=make_user(), conversation_id=direct.pk, client_msg_id="ok", body="x")
+    assert (
+        message_send(sender=alice, conversation_id=direct.pk, client_msg_id="ok", body="x")["seq"]
+        == 1
+    )
+
+
+@pytest.mark.django_db
+def test_message_is_published_only_after_commit(django_capture_on_commit_callbacks):
+    alice, bob = make_user(), make_user()
+    direct = make_direct(alice, bob)
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(conversation_group(direct.pk), channel)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        message_send(
+            sender=alice, conversation_id=direct.pk, client_msg_id="m1", body="after commit"
+        )
+    assert len(callbacks) == 1  # nothing was published inside the transaction
+    callbacks[0]()
+    received = async_to_sync(layer.receive)(channel)
+    assert received["type"] == "chat.message"
+    assert received["event"]["body"] == "after commit" and received["event"]["seq"] == 1
+
+
+@pytest.mark.django_db
+def test_duplicate_send_publishes_nothing(django_capture_on_commit_callbacks):
+    alice, bob = make_user(), make_user()
+    direct = make_direct(alice, bob)
+    message_send(sender=alice, conversation_id=direct.pk, client_msg_id="m1", body="x")
+    with django_capture_on_commit_callbacks() as callbacks:
+        ack = message_send(sender=alice, conversation_id=direct.pk, client_msg_id="m1", body="x")
+    assert ack["duplicate"] is True and callbacks == []
+
+
+@pytest.mark.django_db
+def test_group_creation_tells_every_member(django_capture_on_commit_callbacks):
+    owner, member = make_user(), make_user()
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(f"user.{member.pk}", channel)
+    with django_capture_on_commit_callbacks(execute=True):
+        group = make_group(owner, member, name="Crew")
+    event = async_to_sync(layer.receive)(channel)
+    assert event["type"] == "conversation.joined"
+    assert event["event"]["conversation"]["id"] == group.pk
+    assert event["event"]["conversation"]["title"] == "Crew"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_seq_is_gap_free_under_20_concurrent_senders():
+    owner = make_user("owner")
+    senders = [make_user(f"sender{n}") for n in range(20)]
+    group = make_group(owner, *senders)
+    start = threading.Barrier(20)
+
+    def send(n: int) -> int:
+        try:
+            start.wait()
+            return message_send(
+                sender=senders[n], conversation_id=group.pk, client_msg_id=f"c{n}", body=f"from {n}"
+            )["seq"]
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        seqs = list(pool.map(send, range(20)))
+    assert sorted(seqs) == list(range(1, 21))
+    stored = list(
+        Message.objects.filter(conversation=group).order_by("seq").values_list("seq", flat=True)
+    )
+    assert stored == list(range(1, 21))
+    assert Conversation.objects.get(pk=group.pk).last_seq == 20
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_same_client_msg_id_sent_concurrently_is_stored_once():
+    alice, bob = make_user("alice"), make_user("bob")
+    direct = make_direct(alice, bob)
+    start = threading.Barrier(10)
+
+    def send(_: int) -> dict:
+        try:
+            start.wait()
+            return message_send(
+                sender=alice, conversation_id=direct.pk, client_msg_id="retry", body="once"
+            )
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        acks = list(pool.map(send, range(10)))
+    assert sum(not a["duplicate"] for a in acks) == 1
+    assert {a["id"] for a in acks} == {acks[0]["id"]}
+    assert Message.objects.filter(conversation=direct).count() == 1
+    assert Conversation.objects.get(pk=direct.pk).last_seq == 1

@@ -1,0 +1,53 @@
+"""Helpers for driving the real ASGI application's WebSocket gateway in tests."""
+
+from typing import Any
+
+from channels.testing import WebsocketCommunicator
+
+from chatsite.asgi import application
+from tests.factories import access_token
+
+TIMEOUT = 3
+
+
+async def open_socket(user=None, *, headers=None, path: str = "/ws/") -> WebsocketCommunicator:
+    """Connects (bearer token for `user` unless headers are given) and returns the communicator."""
+    if headers is None:
+        headers = [(b"authorization", f"Bearer {access_token(user)}".encode())] if user else []
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert connected
+    return communicator
+
+
+async def ready_socket(user, **kwargs) -> tuple[WebsocketCommunicator, dict[str, Any]]:
+    """Connects and reads the ready frame."""
+    communicator = await open_socket(user, **kwargs)
+    ready = await communicator.receive_json_from(timeout=TIMEOUT)
+    assert ready["type"] == "ready", ready
+    return communicator, ready
+
+
+async def close_code(communicator: WebsocketCommunicator) -> int:
+    output = await communicator.receive_output(timeout=TIMEOUT)
+    assert output["type"] == "websocket.close", output
+    return output.get("code", 1000)
+
+
+async def receive(
+    communicator: WebsocketCommunicator, frame_type: str | None = None
+) -> dict[str, Any]:
+    frame = await communicator.receive_json_from(timeout=TIMEOUT)
+    if frame_type is not None:
+        assert frame["type"] == frame_type, frame
+    return frame
+
+
+async def receive_until(communicator: WebsocketCommunicator, frame_type: str) -> tuple[list, dict]:
+    """Frames up to and including the first of `frame_type`: (the ones before, that one)."""
+    before = []
+    while True:
+        frame = await receive(communicator)
+        if frame["type"] == frame_type:
+            return before, frame
+        before.append(frame)
