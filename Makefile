@@ -45,7 +45,7 @@ test-services: install ## Suite on PostgreSQL + Redis (needs DATABASE_URL and RE
 lint: install ## ruff lint and format check, and no missing migrations
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) manage.py makemigrations --check --dry-run
+	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py makemigrations --check --dry-run
 
 format: install ## Format the code with ruff
 	$(PY) -m ruff format .
