@@ -115,6 +115,7 @@ USES_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 # --- Redis: channel layer, cache, Celery ----------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+REDIS_POOL = env_int("REDIS_POOL", 1000)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -122,7 +123,7 @@ if REDIS_URL:
             "CONFIG": {
                 # A dict host lets us size the connection pool: redis-py caps a pool at 100
                 # connections by default, which many simultaneous handshakes exhaust.
-                "hosts": [{"address": REDIS_URL, "max_connections": env_int("REDIS_POOL", 1000)}],
+                "hosts": [{"address": REDIS_URL, "max_connections": REDIS_POOL}],
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "parley"),
                 "capacity": env_int("CHANNEL_CAPACITY", 1000),
                 "expiry": 60,

@@ -208,6 +208,10 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
             self.cursors[conversation_id] = summary["last_seq"]
         await self.send_json({"type": "conversation", "conversation": summary})
 
+    async def gateway_close(self, message: dict[str, Any]) -> None:
+        """The system ended this socket (e.g. a ban): see realtime.close_user_sockets."""
+        await self.close(code=message["event"]["code"])
+
     # --- ordering --------------------------------------------------------------------------
 
     def _accept_live(self, event: MessageEvent) -> list[MessageEvent]:

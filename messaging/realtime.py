@@ -38,3 +38,8 @@ def publish_to_conversation(conversation_id: int, handler: str, payload: dict[st
 
 def publish_to_user(user_id: int, handler: str, payload: dict[str, Any]) -> None:
     _group_send(user_group(user_id), handler, payload)
+
+
+def close_user_sockets(user_id: int, code: int) -> None:
+    """Closes every live socket of the user, on every server process, with `code`."""
+    _group_send(user_group(user_id), "gateway.close", {"code": int(code)})

@@ -446,3 +446,18 @@ async def test_error_ref_echoes_the_client_msg_id():
         "ref": "abc",
     }
     await a.disconnect()
+
+
+async def test_close_user_sockets_closes_every_socket_of_that_user_only():
+    from messaging.realtime import close_user_sockets
+
+    alice, bob = await db(make_users)("alice", "bob")
+    phone, _ = await ready_socket(alice)
+    laptop, _ = await ready_socket(alice)
+    other, _ = await ready_socket(bob)
+    await db(close_user_sockets)(alice.pk, 4403)
+    assert await close_code(phone) == 4403
+    assert await close_code(laptop) == 4403
+    await other.send_json_to({"type": "ping"})
+    assert await receive(other, "pong") == {"type": "pong"}
+    await other.disconnect()
