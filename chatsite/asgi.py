@@ -10,7 +10,11 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.websocket import GatewayAuthStack  # noqa: E402
+from chatsite.logs import install_daphne_access_log  # noqa: E402
 from messaging.routing import websocket_urlpatterns  # noqa: E402
+
+# daphne's own access log would print request URIs, query strings (?token=) included.
+install_daphne_access_log()
 
 application = ProtocolTypeRouter(
     {

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "django_prometheus",
     "rest_framework",
     "rest_framework_simplejwt",
     "drf_spectacular",
@@ -55,6 +56,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response gets an X-Request-ID and every request one JSON log line.
+    "chatsite.logs.request_id_middleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -63,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "chatsite.urls"
@@ -96,10 +101,12 @@ if DATABASE_URL:
             conn_health_checks=True,
         )
     }
+    # The same backend wrapped by django-prometheus (query counts, errors, latency).
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "django_prometheus.db.backends.sqlite3",
             "NAME": VAR_DIR / "parley.sqlite3",
             "OPTIONS": {
                 # IMMEDIATE takes the write lock at BEGIN, so concurrent senders queue on the
@@ -213,13 +220,36 @@ STATIC_ROOT.mkdir(exist_ok=True)
 # run; `collectstatic` still works for a deployment that prefers it.
 WHITENOISE_USE_FINDERS = True
 
+# --- Observability (docs/operations.md: Metrics, Health, Logs) --------------------------------
+# One JSON object per line on stdout (chatsite/logs.py); LOG_FORMAT=plain for a human-readable
+# console while developing.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "json": {"()": "chatsite.logs.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "plain" if env_str("LOG_FORMAT", "json") == "plain" else "json",
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+# Message bodies appear in logs (the DEBUG-level `ws.frame` line) only with DEBUG on as well.
+PARLEY_LOG_MESSAGE_BODIES = env_bool("PARLEY_LOG_MESSAGE_BODIES", False)
+# /metrics answers requests from these networks, or bearing PARLEY_METRICS_TOKEN.
+PARLEY_METRICS_ALLOWED_NETWORKS = env_list(
+    "PARLEY_METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"]
+)
+PARLEY_METRICS_TOKEN = env_str("PARLEY_METRICS_TOKEN")
+# Seconds each /readyz check may take before it counts as failed.
+PARLEY_READYZ_TIMEOUT = env_float("PARLEY_READYZ_TIMEOUT", 2.0)
+# Counting unapplied migrations at start-up would touch the database in every process.
+PROMETHEUS_EXPORT_MIGRATIONS = False
 
 # Most members a group may have (the creator included).
 PARLEY_GROUP_MEMBER_LIMIT = env_int("PARLEY_GROUP_MEMBER_LIMIT", 10_000)

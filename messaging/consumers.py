@@ -20,6 +20,7 @@ from django.db import DatabaseError
 from . import realtime
 from .errors import BadRequest, ChatError, Unavailable
 from .events import MessageEvent
+from .instrumentation import GatewayInstrumentation
 from .selectors import (
     MAX_PAGE,
     conversation_ids_for_user,
@@ -48,7 +49,7 @@ def int_field(
     return value
 
 
-class GatewayConsumer(AsyncJsonWebsocketConsumer):
+class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.user = None
         self.cursors: dict[int, int] = {}
@@ -120,6 +121,7 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
         ref = ref if isinstance(ref, str) and len(ref) <= 64 else None
         frame_type = frame.get("type")
         handler = self.handlers.get(frame_type) if isinstance(frame_type, str) else None
+        self.note_frame(frame_type if handler is not None else "unknown", frame)
         if handler is None:
             detail = (
                 "missing or non-string type"
@@ -142,7 +144,15 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error("server_error", "the server failed to handle this frame", ref=ref)
 
     async def send_error(self, code: str, detail: str, *, ref: str | None = None) -> None:
-        await self.send_json({"type": "error", "code": code, "detail": detail, "ref": ref})
+        await self.send_json(
+            {
+                "type": "error",
+                "code": code,
+                "detail": detail,
+                "ref": ref,
+                "request_id": self.request_id,
+            }
+        )
 
     async def on_send(self, frame: dict[str, Any]) -> None:
         conversation_id = int_field(frame, "conversation", minimum=1)

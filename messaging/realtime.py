@@ -5,10 +5,14 @@ are the truth, these frames are a fast hint that sockets repair with a database 
 """
 
 import logging
+from time import perf_counter
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
+
+from chatsite import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -25,11 +29,16 @@ def _group_send(group: str, handler: str, payload: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    started = perf_counter()
     try:
         async_to_sync(layer.group_send)(group, {"type": handler, "event": payload})
-    except Exception:
+    except Exception as exc:
         # The message is already committed; sockets heal from the database (gap fill, sync).
+        reason = "channel_full" if isinstance(exc, ChannelFull) else "error"
+        metrics.channel_layer_send_failed(event=handler, reason=reason)
         logger.exception("channel layer group_send to %s failed", group)
+    else:
+        metrics.fanout_done(event=handler, seconds=perf_counter() - started)
 
 
 def publish_to_conversation(conversation_id: int, handler: str, payload: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from chatsite import metrics
 
 from . import realtime
 from .errors import BadRequest, Conflict, Forbidden, NotFound
@@ -113,6 +114,7 @@ def message_send(*, sender: User, conversation_id: int, client_msg_id: str, body
         if duplicate is None:
             raise
         return duplicate
+    metrics.message_stored(kind=membership.conversation.kind)
     return ack_event(message, duplicate=False)
 
 

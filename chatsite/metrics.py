@@ -1,0 +1,185 @@
+"""Parley's own Prometheus metrics, all defined here; features call the functions below.
+
+Names and labels are documented in docs/operations.md ("Metrics"). Label values are always from
+a small fixed set (never client input), so a misbehaving client cannot blow up the series count.
+
+With several processes (daphne servers, Celery workers) on one host, set PROMETHEUS_MULTIPROC_DIR
+in the environment of all of them: prometheus_client then keeps each process's values in files
+there and `/metrics` on any process of the host reports the sum (gauges: the live processes'
+sum). Without it (the embedded default), values live in this process's memory.
+"""
+
+import atexit
+import os
+
+from prometheus_client import Counter, Gauge, Histogram
+
+# Seconds. 0.5 is a bucket boundary because the send SLO is "acked within 500 ms".
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+TASK_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0)
+
+HANDSHAKE_OUTCOMES = ("accepted", "unauthorized", "forbidden", "rate_limited", "refused", "error")
+# Close codes a refused handshake ends with, and the outcome each stands for.
+HANDSHAKE_CLOSE_OUTCOMES = {4401: "unauthorized", 4403: "forbidden", 4429: "rate_limited"}
+# The close code of a socket that stopped heart-beating (issue 3).
+HEARTBEAT_TIMEOUT_CLOSE_CODE = 4408
+
+websocket_connections = Gauge(
+    "parley_websocket_connections",
+    "Live WebSocket connections past a successful handshake.",
+    multiprocess_mode="livesum",
+)
+websocket_handshakes = Counter(
+    "parley_websocket_handshakes",
+    "WebSocket handshakes by outcome.",
+    ["outcome"],
+)
+websocket_frames_in = Counter(
+    "parley_websocket_frames_in",
+    "Inbound WebSocket frames by type (a known frame type, 'unknown' or 'invalid').",
+    ["type"],
+)
+websocket_error_frames = Counter(
+    "parley_websocket_error_frames",
+    "Error frames sent to clients, by error code.",
+    ["code"],
+)
+messages_stored = Counter(
+    "parley_messages_stored",
+    "Messages stored (duplicates of a client_msg_id not counted), by conversation kind.",
+    ["kind"],
+)
+ack_latency = Histogram(
+    "parley_ack_latency_seconds",
+    "From a send frame received to its ack sent on the socket.",
+    buckets=LATENCY_BUCKETS,
+)
+fanout_latency = Histogram(
+    "parley_fanout_latency_seconds",
+    "From the after-commit publish of an event to the channel layer accepting it, by event.",
+    ["event"],
+    buckets=LATENCY_BUCKETS,
+)
+channel_layer_send_failures = Counter(
+    "parley_channel_layer_send_failures",
+    "Events the channel layer did not take (full channel, Redis error), by event and reason.",
+    ["event", "reason"],
+)
+ratelimit_refusals = Counter(
+    "parley_ratelimit_refusals",
+    "Requests, frames or handshakes refused by a rate limit, by scope.",
+    ["scope"],
+)
+presence_changes = Counter(
+    "parley_presence_changes",
+    "Users going online or offline, by the new status.",
+    ["status"],
+)
+heartbeat_timeouts = Counter(
+    "parley_heartbeat_timeouts",
+    "Sockets closed by the server because they stopped heart-beating.",
+)
+push_notifications = Counter(
+    "parley_push_notifications",
+    "Offline push notifications by backend and outcome.",
+    ["backend", "outcome"],
+)
+celery_task_duration = Histogram(
+    "parley_celery_task_duration_seconds",
+    "Run time of Celery tasks, by task name.",
+    ["task"],
+    buckets=TASK_BUCKETS,
+)
+celery_task_failures = Counter(
+    "parley_celery_task_failures",
+    "Celery tasks that raised, by task name.",
+    ["task"],
+)
+
+
+# --- what the gateway and the services call ---------------------------------------------------
+
+
+def handshake(*, outcome: str) -> None:
+    websocket_handshakes.labels(outcome=outcome).inc()
+
+
+def connection_opened() -> None:
+    websocket_connections.inc()
+
+
+def connection_closed() -> None:
+    websocket_connections.dec()
+
+
+def frame_received(*, frame_type: str) -> None:
+    websocket_frames_in.labels(type=frame_type).inc()
+
+
+def error_frame_sent(*, code: str) -> None:
+    websocket_error_frames.labels(code=code).inc()
+
+
+def message_stored(*, kind: str) -> None:
+    messages_stored.labels(kind=kind).inc()
+
+
+def ack_sent(*, seconds: float) -> None:
+    ack_latency.observe(seconds)
+
+
+def fanout_done(*, event: str, seconds: float) -> None:
+    fanout_latency.labels(event=event).observe(seconds)
+
+
+def channel_layer_send_failed(*, event: str, reason: str) -> None:
+    channel_layer_send_failures.labels(event=event, reason=reason).inc()
+
+
+# --- for the features built on other branches -------------------------------------------------
+
+
+def ratelimit_refused(*, scope: str) -> None:
+    """A rate limit refused something; `scope` is the limit's name (e.g. `ws_send`, `rest_write`,
+    `handshake_ip`): a fixed set from settings, never client input."""
+    ratelimit_refusals.labels(scope=scope).inc()
+
+
+def presence_changed(*, status: str) -> None:
+    """A user went `online` or `offline` (not a second tab: only real changes)."""
+    presence_changes.labels(status=status).inc()
+
+
+def heartbeat_timed_out() -> None:
+    """Counted by the gateway itself when it closes a socket with 4408; do not call it again."""
+    heartbeat_timeouts.inc()
+
+
+def push_notified(*, backend: str, outcome: str) -> None:
+    """One push notification attempt: `backend` e.g. `webhook`, `webpush`; `outcome` one of
+    `sent`, `failed`, `retried`, `gone` (the endpoint no longer exists), `skipped`."""
+    push_notifications.labels(backend=backend, outcome=outcome).inc()
+
+
+def celery_task_finished(*, task: str, seconds: float, failed: bool) -> None:
+    celery_task_duration.labels(task=task).observe(seconds)
+    if failed:
+        celery_task_failures.labels(task=task).inc()
+
+
+def multiprocess_dir() -> str | None:
+    """The directory shared by this host's processes, when multiprocess mode is on."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def process_exited(pid: int | None = None) -> None:
+    """Drops a finished process's live gauges from the shared directory (multiprocess mode)."""
+    if multiprocess_dir():
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())
+
+
+# A server process that exits normally takes its live gauges with it (Celery's pool processes
+# end without atexit; chatsite.celery handles them).
+atexit.register(process_exited)
