@@ -5,7 +5,7 @@ from time import perf_counter
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_process_shutdown
+from celery.signals import task_failure, task_postrun, task_prerun, worker_process_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 
@@ -23,14 +23,19 @@ def _task_started(task_id: str, **kwargs: Any) -> None:
 
 
 @task_postrun.connect
-def _task_finished(task_id: str, task: Any, state: str | None = None, **kwargs: Any) -> None:
+def _task_finished(task_id: str, task: Any, **kwargs: Any) -> None:
     from chatsite import metrics
 
     started = _started.pop(task_id, None)
     if started is not None:
-        metrics.celery_task_finished(
-            task=task.name, seconds=perf_counter() - started, failed=state == "FAILURE"
-        )
+        metrics.celery_task_finished(task=task.name, seconds=perf_counter() - started)
+
+
+@task_failure.connect
+def _task_failed(sender: Any = None, **kwargs: Any) -> None:
+    from chatsite import metrics
+
+    metrics.celery_task_failed(task=getattr(sender, "name", "unknown"))
 
 
 @worker_process_shutdown.connect

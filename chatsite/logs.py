@@ -43,6 +43,10 @@ _SECRET_KEYS = {
     "secret",
     "cookie",
     "query_string",
+    # Celery's task log lines carry a task's arguments and result, which may hold user content.
+    "args",
+    "kwargs",
+    "return_value",
 }
 _BODY_KEYS = {"body"}
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")

@@ -161,10 +161,12 @@ def push_notified(*, backend: str, outcome: str) -> None:
     push_notifications.labels(backend=backend, outcome=outcome).inc()
 
 
-def celery_task_finished(*, task: str, seconds: float, failed: bool) -> None:
+def celery_task_finished(*, task: str, seconds: float) -> None:
     celery_task_duration.labels(task=task).observe(seconds)
-    if failed:
-        celery_task_failures.labels(task=task).inc()
+
+
+def celery_task_failed(*, task: str) -> None:
+    celery_task_failures.labels(task=task).inc()
 
 
 def multiprocess_dir() -> str | None:
