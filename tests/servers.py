@@ -8,6 +8,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,8 +32,11 @@ def wait_http(url: str, *, timeout: float = 20.0) -> None:
 
 
 @contextlib.contextmanager
-def daphne(env: dict[str, str], *, port: int | None = None) -> Iterator[int]:
-    """Runs `daphne chatsite.asgi:application` on 127.0.0.1 and yields its port."""
+def daphne(
+    env: dict[str, str], *, port: int | None = None, stdout: IO | None = None
+) -> Iterator[int]:
+    """Runs `daphne chatsite.asgi:application` on 127.0.0.1 and yields its port (its stdout goes
+    to `stdout` when given)."""
     port = port or free_port()
     process = subprocess.Popen(
         [
@@ -47,7 +51,7 @@ def daphne(env: dict[str, str], *, port: int | None = None) -> Iterator[int]:
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=stdout if stdout is not None else subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:

@@ -12,7 +12,7 @@ from chatsite.celery import app
 from messaging import realtime
 from tests.chatsite.metrics_scrape import delta, parse, value
 from tests.factories import access_token, make_direct, make_group, make_user
-from tests.ws import close_code, open_socket, ready_socket, receive, receive_until
+from tests.ws import close_code, open_socket, ready_socket, receive_until
 
 
 async def scrape() -> dict:
@@ -98,9 +98,7 @@ async def test_a_scripted_session_moves_the_counters():
     assert delta(after, before, "parley_fanout_latency_seconds_count", event="chat.message") == 2
     assert value(after, "parley_channel_layer_send_failures_total") == 0
     # django-prometheus's HTTP metrics count the REST call too.
-    assert (
-        delta(after, before, "django_http_responses_total_by_status_total", status="201") >= 1
-    )
+    assert delta(after, before, "django_http_responses_total_by_status_total", status="201") >= 1
 
 
 @app.task(name="tests.metrics.divide")
@@ -174,4 +172,3 @@ def test_every_metric_is_documented():
         name = getattr(collector, "_name", None)
         if isinstance(name, str) and name.startswith("parley_"):
             assert f"`{name}" in text, name
-
