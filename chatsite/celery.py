@@ -1,5 +1,6 @@
 """Celery application. Broker and eager mode come from settings (see CELERY_* there)."""
 
+import contextlib
 import os
 from time import perf_counter
 from typing import Any
@@ -13,22 +14,27 @@ app = Celery("chatsite")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# Task run times for parley_celery_task_duration_seconds, by task id while it runs.
-_started: dict[str, float] = {}
+# Per running task: when it started (parley_celery_task_duration_seconds) and its log binding.
+_running: dict[str, tuple[float, Any]] = {}
 
 
 @task_prerun.connect
-def _task_started(task_id: str, **kwargs: Any) -> None:
-    _started[task_id] = perf_counter()
+def _task_started(task_id: str, task: Any, **kwargs: Any) -> None:
+    from chatsite import logs
+
+    _running[task_id] = (perf_counter(), logs.bind(task_id=task_id, task=task.name))
 
 
 @task_postrun.connect
 def _task_finished(task_id: str, task: Any, **kwargs: Any) -> None:
-    from chatsite import metrics
+    from chatsite import logs, metrics
 
-    started = _started.pop(task_id, None)
+    started, token = _running.pop(task_id, (None, None))
     if started is not None:
         metrics.celery_task_finished(task=task.name, seconds=perf_counter() - started)
+    if token is not None:
+        with contextlib.suppress(ValueError):  # bound in another context: nothing to undo here
+            logs.unbind(token)
 
 
 @task_failure.connect

@@ -24,7 +24,6 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import sync_and_async_middleware
 
-CONTEXT_FIELDS = ("request_id", "connection_id", "user_id", "conversation_id")
 _context: ContextVar[dict[str, Any]] = ContextVar("parley_log_context", default={})  # noqa: B039
 
 REDACTED = "[redacted]"
@@ -101,6 +100,22 @@ def timestamp(seconds: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _message(record: logging.LogRecord) -> str:
+    """The record's message, with secret or user-content fields of mapping-style arguments
+    hidden (Celery formats "... succeeded in %(runtime)ss: %(return_value)s" that way)."""
+    args = record.args
+    if isinstance(args, dict) and any(str(key).lower() in _SECRET_KEYS for key in args):
+        hidden = {
+            key: "[hidden]" if str(key).lower() in _SECRET_KEYS else value
+            for key, value in args.items()
+        }
+        try:
+            return str(record.msg) % hidden
+        except (TypeError, ValueError, KeyError):
+            return str(record.msg)
+    return record.getMessage()
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record; see the module docstring for the fields."""
 
@@ -109,7 +124,7 @@ class JsonFormatter(logging.Formatter):
             "timestamp": timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "event": redact(record.getMessage()),
+            "event": redact(_message(record)),
         }
         for name, value in _context.get().items():
             if value is not None:

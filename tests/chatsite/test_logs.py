@@ -12,6 +12,7 @@ import websockets
 from channels.db import database_sync_to_async as db
 from django.test import AsyncClient
 
+from chatsite.celery import app
 from chatsite.logs import JsonFormatter
 from tests.conftest import postgres_env_for_subprocess
 from tests.factories import PASSWORD, access_token, make_direct, make_user
@@ -135,6 +136,21 @@ async def test_bodies_are_logged_only_when_debug_allows_them(
     assert frames and frames[0]["frame_type"] == "send"
     assert ("body" in frames[0]) is logged
     assert (BODY in captured_logs.getvalue()) is logged
+
+
+@app.task(name="tests.logs.echo")
+def echo(body: str) -> str:
+    logging.getLogger("parley.test").info("echoing")
+    return body
+
+
+def test_celery_task_lines_carry_the_task_and_not_its_arguments(captured_logs):
+    result = echo.apply(args=(BODY,))
+    assert result.get() == BODY
+    text = captured_logs.getvalue()
+    assert BODY not in text
+    [line] = [e for e in lines_of(text) if e["event"] == "echoing"]
+    assert line["task_id"] == result.id and line["task"] == "tests.logs.echo"
 
 
 def test_secrets_in_any_log_line_are_redacted(captured_logs):
