@@ -102,10 +102,13 @@ def _allowed_address(address: str) -> bool:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return any(
-        ip in ipaddress.ip_network(network, strict=False)
-        for network in settings.PARLEY_METRICS_ALLOWED_NETWORKS
-    )
+    for network in settings.PARLEY_METRICS_ALLOWED_NETWORKS:
+        try:
+            if ip in ipaddress.ip_network(network, strict=False):
+                return True
+        except ValueError:
+            logger.error("PARLEY_METRICS_ALLOWED_NETWORKS holds %r, not a network", network)
+    return False
 
 
 def _valid_token(request: HttpRequest) -> bool:

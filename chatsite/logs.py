@@ -23,6 +23,7 @@ from daphne.access import AccessLogGenerator
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import sync_and_async_middleware
+from django.utils.functional import SimpleLazyObject, empty
 
 _context: ContextVar[dict[str, Any]] = ContextVar("parley_log_context", default={})  # noqa: B039
 
@@ -155,9 +156,16 @@ def _request_id_from(request: HttpRequest) -> str:
     return offered if _REQUEST_ID.fullmatch(offered) else new_id()
 
 
+def _known_user_id(request: HttpRequest) -> int | None:
+    """The user a view already resolved; never a new session lookup just for the log line."""
+    user = request.__dict__.get("user")
+    if isinstance(user, SimpleLazyObject) and user._wrapped is empty:
+        return None
+    return user.pk if user is not None and user.is_authenticated else None
+
+
 def _log_request(request: HttpRequest, response: HttpResponse, started: float) -> None:
-    user = getattr(request, "user", None)
-    user_id = user.pk if user is not None and user.is_authenticated else None
+    user_id = _known_user_id(request)
     status = response.status_code
     if request.path.startswith(QUIET_PATHS):
         level = logging.DEBUG

@@ -101,6 +101,8 @@ celery_task_failures = Counter(
 
 
 def handshake(*, outcome: str) -> None:
+    """One handshake's outcome (HANDSHAKE_OUTCOMES). The gateway counts the handshakes that
+    reach the consumer; code that refuses one before it (e.g. in ASGI middleware) calls this."""
     websocket_handshakes.labels(outcome=outcome).inc()
 
 

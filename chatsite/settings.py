@@ -102,7 +102,9 @@ if DATABASE_URL:
         )
     }
     # The same backend wrapped by django-prometheus (query counts, errors, latency).
-    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+    DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+        "django.db.backends.", "django_prometheus.db.backends.", 1
+    )
 else:
     DATABASES = {
         "default": {

@@ -21,7 +21,9 @@ from tests.servers import daphne, free_port
 
 
 def test_healthz_answers_without_touching_anything(client):
-    # No django_db mark: any database access here would raise.
+    # No django_db mark: any database access here would raise, also for a session cookie
+    # (the request log line must not look the session's user up).
+    client.cookies["sessionid"] = "a-session-key"
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
