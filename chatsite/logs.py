@@ -145,6 +145,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+class PlainFormatter(logging.Formatter):
+    """Human-readable lines for development (LOG_FORMAT=plain), redacted like the JSON ones."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 # --- HTTP requests ---------------------------------------------------------------------------
 
 request_logger = logging.getLogger("parley.request")

@@ -232,7 +232,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "json": {"()": "chatsite.logs.JsonFormatter"},
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"()": "chatsite.logs.PlainFormatter"},
     },
     "handlers": {
         "console": {

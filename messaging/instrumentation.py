@@ -68,8 +68,10 @@ class GatewayInstrumentation:
         if isinstance(conversation, int) and not isinstance(conversation, bool):
             logs.bind(conversation_id=conversation)  # undone when the frame is done
         if logger.isEnabledFor(logging.DEBUG):
-            # `body` is dropped by the log formatter unless DEBUG and PARLEY_LOG_MESSAGE_BODIES.
-            logger.debug("ws.frame", extra={"frame_type": frame_type, "body": frame.get("body")})
+            extra: dict[str, Any] = {"frame_type": frame_type}
+            if logs.bodies_allowed() and "body" in frame:
+                extra["body"] = frame["body"]  # DEBUG and PARLEY_LOG_MESSAGE_BODIES only
+            logger.debug("ws.frame", extra=extra)
 
     async def send_json(self, content: dict[str, Any], close: bool = False) -> None:
         kind = content.get("type")

@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async as db
 from django.test import AsyncClient
 
 from chatsite.celery import app
-from chatsite.logs import JsonFormatter
+from chatsite.logs import JsonFormatter, PlainFormatter
 from tests.conftest import postgres_env_for_subprocess
 from tests.factories import PASSWORD, access_token, make_direct, make_user
 from tests.servers import daphne
@@ -208,3 +208,17 @@ def test_a_real_server_writes_only_clean_json_to_stdout(tmp_path):
     assert any(e.get("request_id") == request_id and e["path"] == "/api/me/" for e in entries)
     assert any(e["event"] == "ws.ack" for e in entries)
     assert os.path.getsize(stdout_path) > 0
+
+
+def test_the_plain_development_format_is_redacted_too():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(PlainFormatter())
+    logger = logging.getLogger("parley.test.plain")
+    logger.addHandler(handler)
+    try:
+        logger.warning("HTTP GET /ws/?token=%s 101", "opaque-token-value")
+    finally:
+        logger.removeHandler(handler)
+    assert "opaque-token-value" not in stream.getvalue()
+    assert "/ws/?token=[redacted] 101" in stream.getvalue()
