@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate test test-embedded test-services lint format worker beat
+.PHONY: help install run migrate test test-embedded test-services lint format worker beat bench
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,3 +56,6 @@ worker: install ## Run a Celery worker (needs REDIS_URL)
 
 beat: install ## Run Celery beat (needs REDIS_URL)
 	$(VENV)/bin/celery -A chatsite beat --loglevel=INFO
+
+bench: install ## Benchmark Parley against the tutorial-style baseline (quick suite; see bench/__main__.py)
+	$(PY) -m bench --suite quick --target parley --target baseline --json var/bench/quick.json

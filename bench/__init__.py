@@ -1,0 +1,1 @@
+"""Parley's benchmark tool: `python -m bench --help`."""

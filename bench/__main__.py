@@ -1,0 +1,151 @@
+"""Drive Parley (or the tutorial-style baseline) with many simulated clients over loopback.
+
+Examples:
+    python -m bench --target parley --scenario fanout --members 1000 --rate 10 --duration 10
+    python -m bench --target baseline --scenario pairs --pairs 50 --duration 10
+    python -m bench --suite quick --target parley --target baseline --json var/bench/quick.json
+
+Servers are started by the tool (daphne pinned to core 0; the load generator pins itself to
+core 1), with the configuration in the environment: DATABASE_URL/REDIS_URL for PostgreSQL +
+Redis, none for the embedded default. Everything is bounded in count and time.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import scenarios
+from .servers import ROOT, spawn
+
+SUITES = {
+    "quick": [
+        ("idle", {"sockets": 1000, "hold": 5}),
+        ("pairs", {"count": 50, "rate": 0, "duration": 10}),
+        ("fanout", {"members": 100, "rate": 10, "duration": 10}),
+        ("fanout", {"members": 1000, "rate": 10, "duration": 10}),
+        ("announce", {"sockets": 1000}),
+    ],
+    "targets": [
+        ("idle", {"sockets": 1000, "hold": 10}),
+        ("idle", {"sockets": 5000, "hold": 10}),
+        ("idle", {"sockets": 10000, "hold": 30}),
+        ("pairs", {"count": 50, "rate": 0, "duration": 15}),
+        ("pairs", {"count": 50, "rate": 1000, "duration": 15}),
+        ("fanout", {"members": 100, "rate": 10, "duration": 15}),
+        ("fanout", {"members": 1000, "rate": 10, "duration": 15}),
+        ("announce", {"sockets": 5000}),
+    ],
+}
+
+
+def _prepare_process(pin: bool) -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if pin and os.cpu_count() and os.cpu_count() >= 2:
+        os.sched_setaffinity(0, {1})
+
+
+def _migrate() -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True
+    )
+
+
+def run_one(target_kind: str, scenario: str, params: dict, *, servers: int, pin: bool) -> dict:
+    if target_kind == "parley":
+        _migrate()
+    with spawn(target_kind, count=servers, server_core="0" if pin else "") as running:
+        target = scenarios.Target(
+            kind=target_kind,
+            ws_urls=[f"ws://127.0.0.1:{port}" for port, _ in running],
+            server_pids=[pid for _, pid in running],
+        )
+        time.sleep(1)  # let the servers settle after start-up before measuring memory
+        function = getattr(scenarios, scenario)
+        started = time.monotonic()
+        result = asyncio.run(function(target, **params))
+    return {
+        "target": target_kind,
+        "scenario": scenario,
+        "params": params,
+        "servers": servers,
+        "configuration": "postgres+redis" if os.environ.get("DATABASE_URL") else "embedded",
+        "wall_seconds": round(time.monotonic() - started, 1),
+        **result,
+    }
+
+
+def _row(result: dict) -> str:
+    keys = [
+        "held",
+        "kib_per_socket",
+        "messages_per_second",
+        "deliveries_per_second",
+        "lost_live",
+        "lost_after_sync",
+    ]
+    parts = [f"{result['target']:8} {result['scenario']:8} {json.dumps(result['params'])}"]
+    parts += [f"{k}={result[k]}" for k in keys if k in result]
+    for k in ("ack_latency_ms", "delivery_latency_ms"):
+        if k in result:
+            lat = result[k]
+            parts.append(f"{k.split('_')[0]} p50/p95/p99={lat['p50']}/{lat['p95']}/{lat['p99']}")
+    return "  ".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--target", action="append", choices=["parley", "baseline"])
+    parser.add_argument("--suite", choices=sorted(SUITES))
+    parser.add_argument("--scenario", choices=["idle", "pairs", "fanout", "announce"])
+    parser.add_argument("--sockets", type=int, default=1000)
+    parser.add_argument("--hold", type=float, default=5)
+    parser.add_argument("--pairs", type=int, default=50)
+    parser.add_argument("--members", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=10, help="messages/s; pairs: 0 = closed loop")
+    parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--servers", type=int, default=1, help="server processes to start")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin server/generator cores")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    if args.suite:
+        plan = SUITES[args.suite]
+    elif args.scenario:
+        params = {
+            "idle": {"sockets": args.sockets, "hold": args.hold},
+            "pairs": {"count": args.pairs, "rate": args.rate, "duration": args.duration},
+            "fanout": {"members": args.members, "rate": args.rate, "duration": args.duration},
+            "announce": {"sockets": args.sockets},
+        }[args.scenario]
+        plan = [(args.scenario, params)]
+    else:
+        parser.error("give --suite or --scenario")
+    targets = args.target or ["parley"]
+    _prepare_process(pin=not args.no_pin)
+
+    results = []
+    for scenario, params in plan:
+        for target in targets:
+            result = run_one(target, scenario, params, servers=args.servers, pin=not args.no_pin)
+            results.append(result)
+            print(_row(result), flush=True)
+    print(json.dumps(results, indent=2))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
