@@ -65,6 +65,14 @@ channel_layer_send_failures = Counter(
     "Events the channel layer did not take (full channel, Redis error), by event and reason.",
     ["event", "reason"],
 )
+slow_socket_closes = Counter(
+    "parley_websocket_slow_closes",
+    "Sockets closed with 1013 because more live frames waited for them than PARLEY_OUTBOX_LIMIT.",
+)
+fanout_resubscribes = Counter(
+    "parley_fanout_resubscribes",
+    "Broken fan-out subscriptions renewed (the process's sockets then re-read from the database).",
+)
 ratelimit_refusals = Counter(
     "parley_ratelimit_refusals",
     "Requests, frames or handshakes refused by a rate limit, by scope.",
@@ -136,6 +144,14 @@ def fanout_done(*, event: str, seconds: float) -> None:
 
 def channel_layer_send_failed(*, event: str, reason: str) -> None:
     channel_layer_send_failures.labels(event=event, reason=reason).inc()
+
+
+def slow_socket_closed() -> None:
+    slow_socket_closes.inc()
+
+
+def fanout_resubscribed() -> None:
+    fanout_resubscribes.inc()
 
 
 # --- for the features built on other branches -------------------------------------------------

@@ -208,6 +208,10 @@ PARLEY_MAX_FRAME_BYTES = env_int("PARLEY_MAX_FRAME_BYTES", 64 * 1024)
 # How long a socket holds a message that arrived ahead of its predecessor before it reads the
 # missing ones from the database.
 PARLEY_REORDER_WAIT = env_float("PARLEY_REORDER_WAIT", 0.5)
+# Live frames queued for one socket before it counts as too slow and is closed with 1013.
+PARLEY_OUTBOX_LIMIT = env_int("PARLEY_OUTBOX_LIMIT", 2000)
+# Prefix of the Redis pub/sub channels of the conversation fan-out.
+PARLEY_FANOUT_PREFIX = env_str("PARLEY_FANOUT_PREFIX", env_str("CHANNEL_LAYER_PREFIX", "parley"))
 # Node number (0..1023) inside message ids; distinct per process avoids id collisions.
 PARLEY_NODE_ID = env_int("PARLEY_NODE_ID", -1)
 

@@ -1,15 +1,21 @@
 """The WebSocket gateway: one socket per client carries all of a user's conversations.
 
 The consumer parses frames, makes one database hop per frame into a service or selector, and
-forwards events. It keeps, per conversation, the highest seq it has pushed live (`cursors`), so
-each socket sees live messages in seq order without duplicates: a message that arrives ahead of
-its predecessor waits up to PARLEY_REORDER_WAIT seconds, after which the missing ones are read
-from the database.
+forwards events. Conversation events reach it through the process's fan-out hub
+(messaging/fanout.py), user events (new conversation, forced close) through the channel layer.
+
+It keeps, per conversation, the highest seq it has pushed live (`cursors`), so each socket sees
+live messages in seq order without duplicates: a message that arrives ahead of its predecessor
+waits up to PARLEY_REORDER_WAIT seconds, after which the missing ones are read from the
+database. Live frames go through one outbox per socket, written in order by one task; a socket
+whose outbox grows past PARLEY_OUTBOX_LIMIT cannot keep up and is closed with 1013, so its
+client reconnects and syncs instead of silently missing messages.
 """
 
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -17,9 +23,10 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
-from . import realtime
+from chatsite import metrics
+
+from . import fanout, realtime
 from .errors import BadRequest, ChatError, Unavailable
-from .events import MessageEvent
 from .instrumentation import GatewayInstrumentation
 from .selectors import (
     MAX_PAGE,
@@ -49,14 +56,23 @@ def int_field(
     return value
 
 
+CLOSE_TOO_SLOW = 1013
+
+OutboxItem = str | Callable[[], Awaitable[None]]
+
+
 class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.user = None
         self.cursors: dict[int, int] = {}
-        self.pending: dict[int, dict[int, MessageEvent]] = {}
+        self.pending: dict[int, dict[int, str]] = {}
         self.heal_tasks: dict[int, asyncio.Task[None]] = {}
-        self.send_lock = asyncio.Lock()
         self.groups_joined: set[str] = set()
+        self.hub: fanout.Hub | None = None
+        self.outbox: asyncio.Queue[OutboxItem] = asyncio.Queue()
+        self.writer: asyncio.Task[None] | None = None
+        # Fan-out events that arrive before the ready snapshot is taken wait here.
+        self.early: list[tuple[str, dict[str, Any], str]] | None = []
         await self.accept()
         failure = self.scope.get("auth_failure")
         if failure:
@@ -64,12 +80,13 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
             return
         self.user = self.scope["user"]
         await self._join(realtime.user_group(self.user.pk))
-        # Join the conversation groups before reading last_seq, so any message committed after
-        # that read is also fanned out to this socket.
-        for conversation_id in await database_sync_to_async(conversation_ids_for_user)(
+        # Subscribe to the conversations before reading last_seq, so any message committed
+        # after that read is also fanned out to this socket.
+        conversation_ids = await database_sync_to_async(conversation_ids_for_user)(
             user_id=self.user.pk
-        ):
-            await self._join(realtime.conversation_group(conversation_id))
+        )
+        self.hub = fanout.get_hub()
+        await self.hub.join(self, conversation_ids)
         summaries = await database_sync_to_async(conversation_summaries)(user_id=self.user.pk)
         self.cursors = {s["id"]: s["last_seq"] for s in summaries}
         await self.send_json(
@@ -80,10 +97,18 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
                 "heartbeat_interval": settings.PARLEY_HEARTBEAT_INTERVAL,
             }
         )
+        self.writer = asyncio.create_task(self._write_outbox())
+        early, self.early = self.early or [], None
+        for handler, event, text in early:
+            self.fanout_event(handler, event, text)
 
     async def disconnect(self, code: int) -> None:
         for task in self.heal_tasks.values():
             task.cancel()
+        if self.writer is not None:
+            self.writer.cancel()
+        if self.hub is not None:
+            await self.hub.leave(self, list(self.cursors))
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined.clear()
@@ -181,13 +206,11 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
             done_seq = page[-1]["seq"]  # continue from here
         else:
             done_seq = last_seq
-            async with self.send_lock:
-                # The client now holds everything up to last_seq: live copies of those are
-                # dropped, and anything waiting just behind them can go.
-                if last_seq > self.cursors.get(conversation_id, last_seq):
-                    self.cursors[conversation_id] = last_seq
-                    for ready in self._flush(conversation_id):
-                        await self.send_json(ready)
+            # The client now holds everything up to last_seq: live copies of those are
+            # dropped, and anything waiting just behind them can go.
+            if last_seq > self.cursors.get(conversation_id, last_seq):
+                self.cursors[conversation_id] = last_seq
+                self._enqueue(self._flush(conversation_id))
         await self.send_json(
             {
                 "type": "sync_done",
@@ -202,20 +225,62 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
 
     handlers = {"send": on_send, "sync": on_sync, "ping": on_ping}
 
-    # --- events from the channel layer ---------------------------------------------------
+    # --- conversation events from the fan-out hub -------------------------------------------
 
-    async def chat_message(self, message: dict[str, Any]) -> None:
-        event: MessageEvent = message["event"]
-        async with self.send_lock:
-            for ready in self._accept_live(event):
-                await self.send_json(ready)
+    def fanout_event(self, handler: str, event: dict[str, Any], text: str) -> None:
+        """Called by the hub, in the event loop, once per conversation event for this socket."""
+        if self.early is not None:
+            self.early.append((handler, event, text))
+            return
+        if handler == "chat.message":
+            self._enqueue(self._accept_live(event["conversation"], event["seq"], text))
+            return
+        method = getattr(self, handler.replace(".", "_"), None)
+        if method is None:
+            logger.warning("no handler for conversation event %s", handler)
+            return
+        message = {"type": handler, "event": event}
+        self._enqueue([lambda: method(message)])
+
+    def fanout_reset(self, conversation_ids: Iterable[int]) -> None:
+        """The hub may have missed events: re-read these conversations from the database."""
+        for conversation_id in conversation_ids:
+            if conversation_id in self.cursors and conversation_id not in self.heal_tasks:
+                self.heal_tasks[conversation_id] = asyncio.create_task(
+                    self._heal(conversation_id, wait=0.0)
+                )
+
+    def _enqueue(self, items: list[OutboxItem]) -> None:
+        for item in items:
+            self.outbox.put_nowait(item)
+        if self.outbox.qsize() > settings.PARLEY_OUTBOX_LIMIT:
+            logger.warning("socket of user %s cannot keep up; closing", self.user.pk)
+            metrics.slow_socket_closed()
+            while not self.outbox.empty():
+                self.outbox.get_nowait()
+            self.outbox.put_nowait(lambda: self.close(code=CLOSE_TOO_SLOW))
+
+    async def _write_outbox(self) -> None:
+        while True:
+            item = await self.outbox.get()
+            try:
+                if isinstance(item, str):
+                    await self.send(text_data=item)
+                else:
+                    await item()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("writing to a socket failed")
+
+    # --- events from the channel layer ---------------------------------------------------
 
     async def conversation_joined(self, message: dict[str, Any]) -> None:
         summary = message["event"]["conversation"]
         conversation_id = summary["id"]
-        if conversation_id not in self.cursors:
-            await self._join(realtime.conversation_group(conversation_id))
+        if conversation_id not in self.cursors and self.hub is not None:
             self.cursors[conversation_id] = summary["last_seq"]
+            await self.hub.join(self, [conversation_id])
         await self.send_json({"type": "conversation", "conversation": summary})
 
     async def gateway_close(self, message: dict[str, Any]) -> None:
@@ -224,16 +289,15 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
 
     # --- ordering --------------------------------------------------------------------------
 
-    def _accept_live(self, event: MessageEvent) -> list[MessageEvent]:
-        """Takes one live message; returns what may be sent now, in seq order."""
-        conversation_id = event["conversation"]
+    def _accept_live(self, conversation_id: int, seq: int, text: str) -> list[OutboxItem]:
+        """Takes one live message; returns the frames that may be sent now, in seq order."""
         cursor = self.cursors.get(conversation_id)
-        if cursor is None or event["seq"] <= cursor:
+        if cursor is None or seq <= cursor:
             return []  # not (yet) ours, or already delivered
-        self.pending.setdefault(conversation_id, {})[event["seq"]] = event
+        self.pending.setdefault(conversation_id, {})[seq] = text
         return self._flush(conversation_id)
 
-    def _flush(self, conversation_id: int) -> list[MessageEvent]:
+    def _flush(self, conversation_id: int) -> list[OutboxItem]:
         """Releases waiting messages that now follow the cursor without a gap."""
         waiting = self.pending.get(conversation_id)
         if not waiting:
@@ -241,7 +305,7 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
         cursor = self.cursors[conversation_id]
         for stale in [seq for seq in waiting if seq <= cursor]:
             del waiting[stale]
-        ready: list[MessageEvent] = []
+        ready: list[OutboxItem] = []
         while cursor + 1 in waiting:
             cursor += 1
             ready.append(waiting.pop(cursor))
@@ -252,28 +316,32 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
             self.heal_tasks[conversation_id] = asyncio.create_task(self._heal(conversation_id))
         return ready
 
-    async def _heal(self, conversation_id: int) -> None:
-        """A predecessor did not arrive in time: read the missing messages from the database."""
+    async def _heal(self, conversation_id: int, *, wait: float | None = None) -> None:
+        """A predecessor did not arrive in time (or the hub lost events): read what is missing
+        from the database."""
         try:
-            await asyncio.sleep(settings.PARLEY_REORDER_WAIT)
-            while self.pending.get(conversation_id):
+            await asyncio.sleep(settings.PARLEY_REORDER_WAIT if wait is None else wait)
+            forced = wait is not None
+            while forced or self.pending.get(conversation_id):
+                forced = False
                 after = self.cursors[conversation_id]
                 try:
-                    missing, _ = await database_sync_to_async(messages_after)(
+                    missing, has_more = await database_sync_to_async(messages_after)(
                         conversation_id=conversation_id, after_seq=after, limit=MAX_PAGE
                     )
                 except DatabaseError:
                     logger.exception("gap fill for conversation %s failed", conversation_id)
                     self.pending.pop(conversation_id, None)
-                    await self.send_json(
-                        {"type": "resync", "conversation": conversation_id, "after_seq": after}
-                    )
+                    frame = {"type": "resync", "conversation": conversation_id, "after_seq": after}
+                    self._enqueue([json.dumps(frame)])
                     return
-                async with self.send_lock:
-                    for event in missing:
-                        for ready in self._accept_live(event):
-                            await self.send_json(ready)
-                if not missing:
+                for event in missing:
+                    self._enqueue(
+                        self._accept_live(conversation_id, event["seq"], json.dumps(event))
+                    )
+                if has_more:
+                    forced = True
+                elif not missing:
                     self.pending.pop(conversation_id, None)
         finally:
             self.heal_tasks.pop(conversation_id, None)

@@ -1,4 +1,5 @@
-"""Publishing events to live sockets through the channel layer.
+"""Publishing events to live sockets: conversation events through the fan-out hub
+(messaging/fanout.py), per-user events through the channel layer.
 
 Group names come from trusted ids only. Group delivery is at-most-once: the database and `seq`
 are the truth, these frames are a fast hint that sockets repair with a database read.
@@ -13,12 +14,9 @@ from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 
 from chatsite import metrics
+from . import fanout
 
 logger = logging.getLogger(__name__)
-
-
-def conversation_group(conversation_id: int) -> str:
-    return f"conv.{int(conversation_id)}"
 
 
 def user_group(user_id: int) -> str:
@@ -42,7 +40,19 @@ def _group_send(group: str, handler: str, payload: dict[str, Any]) -> None:
 
 
 def publish_to_conversation(conversation_id: int, handler: str, payload: dict[str, Any]) -> None:
-    _group_send(conversation_group(conversation_id), handler, payload)
+    """Conversation events go through the fan-out hub: published once, handed to each local
+    socket by every server process (messaging/fanout.py). The consumer method named after
+    `handler` ("message.updated" → message_updated) receives {"type", "event"}; "chat.message"
+    is ordered by seq on each socket."""
+    started = perf_counter()
+    try:
+        fanout.publish(conversation_id, handler, payload)
+    except Exception:
+        # Committed all the same: sockets heal from the database (gap fill, sync).
+        metrics.channel_layer_send_failed(event=handler, reason="error")
+        logger.exception("fan-out publish to conversation %s failed", conversation_id)
+    else:
+        metrics.fanout_done(event=handler, seconds=perf_counter() - started)
 
 
 def publish_to_user(user_id: int, handler: str, payload: dict[str, Any]) -> None:

@@ -4,12 +4,11 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.test import Client
 
+from messaging import fanout
 from messaging.events import message_event
 from messaging.models import Conversation, Message
-from messaging.realtime import conversation_group
 from messaging.services import message_send
 from tests.factories import make_direct, make_group, make_user, make_users
 from tests.ws import close_code, open_socket, ready_socket, receive, receive_until
@@ -282,7 +281,7 @@ def quiet_publish(monkeypatch):
     in the order it wants, or not at all)."""
     import messaging.realtime
 
-    monkeypatch.setattr(messaging.realtime, "_group_send", lambda *args: None)
+    monkeypatch.setattr(messaging.realtime, "publish_to_conversation", lambda *args: None)
 
 
 def store_unpublished(sender, conversation, n):
@@ -300,19 +299,12 @@ async def test_live_messages_arriving_out_of_order_are_delivered_in_seq_order(
     b, _ = await ready_socket(bob)
 
     messages = [await db(store_unpublished)(alice, direct, n) for n in (1, 2, 3)]
-    layer = get_channel_layer()
     for m in (messages[2], messages[0], messages[1]):
-        await layer.group_send(
-            conversation_group(direct.pk),
-            {"type": "chat.message", "event": message_event(m, alice)},
-        )
+        fanout.publish(direct.pk, "chat.message", message_event(m, alice))
     got = [await receive(b, "message") for _ in range(3)]
     assert [m["seq"] for m in got] == [1, 2, 3]
     # A duplicate of something already delivered is not shown twice.
-    await layer.group_send(
-        conversation_group(direct.pk),
-        {"type": "chat.message", "event": message_event(messages[1], alice)},
-    )
+    fanout.publish(direct.pk, "chat.message", message_event(messages[1], alice))
     assert await b.receive_nothing(timeout=0.3)
     await b.disconnect()
 
@@ -325,10 +317,7 @@ async def test_a_predecessor_that_never_arrives_is_read_from_the_database(
     b, _ = await ready_socket(bob)
 
     messages = [await db(store_unpublished)(alice, direct, n) for n in (1, 2, 3)]
-    await get_channel_layer().group_send(
-        conversation_group(direct.pk),
-        {"type": "chat.message", "event": message_event(messages[2], alice)},
-    )
+    fanout.publish(direct.pk, "chat.message", message_event(messages[2], alice))
     got = [await receive(b, "message") for _ in range(3)]
     assert [m["seq"] for m in got] == [1, 2, 3]
     assert [m["body"] for m in got] == ["q1", "q2", "q3"]

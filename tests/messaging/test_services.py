@@ -10,7 +10,6 @@ from django.db import connection
 from messaging.errors import BadRequest, NotFound
 from messaging.ids import message_id_floor, message_id_time, next_message_id
 from messaging.models import Conversation, Message
-from messaging.realtime import conversation_group
 from messaging.services import message_send
 from tests.factories import make_direct, make_group, make_user
 
@@ -51,23 +50,36 @@ def test_failed_validation_takes_no_seq():
     )
 
 
+@pytest.fixture
+def published(monkeypatch):
+    """Records every conversation event published (and still publishes it)."""
+    from messaging import fanout
+
+    seen = []
+    real = fanout.publish
+
+    def record(conversation_id, handler, event):
+        seen.append((conversation_id, handler, event))
+        real(conversation_id, handler, event)
+
+    monkeypatch.setattr(fanout, "publish", record)
+    return seen
+
+
 @pytest.mark.django_db
-def test_message_is_published_only_after_commit(django_capture_on_commit_callbacks):
+def test_message_is_published_only_after_commit(django_capture_on_commit_callbacks, published):
     alice, bob = make_user(), make_user()
     direct = make_direct(alice, bob)
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(conversation_group(direct.pk), channel)
-
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         message_send(
             sender=alice, conversation_id=direct.pk, client_msg_id="m1", body="after commit"
         )
-    assert len(callbacks) == 1  # nothing was published inside the transaction
+    assert published == []  # nothing was published inside the transaction
+    assert len(callbacks) == 1
     callbacks[0]()
-    received = async_to_sync(layer.receive)(channel)
-    assert received["type"] == "chat.message"
-    assert received["event"]["body"] == "after commit" and received["event"]["seq"] == 1
+    [(conversation_id, handler, event)] = published
+    assert (conversation_id, handler) == (direct.pk, "chat.message")
+    assert event["body"] == "after commit" and event["seq"] == 1
 
 
 @pytest.mark.django_db
@@ -77,7 +89,8 @@ def test_duplicate_send_publishes_nothing(django_capture_on_commit_callbacks):
     message_send(sender=alice, conversation_id=direct.pk, client_msg_id="m1", body="x")
     with django_capture_on_commit_callbacks() as callbacks:
         ack = message_send(sender=alice, conversation_id=direct.pk, client_msg_id="m1", body="x")
-    assert ack["duplicate"] is True and callbacks == []
+    assert ack["duplicate"] is True
+    assert callbacks == []
 
 
 @pytest.mark.django_db
