@@ -14,6 +14,7 @@ from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 
 from chatsite import metrics
+
 from . import fanout
 
 logger = logging.getLogger(__name__)
