@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "messaging",
     "groups",
     "presence",
+    "moderation",
+    "announcements",
 ]
 
 MIDDLEWARE = [
@@ -261,3 +263,5 @@ PROMETHEUS_EXPORT_MIGRATIONS = False
 
 # Most members a group may have (the creator included).
 PARLEY_GROUP_MEMBER_LIMIT = env_int("PARLEY_GROUP_MEMBER_LIMIT", 10_000)
+# Seconds after sending during which the sender may edit a message.
+PARLEY_EDIT_WINDOW = env_int("PARLEY_EDIT_WINDOW", 15 * 60)

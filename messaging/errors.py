@@ -41,3 +41,13 @@ class Conflict(ChatError):
 class Unavailable(ChatError):
     code = "unavailable"
     status = 503
+
+
+class EditWindowClosed(Forbidden):
+    code = "edit_window_closed"
+    status = 403
+
+
+class MemberLimit(BadRequest):
+    code = "member_limit"
+    status = 400

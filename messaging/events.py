@@ -4,7 +4,7 @@ The realtime tier only forwards these; it never reads the database to complete t
 """
 
 from datetime import UTC, datetime
-from typing import Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 from accounts.models import User
 
@@ -23,8 +23,11 @@ class MessageEvent(TypedDict):
     seq: int
     sender: UserRef | None  # None for system messages
     client_msg_id: str | None
-    body: str
+    body: str | None  # None once deleted (a tombstone)
     created_at: str
+    edited_at: str | None
+    deleted: bool
+    system: dict[str, Any] | None  # what a system message records (e.g. member_added)
 
 
 class AckEvent(TypedDict):
@@ -44,6 +47,8 @@ class ConversationSummary(TypedDict):
     last_seq: int
     read_seq: int
     unread: int
+    joined_seq: int  # history before it is not the viewer's
+    last_change_seq: int  # the newest edit/delete; compare with the client's change cursor
     members: NotRequired[list[UserRef]]
 
 
@@ -52,6 +57,33 @@ class ConversationJoinedEvent(TypedDict):
 
     type: Literal["conversation.joined"]
     conversation: ConversationSummary
+
+
+class ConversationLeftEvent(TypedDict):
+    """Sent to a user's sockets when they stop being a member (removed, or they left)."""
+
+    type: Literal["conversation_left"]
+    conversation: int
+    reason: Literal["removed", "left"]
+
+
+class MessageUpdatedEvent(TypedDict):
+    type: Literal["message_updated"]
+    conversation: int
+    id: str
+    seq: int
+    body: str
+    edited_at: str
+    change_seq: int
+
+
+class MessageDeletedEvent(TypedDict):
+    type: Literal["message_deleted"]
+    conversation: int
+    id: str
+    seq: int
+    deleted_at: str
+    change_seq: int
 
 
 def iso(moment: datetime) -> str:
@@ -71,8 +103,34 @@ def message_event(message: Message, sender: User | None) -> MessageEvent:
         "seq": message.seq,
         "sender": user_ref(sender) if sender is not None else None,
         "client_msg_id": message.client_msg_id,
-        "body": message.body,
+        "body": None if message.deleted_at else message.body,
         "created_at": iso(message.created_at),
+        "edited_at": iso(message.edited_at) if message.edited_at else None,
+        "deleted": message.deleted_at is not None,
+        "system": message.system,
+    }
+
+
+def message_change_event(message: Message) -> MessageUpdatedEvent | MessageDeletedEvent:
+    """The current state of an edited or deleted message, as its change frame."""
+    if message.deleted_at is not None:
+        return {
+            "type": "message_deleted",
+            "conversation": message.conversation_id,
+            "id": str(message.pk),
+            "seq": message.seq,
+            "deleted_at": iso(message.deleted_at),
+            "change_seq": message.change_seq,
+        }
+    assert message.edited_at is not None  # noqa: S101 (only changed messages get here)
+    return {
+        "type": "message_updated",
+        "conversation": message.conversation_id,
+        "id": str(message.pk),
+        "seq": message.seq,
+        "body": message.body,
+        "edited_at": iso(message.edited_at),
+        "change_seq": message.change_seq,
     }
 
 

@@ -16,10 +16,22 @@ class Conversation(models.Model):
     # Highest seq given out; incremented in the transaction that stores the message.
     last_seq = models.BigIntegerField(default=0)
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # Highest change_seq given out: counts edits and deletes, so clients can ask for the
+    # changes since the last one they saw.
+    last_change_seq = models.BigIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=models.Q(kind="announcement"),
+                name="conversation_one_announcement",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} {self.name}".strip()
@@ -71,8 +83,19 @@ class Message(models.Model):
     client_msg_id = models.CharField(max_length=64, null=True)  # noqa: DJ001
     body = models.TextField()
     created_at = models.DateTimeField()
+    # What a system message records, e.g. {"event": "member_added", "user": {...}}; NULL for
+    # messages people wrote.
+    system = models.JSONField(null=True, blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    # A deleted message keeps its row and seq (a tombstone) and loses its body.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    # The conversation's last_change_seq when this message was last edited or deleted; 0 never.
+    change_seq = models.BigIntegerField(default=0)
 
     class Meta:
+        indexes = [
+            models.Index(fields=["conversation", "change_seq"], name="message_change_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["conversation", "seq"], name="message_unique_seq"),
             models.UniqueConstraint(

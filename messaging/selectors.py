@@ -5,7 +5,16 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from .errors import NotFound
-from .events import ConversationSummary, MessageEvent, UserRef, conversation_title, message_event
+from .events import (
+    ConversationSummary,
+    MessageDeletedEvent,
+    MessageEvent,
+    MessageUpdatedEvent,
+    UserRef,
+    conversation_title,
+    message_change_event,
+    message_event,
+)
 from .models import Conversation, Membership, Message
 
 MAX_PAGE = 500
@@ -81,6 +90,8 @@ def conversation_summaries(
             "last_seq": conversation.last_seq,
             "read_seq": m.read_seq,
             "unread": m.unread,
+            "joined_seq": m.joined_seq,
+            "last_change_seq": conversation.last_change_seq,
         }
         if include_members:
             summary["members"] = [
@@ -138,3 +149,24 @@ def message_history(
             conversation_id=conversation_id, before_seq=before_seq, limit=limit, floor_seq=floor
         )
     return page, has_more, membership.conversation.last_seq
+
+
+def message_changes(
+    *, user_id: int, conversation_id: int, after_change_seq: int, limit: int
+) -> tuple[list[MessageUpdatedEvent | MessageDeletedEvent], bool, int]:
+    """Edits and deletes with change_seq > after_change_seq, ascending, as their member may
+    see them (messages from their join on); whether more follow; the last_change_seq."""
+    membership = membership_for(user_id=user_id, conversation_id=conversation_id)
+    limit = max(1, min(limit, MAX_PAGE))
+    rows = list(
+        Message.objects.filter(
+            conversation_id=conversation_id,
+            change_seq__gt=after_change_seq,
+            seq__gt=membership.joined_seq,
+        ).order_by("change_seq")[: limit + 1]
+    )
+    return (
+        [message_change_event(m) for m in rows[:limit]],
+        len(rows) > limit,
+        membership.conversation.last_change_seq,
+    )

@@ -2,8 +2,11 @@
 realtime events only after commit."""
 
 import re
+from datetime import timedelta
 from functools import partial
+from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -11,8 +14,17 @@ from accounts.models import User
 from chatsite import metrics
 
 from . import realtime
-from .errors import BadRequest, Conflict, Forbidden, NotFound
-from .events import AckEvent, ConversationJoinedEvent, ack_event, message_event
+from .errors import BadRequest, Conflict, EditWindowClosed, Forbidden, NotFound
+from .events import (
+    AckEvent,
+    ConversationJoinedEvent,
+    ConversationLeftEvent,
+    MessageDeletedEvent,
+    MessageUpdatedEvent,
+    ack_event,
+    message_change_event,
+    message_event,
+)
 from .ids import next_message_id
 from .models import Conversation, Membership, Message
 from .selectors import conversation_summaries
@@ -69,6 +81,52 @@ def _original_ack(*, sender: User, client_msg_id: str, conversation_id: int) -> 
     return ack_event(original, duplicate=True)
 
 
+def _store_message(
+    *,
+    conversation_id: int,
+    sender: User | None,
+    client_msg_id: str | None,
+    body: str,
+    system: dict[str, Any] | None = None,
+) -> Message:
+    """The one way a message is stored, user or system: takes the conversation's next seq,
+    saves the row, and publishes it to the conversation after commit. Call inside a
+    transaction the caller owns."""
+    message = Message.objects.create(
+        id=next_message_id(),
+        conversation_id=conversation_id,
+        seq=_next_seq(conversation_id),
+        sender=sender,
+        client_msg_id=client_msg_id,
+        body=body,
+        created_at=timezone.now(),
+        system=system,
+    )
+    transaction.on_commit(
+        partial(
+            realtime.publish_to_conversation,
+            conversation_id,
+            "chat.message",
+            dict(message_event(message, sender)),
+        ),
+        robust=True,
+    )
+    return message
+
+
+def system_message_store(*, conversation_id: int, body: str, system: dict[str, Any]) -> Message:
+    """Records an event in the conversation (a member joined, left, ...) as a message with a
+    seq, so every member sees it in order, live and on sync. Call inside the caller's
+    transaction, after any membership change it records has been made."""
+    return _store_message(
+        conversation_id=conversation_id,
+        sender=None,
+        client_msg_id=None,
+        body=body,
+        system=system,
+    )
+
+
 def message_send(*, sender: User, conversation_id: int, client_msg_id: str, body: str) -> AckEvent:
     """Stores a message exactly once per (sender, client_msg_id) with the conversation's next
     seq, and publishes it to the conversation after commit. A repeat returns the original ack."""
@@ -88,23 +146,11 @@ def message_send(*, sender: User, conversation_id: int, client_msg_id: str, body
                 and not sender.is_staff
             ):
                 raise Forbidden("Only staff can post announcements.", field="conversation")
-            message = Message.objects.create(
-                id=next_message_id(),
+            message = _store_message(
                 conversation_id=conversation_id,
-                seq=_next_seq(conversation_id),
                 sender=sender,
                 client_msg_id=client_msg_id,
                 body=body,
-                created_at=timezone.now(),
-            )
-            transaction.on_commit(
-                partial(
-                    realtime.publish_to_conversation,
-                    conversation_id,
-                    "chat.message",
-                    dict(message_event(message, sender)),
-                ),
-                robust=True,
             )
     except IntegrityError:
         # Unique (sender, client_msg_id) fired: a concurrent or earlier send stored it.
@@ -160,3 +206,140 @@ def conversation_direct_open(*, user: User, other_id: int) -> tuple[Conversation
         # The other side opened it at the same moment.
         return Conversation.objects.get(direct_key=key), False
     return conversation, True
+
+
+def publish_conversation_left(conversation_id: int, user_id: int, *, reason: str) -> None:
+    """After commit, tells the user's sockets on every process to stop carrying the
+    conversation. Call inside the transaction that removed the membership, before storing the
+    system message that records it: the socket then handles the leave before that message."""
+    event: ConversationLeftEvent = {
+        "type": "conversation_left",
+        "conversation": conversation_id,
+        "reason": reason,  # type: ignore[typeddict-item]
+    }
+    transaction.on_commit(
+        partial(realtime.publish_to_user, user_id, "conversation.left", dict(event)), robust=True
+    )
+
+
+def _next_change_seq(conversation_id: int) -> int:
+    table = Conversation._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_change_seq = last_change_seq + 1 "  # noqa: S608
+            "WHERE id = %s RETURNING last_change_seq",
+            [conversation_id],
+        )
+        row = cursor.fetchone()
+    return int(row[0])
+
+
+def _message_for_change(*, conversation_id: int, message_id: int) -> Message:
+    message = (
+        Message.objects.select_for_update()
+        .select_related("conversation")
+        .filter(pk=message_id, conversation_id=conversation_id)
+        .first()
+    )
+    if message is None:
+        raise NotFound("No such message.", field="id")
+    return message
+
+
+def _publish_change(message: Message) -> MessageUpdatedEvent | MessageDeletedEvent:
+    event = message_change_event(message)
+    handler = "message.deleted" if message.deleted_at else "message.updated"
+    transaction.on_commit(
+        partial(realtime.publish_to_conversation, message.conversation_id, handler, dict(event)),
+        robust=True,
+    )
+    return event
+
+
+def message_edit(
+    *, editor: User, conversation_id: int, message_id: int, body: str
+) -> MessageUpdatedEvent:
+    """Only the sender edits, within PARLEY_EDIT_WINDOW of sending and never after a delete;
+    each edit takes the conversation's next change_seq and is published after commit."""
+    body = validate_body(body)
+    with transaction.atomic():
+        membership = (
+            Membership.objects.filter(conversation_id=conversation_id, user_id=editor.pk)
+            .only("joined_seq")
+            .first()
+        )
+        if membership is None:
+            raise NotFound("No such conversation.", field="conversation")
+        message = _message_for_change(conversation_id=conversation_id, message_id=message_id)
+        if message.seq <= membership.joined_seq:
+            raise NotFound("No such message.", field="id")
+        if message.sender_id != editor.pk:
+            raise Forbidden("You can only edit your own messages.", field="id")
+        if message.deleted_at is not None:
+            raise Conflict("The message was deleted.", field="id")
+        window = settings.PARLEY_EDIT_WINDOW
+        if timezone.now() - message.created_at > timedelta(seconds=window):
+            raise EditWindowClosed(
+                f"Messages can be edited for {window} seconds after sending.", field="id"
+            )
+        message.body = body
+        message.edited_at = timezone.now()
+        message.change_seq = _next_change_seq(conversation_id)
+        message.save(update_fields=["body", "edited_at", "change_seq"])
+        event = _publish_change(message)
+    return event  # type: ignore[return-value]
+
+
+def can_moderate(*, user: User, membership: Membership | None) -> bool:
+    """Staff moderate everywhere; a group's owner and admins moderate their group."""
+    if user.is_staff:
+        return True
+    return (
+        membership is not None
+        and membership.conversation.kind == Conversation.Kind.GROUP
+        and membership.role in (Membership.Role.OWNER, Membership.Role.ADMIN)
+    )
+
+
+def message_delete(
+    *, actor: User, conversation_id: int, message_id: int, reason: str = "", via: str = "api"
+) -> MessageDeletedEvent:
+    """The sender, the group's owner/admins and staff delete: the row stays as a tombstone
+    (seq kept, body erased) with the next change_seq, published after commit. Deleting another
+    person's message is audited. Deleting a tombstone again changes nothing."""
+    from moderation.services import audit_record
+
+    with transaction.atomic():
+        membership = (
+            Membership.objects.select_related("conversation")
+            .filter(conversation_id=conversation_id, user_id=actor.pk)
+            .first()
+        )
+        if membership is None and not actor.is_staff:
+            raise NotFound("No such conversation.", field="conversation")
+        message = _message_for_change(conversation_id=conversation_id, message_id=message_id)
+        if membership is not None and not actor.is_staff and message.seq <= membership.joined_seq:
+            raise NotFound("No such message.", field="id")
+        own = message.sender_id is not None and message.sender_id == actor.pk
+        if not own and not can_moderate(user=actor, membership=membership):
+            raise Forbidden("You can only delete your own messages.", field="id")
+        if message.system is not None and not actor.is_staff:
+            raise Forbidden("System messages cannot be deleted.", field="id")
+        if message.deleted_at is not None:
+            return message_change_event(message)  # type: ignore[return-value]
+        message.body = ""
+        message.deleted_at = timezone.now()
+        message.change_seq = _next_change_seq(conversation_id)
+        message.save(update_fields=["body", "deleted_at", "change_seq"])
+        if not own:
+            audit_record(
+                actor=actor,
+                action="message_delete",
+                target=f"message {message.pk} (#{message.seq} in conversation {conversation_id})",
+                target_type="message",
+                target_id=str(message.pk),
+                reason=reason,
+                via=via,
+            )
+        event = _publish_change(message)
+    return event  # type: ignore[return-value]

@@ -162,6 +162,9 @@ def test_history_pages(client_for):
         "client_msg_id",
         "body",
         "created_at",
+        "edited_at",
+        "deleted",
+        "system",
     }
     assert first["sender"] == {"id": alice.pk, "username": "alice"} and isinstance(first["id"], str)
 

@@ -1,0 +1,128 @@
+"""The announcement conversation: one per server, every active user a member, staff post.
+
+It is created with the first broadcast, enrolling every active user then; users created or
+reactivated later are enrolled by a post-save hook in their own transaction. Enrolment is
+INSERT ... ON CONFLICT DO NOTHING, and the creator enrols again after its commit, so a user
+registering while the conversation is being created is enrolled by one side or the other.
+"""
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import User
+from messaging import realtime
+from messaging.errors import Forbidden
+from messaging.events import AckEvent, ConversationJoinedEvent, ConversationSummary
+from messaging.models import Conversation, Membership
+from messaging.services import message_send
+from moderation.models import AuditLogEntry
+from moderation.services import audit_record
+
+ANNOUNCEMENT_TITLE = "Announcements"
+ENROL_BATCH = 1000
+
+
+def announcement_conversation_id() -> int | None:
+    return (
+        Conversation.objects.filter(kind=Conversation.Kind.ANNOUNCEMENT)
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def _enrol(conversation_id: int, user_ids: list[int]) -> None:
+    for start in range(0, len(user_ids), ENROL_BATCH):
+        Membership.objects.bulk_create(
+            [
+                Membership(conversation_id=conversation_id, user_id=uid)
+                for uid in user_ids[start : start + ENROL_BATCH]
+            ],
+            ignore_conflicts=True,
+        )
+
+
+def _enrol_everyone(conversation_id: int) -> None:
+    """Enrols active users who are not members yet."""
+    members = Membership.objects.filter(conversation_id=conversation_id).values("user_id")
+    missing = list(
+        User.objects.filter(is_active=True)
+        .exclude(pk__in=members)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    _enrol(conversation_id, missing)
+
+
+def _publish_joined(conversation: Conversation, user_ids: list[int]) -> None:
+    """Tells connected users about the new conversation; one summary fits all (nobody has
+    read anything yet)."""
+    summary: ConversationSummary = {
+        "id": conversation.pk,
+        "kind": conversation.kind,
+        "title": conversation.name or ANNOUNCEMENT_TITLE,
+        "last_seq": 0,
+        "read_seq": 0,
+        "unread": 0,
+        "joined_seq": 0,
+        "last_change_seq": 0,
+    }
+    event: ConversationJoinedEvent = {"type": "conversation.joined", "conversation": summary}
+    for user_id in user_ids:
+        realtime.publish_to_user(user_id, "conversation.joined", dict(event))
+
+
+def announcement_conversation_ensure() -> int:
+    """The announcement conversation's id, created (with every active user enrolled, told
+    live after commit) on first use. One exists at most (a partial unique constraint)."""
+    existing = announcement_conversation_id()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            conversation = Conversation.objects.create(
+                kind=Conversation.Kind.ANNOUNCEMENT, name=ANNOUNCEMENT_TITLE
+            )
+            _enrol_everyone(conversation.pk)
+            user_ids = list(
+                Membership.objects.filter(conversation=conversation).values_list(
+                    "user_id", flat=True
+                )
+            )
+            transaction.on_commit(lambda: _publish_joined(conversation, user_ids), robust=True)
+    except IntegrityError:
+        # Created concurrently by another broadcast.
+        return announcement_conversation_id()  # type: ignore[return-value]
+    # Users who registered while this transaction ran enrolled nobody (no conversation yet).
+    transaction.on_commit(lambda: _enrol_everyone(conversation.pk), robust=True)
+    return conversation.pk
+
+
+def announcement_enroll_on_save(sender: type, instance: User, **kwargs: object) -> None:
+    """Post-save hook: an active user belongs to the announcement conversation, if one exists."""
+    if not instance.is_active or kwargs.get("raw"):
+        return
+    conversation_id = announcement_conversation_id()
+    if conversation_id is not None:
+        _enrol(conversation_id, [instance.pk])
+
+
+def broadcast_post(*, actor: User, client_msg_id: str, body: str, via: str = "api") -> AckEvent:
+    """Only staff post announcements; through the one send path, so they are stored with a
+    seq, delivered live to every member and kept for sync. Audited (once per message)."""
+    if not actor.is_staff:
+        raise Forbidden("Only staff can post announcements.", field="conversation")
+    conversation_id = announcement_conversation_ensure()
+    with transaction.atomic():
+        _enrol(conversation_id, [actor.pk])
+        ack = message_send(
+            sender=actor, conversation_id=conversation_id, client_msg_id=client_msg_id, body=body
+        )
+        if not ack["duplicate"]:
+            audit_record(
+                actor=actor,
+                action=AuditLogEntry.Action.BROADCAST_POST,
+                target=f"announcement {ack['id']}: {body[:80]}",
+                target_type="message",
+                target_id=ack["id"],
+                via=via,
+            )
+    return ack

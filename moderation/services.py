@@ -1,0 +1,90 @@
+"""Moderation: bans and the audit log. Each service owns its transaction; sockets are closed
+only after commit."""
+
+from functools import partial
+
+from django.contrib.sessions.models import Session
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.websocket import CLOSE_FORBIDDEN
+from messaging import realtime
+from messaging.errors import BadRequest
+
+from .models import AuditLogEntry
+
+REASON_MAX_CHARS = 1000
+
+
+def audit_record(
+    *,
+    actor: User,
+    action: str,
+    target: str,
+    target_type: str,
+    target_id: str,
+    reason: str = "",
+    via: str,
+) -> AuditLogEntry:
+    """Adds one audit row; call inside the transaction of the action it records, so the row
+    exists exactly when the action happened."""
+    return AuditLogEntry.objects.create(
+        actor=actor,
+        actor_name=actor.get_username(),
+        action=action,
+        target=target[:255],
+        target_type=target_type,
+        target_id=target_id,
+        reason=(reason or "")[:REASON_MAX_CHARS],
+        via=via,
+    )
+
+
+def _end_sessions(user_id: int) -> None:
+    """Deletes the user's database sessions (the session cookie stops working at once)."""
+    stale = [
+        session.pk
+        for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
+        if str(session.get_decoded().get("_auth_user_id")) == str(user_id)
+    ]
+    Session.objects.filter(pk__in=stale).delete()
+
+
+def user_ban(*, actor: User, user: User, reason: str = "", via: str = "admin") -> None:
+    """Deactivates the user (tokens and sessions are refused from then on), ends their
+    sessions and, after commit, closes their sockets on every process with 4403. Audited."""
+    if user.pk == actor.pk:
+        raise BadRequest("You cannot ban yourself.", field="user")
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(is_active=False)
+        user.is_active = False
+        _end_sessions(user.pk)
+        audit_record(
+            actor=actor,
+            action=AuditLogEntry.Action.USER_BAN,
+            target=f"user {user.get_username()} (#{user.pk})",
+            target_type="user",
+            target_id=str(user.pk),
+            reason=reason,
+            via=via,
+        )
+        transaction.on_commit(
+            partial(realtime.close_user_sockets, user.pk, CLOSE_FORBIDDEN), robust=True
+        )
+
+
+def user_unban(*, actor: User, user: User, reason: str = "", via: str = "admin") -> None:
+    """Reactivates the user; they log in again for new tokens. Audited."""
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(is_active=True)
+        user.is_active = True
+        audit_record(
+            actor=actor,
+            action=AuditLogEntry.Action.USER_UNBAN,
+            target=f"user {user.get_username()} (#{user.pk})",
+            target_type="user",
+            target_id=str(user.pk),
+            reason=reason,
+            via=via,
+        )
