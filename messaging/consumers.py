@@ -32,10 +32,11 @@ from .selectors import (
     MAX_PAGE,
     conversation_ids_for_user,
     conversation_summaries,
+    message_changes,
     message_history,
     messages_after,
 )
-from .services import message_send
+from .services import message_delete, message_edit, message_send
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,16 @@ CLOSE_TOO_SLOW = 1013
 OutboxItem = str | Callable[[], Awaitable[None]]
 
 
+def message_id_field(frame: dict[str, Any]) -> int:
+    """A message id: the string the server sends (or, leniently, a JSON integer)."""
+    value = frame.get("id")
+    if isinstance(value, str) and value.isdigit() and len(value) <= 19:
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
+        raise BadRequest("id must be a message id (a string of digits)", field="id")
+    return value
+
+
 class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.user = None
@@ -73,6 +84,8 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
         self.writer: asyncio.Task[None] | None = None
         # Fan-out events that arrive before the ready snapshot is taken wait here.
         self.early: list[tuple[str, dict[str, Any], str]] | None = []
+        self.floors: dict[int, int] = {}
+        self.answered_changes: set[tuple[int, int]] = set()
         await self.accept()
         failure = self.scope.get("auth_failure")
         if failure:
@@ -89,6 +102,9 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
         await self.hub.join(self, conversation_ids)
         summaries = await database_sync_to_async(conversation_summaries)(user_id=self.user.pk)
         self.cursors = {s["id"]: s["last_seq"] for s in summaries}
+        # Where each conversation's history starts for this user: changes to older messages
+        # are not theirs to see.
+        self.floors = {s["id"]: s["joined_seq"] for s in summaries}
         await self.send_json(
             {
                 "type": "ready",
@@ -223,7 +239,60 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
     async def on_ping(self, frame: dict[str, Any]) -> None:
         await self.send_json({"type": "pong"})
 
-    handlers = {"send": on_send, "sync": on_sync, "ping": on_ping}
+    async def on_edit(self, frame: dict[str, Any]) -> None:
+        event = await database_sync_to_async(message_edit)(
+            editor=self.user,
+            conversation_id=int_field(frame, "conversation", minimum=1),
+            message_id=message_id_field(frame),
+            body=frame.get("body"),
+        )
+        await self._answer_change(event)
+
+    async def on_delete(self, frame: dict[str, Any]) -> None:
+        event = await database_sync_to_async(message_delete)(
+            actor=self.user,
+            conversation_id=int_field(frame, "conversation", minimum=1),
+            message_id=message_id_field(frame),
+            via="websocket",
+        )
+        await self._answer_change(event)
+
+    async def _answer_change(self, event: dict[str, Any]) -> None:
+        """The requesting socket gets the change at once; its live copy is then skipped."""
+        if len(self.answered_changes) > 1000:
+            self.answered_changes.clear()
+        self.answered_changes.add((event["conversation"], event["change_seq"]))
+        await self.send_json(event)
+
+    async def on_changes(self, frame: dict[str, Any]) -> None:
+        conversation_id = int_field(frame, "conversation", minimum=1)
+        after = int_field(frame, "after_change_seq", minimum=0)
+        limit = int_field(frame, "limit", minimum=1, required=False) or MAX_PAGE
+        page, has_more, last_change_seq = await database_sync_to_async(message_changes)(
+            user_id=self.user.pk,
+            conversation_id=conversation_id,
+            after_change_seq=after,
+            limit=min(limit, MAX_PAGE),
+        )
+        for event in page:
+            await self.send_json(event)
+        await self.send_json(
+            {
+                "type": "changes_done",
+                "conversation": conversation_id,
+                "last_change_seq": page[-1]["change_seq"] if has_more else last_change_seq,
+                "has_more": has_more,
+            }
+        )
+
+    handlers = {
+        "send": on_send,
+        "sync": on_sync,
+        "ping": on_ping,
+        "edit": on_edit,
+        "delete": on_delete,
+        "changes": on_changes,
+    }
 
     # --- conversation events from the fan-out hub -------------------------------------------
 
@@ -279,9 +348,45 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
         summary = message["event"]["conversation"]
         conversation_id = summary["id"]
         if conversation_id not in self.cursors and self.hub is not None:
-            self.cursors[conversation_id] = summary["last_seq"]
+            # From the join on: the socket reads what was committed while it subscribed
+            # (its own join message included) from the database right away.
+            self.cursors[conversation_id] = summary["joined_seq"]
+            self.floors[conversation_id] = summary["joined_seq"]
             await self.hub.join(self, [conversation_id])
+            self.fanout_reset([conversation_id])
         await self.send_json({"type": "conversation", "conversation": summary})
+
+    async def conversation_left(self, message: dict[str, Any]) -> None:
+        """No longer a member: stop carrying the conversation before anything else of it."""
+        event = message["event"]
+        conversation_id = event["conversation"]
+        if self.hub is not None and conversation_id in self.cursors:
+            await self.hub.leave(self, [conversation_id])
+        task = self.heal_tasks.pop(conversation_id, None)
+        if task is not None:
+            task.cancel()
+        self.pending.pop(conversation_id, None)
+        self.floors.pop(conversation_id, None)
+        if self.cursors.pop(conversation_id, None) is not None:
+            await self.send_json(event)
+
+    async def message_updated(self, message: dict[str, Any]) -> None:
+        await self._forward_change(message["event"])
+
+    async def message_deleted(self, message: dict[str, Any]) -> None:
+        await self._forward_change(message["event"])
+
+    async def _forward_change(self, event: dict[str, Any]) -> None:
+        conversation_id = event["conversation"]
+        if conversation_id not in self.cursors or event["seq"] <= self.floors.get(
+            conversation_id, 0
+        ):
+            return  # not ours (any more), or from before we joined
+        key = (conversation_id, event["change_seq"])
+        if key in self.answered_changes:
+            self.answered_changes.discard(key)
+            return
+        await self.send_json(event)
 
     async def gateway_close(self, message: dict[str, Any]) -> None:
         """The system ended this socket (e.g. a ban): see realtime.close_user_sockets."""

@@ -15,8 +15,13 @@ class MessageSerializer(serializers.Serializer):
     seq = serializers.IntegerField()
     sender = UserRefSerializer(allow_null=True)
     client_msg_id = serializers.CharField(allow_null=True)
-    body = serializers.CharField()
+    body = serializers.CharField(allow_null=True, help_text="null once deleted (a tombstone)")
     created_at = serializers.DateTimeField()
+    edited_at = serializers.DateTimeField(allow_null=True)
+    deleted = serializers.BooleanField()
+    system = serializers.DictField(
+        allow_null=True, help_text="What a system message records, e.g. {event: member_added}"
+    )
 
 
 class MessagePageSerializer(serializers.Serializer):
@@ -48,6 +53,8 @@ class ConversationSerializer(serializers.Serializer):
     last_seq = serializers.IntegerField()
     read_seq = serializers.IntegerField()
     unread = serializers.IntegerField()
+    joined_seq = serializers.IntegerField(help_text="Your history starts after this seq")
+    last_change_seq = serializers.IntegerField(help_text="The newest edit/delete's change_seq")
 
 
 class DirectOpenSerializer(serializers.Serializer):
@@ -58,3 +65,27 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
     detail = serializers.CharField()
     field = serializers.CharField(allow_null=True)
+
+
+class MessageEditSerializer(serializers.Serializer):
+    body = serializers.CharField(trim_whitespace=False, allow_blank=True)
+
+
+class MessageChangeSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["message_updated", "message_deleted"])
+    conversation = serializers.IntegerField()
+    id = serializers.CharField()
+    seq = serializers.IntegerField()
+    body = serializers.CharField(required=False, help_text="message_updated only")
+    edited_at = serializers.DateTimeField(required=False, help_text="message_updated only")
+    deleted_at = serializers.DateTimeField(required=False, help_text="message_deleted only")
+    change_seq = serializers.IntegerField()
+
+
+class ChangePageSerializer(serializers.Serializer):
+    results = MessageChangeSerializer(many=True)
+    has_more = serializers.BooleanField()
+    last_change_seq = serializers.IntegerField(
+        help_text="Continue from here: the last result's change_seq when has_more, else the "
+        "conversation's last_change_seq"
+    )

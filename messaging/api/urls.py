@@ -12,4 +12,14 @@ urlpatterns = [
         views.MessageListView.as_view(),
         name="messages",
     ),
+    path(
+        "conversations/<int:conversation_id>/messages/<int:message_id>/",
+        views.MessageView.as_view(),
+        name="message",
+    ),
+    path(
+        "conversations/<int:conversation_id>/changes/",
+        views.ChangeListView.as_view(),
+        name="changes",
+    ),
 ]

@@ -4,14 +4,27 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from messaging.selectors import MAX_PAGE, conversation_summaries, message_history
-from messaging.services import conversation_direct_open, message_send
+from messaging.selectors import (
+    MAX_PAGE,
+    conversation_summaries,
+    message_changes,
+    message_history,
+)
+from messaging.services import (
+    conversation_direct_open,
+    message_delete,
+    message_edit,
+    message_send,
+)
 
 from .serializers import (
     AckSerializer,
+    ChangePageSerializer,
     ConversationSerializer,
     DirectOpenSerializer,
     ErrorSerializer,
+    MessageChangeSerializer,
+    MessageEditSerializer,
     MessagePageSerializer,
     SendSerializer,
 )
@@ -106,4 +119,75 @@ class MessageListView(APIView):
         )
         return Response(
             ack, status=status.HTTP_200_OK if ack["duplicate"] else status.HTTP_201_CREATED
+        )
+
+
+class MessageView(APIView):
+    @extend_schema(
+        request=MessageEditSerializer,
+        responses={
+            200: MessageChangeSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+        description="The sender edits their message within PARLEY_EDIT_WINDOW seconds of "
+        "sending (403 `edit_window_closed` after; 409 once deleted). Same path as the "
+        "WebSocket `edit` frame; members get `message_updated` live.",
+    )
+    def patch(self, request: Request, conversation_id: int, message_id: int) -> Response:
+        serializer = MessageEditSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(
+            message_edit(
+                editor=request.user,
+                conversation_id=conversation_id,
+                message_id=message_id,
+                body=serializer.validated_data["body"],
+            )
+        )
+
+    @extend_schema(
+        request=None,
+        responses={200: MessageChangeSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        description="Deletes a message, leaving a tombstone (seq kept, body gone): the sender, "
+        "the group's owner and admins, and staff. Same path as the WebSocket `delete` frame; "
+        "members get `message_deleted` live. Repeating it changes nothing.",
+    )
+    def delete(self, request: Request, conversation_id: int, message_id: int) -> Response:
+        return Response(
+            message_delete(
+                actor=request.user, conversation_id=conversation_id, message_id=message_id
+            )
+        )
+
+
+class ChangesQuerySerializer(serializers.Serializer):
+    after_change_seq = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0)
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=MAX_PAGE)
+
+
+class ChangeListView(APIView):
+    @extend_schema(
+        parameters=[ChangesQuerySerializer],
+        responses={200: ChangePageSerializer, 404: ErrorSerializer},
+        description="Edits and deletes since `after_change_seq`, as the current state of each "
+        "changed message, ascending by change_seq (the REST twin of the `changes` frame).",
+    )
+    def get(self, request: Request, conversation_id: int) -> Response:
+        query = ChangesQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page, has_more, last_change_seq = message_changes(
+            user_id=request.user.pk,
+            conversation_id=conversation_id,
+            after_change_seq=query.validated_data["after_change_seq"],
+            limit=query.validated_data["limit"],
+        )
+        return Response(
+            {
+                "results": page,
+                "has_more": has_more,
+                "last_change_seq": page[-1]["change_seq"] if has_more else last_change_seq,
+            }
         )
