@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from messaging.errors import ChatError
 from messaging.models import Conversation
 from messaging.services import validate_body
 from moderation.models import AuditLogEntry
@@ -24,8 +25,8 @@ class AnnouncementForm(forms.ModelForm):
     def clean_body(self) -> str:
         try:
             return validate_body(self.cleaned_data["body"])
-        except Exception as exc:
-            raise forms.ValidationError(str(exc)) from exc
+        except ChatError as exc:
+            raise forms.ValidationError(exc.detail) from exc
 
 
 @admin.register(Announcement)

@@ -192,6 +192,8 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         group: Conversation = form.instance
+        # The admin's change message reads these; the services did the saving.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         if group.kind != Conversation.Kind.GROUP:
             return
         for inline in formset.forms:

@@ -40,7 +40,7 @@ def system_events(group):
 
 
 def test_creator_is_owner_and_members_see_the_group(team, client_for):
-    group, owner, admin, member, outsider = team
+    group, owner, _admin, member, _outsider = team
     detail = client_for(member).get(url(group)).json()
     assert detail["name"] == "team" and detail["owner"]["id"] == owner.pk
     assert detail["your_role"] == "member" and detail["member_count"] == 3
@@ -222,7 +222,7 @@ def test_removing_members_by_role(team, client_for, who, target, status):
 
 
 def test_admins_cannot_remove_admins(team, client_for):
-    group, owner, admin, member, _ = team
+    group, _owner, admin, member, _ = team
     Membership.objects.filter(conversation=group, user=member).update(role="admin")
     response = client_for(admin).delete(url(group, "members", member.pk))
     assert response.status_code == 403
@@ -246,7 +246,7 @@ def test_a_removed_member_loses_history_and_send(team, client_for):
 
 
 def test_leaving(team, client_for):
-    group, owner, admin, member, _ = team
+    group, _owner, admin, member, _ = team
     assert client_for(member).post(url(group, "leave")).status_code == 204
     assert not list(role_of(group, member))
     assert system_events(group) == ["member_left"]
