@@ -4,6 +4,7 @@ read-only audit log."""
 import pytest
 from channels.db import database_sync_to_async
 from django.test import Client
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from messaging.models import Membership, Message
 from messaging.services import message_send
@@ -42,6 +43,7 @@ def test_user_search_and_ban_and_unban(moderator, client_for):
 
     token_client = client_for(alice)
     assert token_client.get("/api/me/").status_code == 200
+    refresh = str(RefreshToken.for_user(alice))
     session = admin_client(alice)  # a browser session of alice's
     assert ban_action(client, [alice]).status_code == 302
     alice.refresh_from_db()
@@ -52,6 +54,10 @@ def test_user_search_and_ban_and_unban(moderator, client_for):
         "/api/auth/token/", {"username": "alice", "password": "x"}, format="json"
     )
     assert refused.status_code == 401
+    renewed = client_for(alice).post(
+        "/api/auth/token/refresh/", {"refresh": refresh}, format="json"
+    )
+    assert renewed.status_code == 401
 
     assert ban_action(client, [alice], action="unban_users", reason="appeal").status_code == 302
     alice.refresh_from_db()
