@@ -100,6 +100,9 @@ def announcement_enroll_on_save(sender: type, instance: User, **kwargs: object) 
     """Post-save hook: an active user belongs to the announcement conversation, if one exists."""
     if not instance.is_active or kwargs.get("raw"):
         return
+    update_fields = kwargs.get("update_fields")
+    if update_fields is not None and "is_active" not in update_fields:
+        return  # e.g. a login touching last_login: membership cannot have changed
     conversation_id = announcement_conversation_id()
     if conversation_id is not None:
         _enrol(conversation_id, [instance.pk])

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from chatsite import metrics
+from moderation.services import audit_record
 
 from . import realtime
 from .errors import BadRequest, Conflict, EditWindowClosed, Forbidden, NotFound
@@ -307,8 +308,6 @@ def message_delete(
     """The sender, the group's owner/admins and staff delete: the row stays as a tombstone
     (seq kept, body erased) with the next change_seq, published after commit. Deleting another
     person's message is audited. Deleting a tombstone again changes nothing."""
-    from moderation.services import audit_record
-
     with transaction.atomic():
         membership = (
             Membership.objects.select_related("conversation")

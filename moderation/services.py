@@ -57,8 +57,8 @@ def user_ban(*, actor: User, user: User, reason: str = "", via: str = "admin") -
     if user.pk == actor.pk:
         raise BadRequest("You cannot ban yourself.", field="user")
     with transaction.atomic():
-        User.objects.filter(pk=user.pk).update(is_active=False)
         user.is_active = False
+        user.save(update_fields=["is_active"])
         _end_sessions(user.pk)
         audit_record(
             actor=actor,
@@ -77,8 +77,9 @@ def user_ban(*, actor: User, user: User, reason: str = "", via: str = "admin") -
 def user_unban(*, actor: User, user: User, reason: str = "", via: str = "admin") -> None:
     """Reactivates the user; they log in again for new tokens. Audited."""
     with transaction.atomic():
-        User.objects.filter(pk=user.pk).update(is_active=True)
+        # A save, not an update: post-save hooks (announcement enrolment) see the change.
         user.is_active = True
+        user.save(update_fields=["is_active"])
         audit_record(
             actor=actor,
             action=AuditLogEntry.Action.USER_UNBAN,

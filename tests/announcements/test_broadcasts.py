@@ -143,3 +143,15 @@ def test_staff_post_from_the_admin():
     refused = outsider.post("/admin/announcements/announcement/add/", {"body": "me"})
     assert refused.status_code == 302 and "/admin/login/" in refused["Location"]
     assert Message.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_user_activated_later_is_enrolled():
+    from moderation.services import user_unban
+
+    staff = make_user("staff", is_staff=True)
+    dormant = make_user("dormant", is_active=False)
+    news = announcement_conversation_ensure()
+    assert not Membership.objects.filter(user=dormant, conversation_id=news).exists()
+    user_unban(actor=staff, user=dormant)
+    assert Membership.objects.filter(user=dormant, conversation_id=news).exists()
