@@ -6,6 +6,7 @@ import time
 
 import pytest
 import websockets
+from channels.db import database_sync_to_async
 
 from groups.services import group_member_remove
 from messaging.services import message_send
@@ -13,6 +14,10 @@ from moderation.services import user_ban
 from tests.conftest import postgres_env_for_subprocess
 from tests.factories import access_token, make_group, make_user, make_users
 from tests.servers import daphne
+
+# Closes its database connection after each call (CONN_MAX_AGE is 0 in tests), so the test
+# database can be dropped at the end.
+db = database_sync_to_async
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -53,15 +58,12 @@ def test_removed_member_on_another_process_receives_nothing_more():
         ):
             for socket in (bob_a, bob_b, carol_b):
                 await next_of(socket, "ready")
-            await asyncio.to_thread(
-                group_member_remove, actor=owner, group_id=group.pk, user_id=bob.pk
-            )
+            await db(group_member_remove)(actor=owner, group_id=group.pk, user_id=bob.pk)
             for socket in (bob_a, bob_b):
                 left = await next_of(socket, "conversation_left")
                 assert left["conversation"] == group.pk
             for n in range(3):
-                await asyncio.to_thread(
-                    message_send,
+                await db(message_send)(
                     sender=owner,
                     conversation_id=group.pk,
                     client_msg_id=f"after-{n}",
@@ -91,7 +93,7 @@ def test_a_ban_closes_sockets_on_every_process_with_4403():
                 await next_of(socket, "ready")
             token = access_token(alice)
             started = time.monotonic()
-            await asyncio.to_thread(user_ban, actor=moderator, user=alice, reason="abuse")
+            await db(user_ban)(actor=moderator, user=alice, reason="abuse")
             for socket in (on_a, on_b):
                 with pytest.raises(websockets.ConnectionClosed) as closed:
                     await next_of(socket, "never", wait=5)
