@@ -66,8 +66,7 @@ def _publish_joined(conversation: Conversation, user_ids: list[int]) -> None:
         "last_change_seq": 0,
     }
     event: ConversationJoinedEvent = {"type": "conversation.joined", "conversation": summary}
-    for user_id in user_ids:
-        realtime.publish_to_user(user_id, "conversation.joined", dict(event))
+    realtime.publish_to_users(user_ids, "conversation.joined", dict(event))
 
 
 def announcement_conversation_ensure() -> int:

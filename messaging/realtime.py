@@ -5,6 +5,7 @@ Group names come from trusted ids only. Group delivery is at-most-once: the data
 are the truth, these frames are a fast hint that sockets repair with a database read.
 """
 
+import asyncio
 import logging
 from time import perf_counter
 from typing import Any
@@ -58,6 +59,28 @@ def publish_to_conversation(conversation_id: int, handler: str, payload: dict[st
 
 def publish_to_user(user_id: int, handler: str, payload: dict[str, Any]) -> None:
     _group_send(user_group(user_id), handler, payload)
+
+
+def publish_to_users(user_ids: list[int], handler: str, payload: dict[str, Any]) -> None:
+    """The same event to many users' sockets in one trip into the event loop (a per-user
+    `publish_to_user` pays the sync-to-async hop for every user)."""
+    layer = get_channel_layer()
+    if layer is None or not user_ids:
+        return
+    message = {"type": handler, "event": payload}
+
+    async def send_one(user_id: int) -> None:
+        try:
+            await layer.group_send(user_group(user_id), message)
+        except Exception:
+            logger.exception("channel layer group_send to %s failed", user_group(user_id))
+
+    async def send_all() -> None:
+        # Bounded concurrency: overlaps Redis round trips without flooding the pool.
+        for start in range(0, len(user_ids), 100):
+            await asyncio.gather(*(send_one(uid) for uid in user_ids[start : start + 100]))
+
+    async_to_sync(send_all)()
 
 
 def close_user_sockets(user_id: int, code: int) -> None:
