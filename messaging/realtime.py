@@ -70,10 +70,15 @@ def publish_to_users(user_ids: list[int], handler: str, payload: dict[str, Any])
     message = {"type": handler, "event": payload}
 
     async def send_one(user_id: int) -> None:
+        started = perf_counter()
         try:
             await layer.group_send(user_group(user_id), message)
-        except Exception:
+        except Exception as exc:
+            reason = "channel_full" if isinstance(exc, ChannelFull) else "error"
+            metrics.channel_layer_send_failed(event=handler, reason=reason)
             logger.exception("channel layer group_send to %s failed", user_group(user_id))
+        else:
+            metrics.fanout_done(event=handler, seconds=perf_counter() - started)
 
     async def send_all() -> None:
         # Bounded concurrency: overlaps Redis round trips without flooding the pool.
