@@ -185,7 +185,10 @@ class ConversationAdmin(admin.ModelAdmin):
             f: form.cleaned_data[f] for f in ("name", "description") if f in form.changed_data
         }
         if obj.kind == Conversation.Kind.GROUP and changed:
-            group_update(actor=request.user, group_id=obj.pk, via=VIA, **changed)
+            try:
+                group_update(actor=request.user, group_id=obj.pk, via=VIA, **changed)
+            except ChatError as exc:
+                self.message_user(request, exc.detail, messages.ERROR)
             obj.refresh_from_db()
         elif changed:
             super().save_model(request, obj, form, change)
@@ -209,12 +212,11 @@ class ConversationAdmin(admin.ModelAdmin):
                         actor=request.user, group_id=group.pk, user_id=membership.user_id, via=VIA
                     )
                 elif not membership.pk:
-                    role = data["role"] if data["role"] != Membership.Role.OWNER else "member"
                     group_member_add(
                         actor=request.user,
                         group_id=group.pk,
                         user_id=data["user"].pk,
-                        role=role,
+                        role=data["role"],  # "owner" is refused: hand ownership over instead
                         via=VIA,
                     )
                 elif "role" in inline.changed_data:
