@@ -26,7 +26,7 @@ from django.db import DatabaseError
 from chatsite import metrics
 
 from . import fanout, realtime
-from .errors import BadRequest, ChatError, Unavailable
+from .errors import BadRequest, ChatError, NotFound, Unavailable
 from .instrumentation import GatewayInstrumentation
 from .selectors import (
     MAX_PAGE,
@@ -34,7 +34,6 @@ from .selectors import (
     conversation_summaries,
     message_changes,
     message_history,
-    messages_after,
 )
 from .services import message_delete, message_edit, message_send
 
@@ -258,11 +257,19 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
         await self._answer_change(event)
 
     async def _answer_change(self, event: dict[str, Any]) -> None:
-        """The requesting socket gets the change at once; its live copy is then skipped."""
+        """The requesting socket gets the change once: as this answer or as its live copy,
+        whichever is first (the live copy may overtake the answer)."""
+        if self._first_sighting_of_change(event):
+            await self.send_json(event)
+
+    def _first_sighting_of_change(self, event: dict[str, Any]) -> bool:
+        key = (event["conversation"], event["change_seq"])
+        if key in self.answered_changes:
+            return False
         if len(self.answered_changes) > 1000:
             self.answered_changes.clear()
-        self.answered_changes.add((event["conversation"], event["change_seq"]))
-        await self.send_json(event)
+        self.answered_changes.add(key)
+        return True
 
     async def on_changes(self, frame: dict[str, Any]) -> None:
         conversation_id = int_field(frame, "conversation", minimum=1)
@@ -303,6 +310,9 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
             return
         if handler == "chat.message":
             self._enqueue(self._accept_live(event["conversation"], event["seq"], text))
+            return
+        if handler == "conversation.left":
+            self._leave_now(event)
             return
         method = getattr(self, handler.replace(".", "_"), None)
         if method is None:
@@ -357,18 +367,27 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "conversation", "conversation": summary})
 
     async def conversation_left(self, message: dict[str, Any]) -> None:
-        """No longer a member: stop carrying the conversation before anything else of it."""
-        event = message["event"]
+        """The channel-layer copy of a leave (see services.publish_conversation_left)."""
+        self._leave_now(message["event"])
+
+    def _leave_now(self, event: dict[str, Any]) -> None:
+        """No longer a member: stop carrying the conversation before anything else of it.
+        Runs synchronously where the event arrives, so nothing queued after it gets through."""
+        if event.get("user") != self.user.pk:
+            return  # another member left; their system message tells everyone
         conversation_id = event["conversation"]
-        if self.hub is not None and conversation_id in self.cursors:
-            await self.hub.leave(self, [conversation_id])
+        if self.cursors.pop(conversation_id, None) is None:
+            return
         task = self.heal_tasks.pop(conversation_id, None)
         if task is not None:
             task.cancel()
         self.pending.pop(conversation_id, None)
         self.floors.pop(conversation_id, None)
-        if self.cursors.pop(conversation_id, None) is not None:
-            await self.send_json(event)
+        frame = {key: value for key, value in event.items() if key != "user"}
+        self._enqueue([json.dumps(frame)])
+        if self.hub is not None:
+            hub = self.hub
+            self._enqueue([lambda: hub.leave(self, [conversation_id])])
 
     async def message_updated(self, message: dict[str, Any]) -> None:
         await self._forward_change(message["event"])
@@ -382,11 +401,8 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
             conversation_id, 0
         ):
             return  # not ours (any more), or from before we joined
-        key = (conversation_id, event["change_seq"])
-        if key in self.answered_changes:
-            self.answered_changes.discard(key)
-            return
-        await self.send_json(event)
+        if self._first_sighting_of_change(event):
+            await self.send_json(event)
 
     async def gateway_close(self, message: dict[str, Any]) -> None:
         """The system ended this socket (e.g. a ban): see realtime.close_user_sockets."""
@@ -429,11 +445,29 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
             forced = wait is not None
             while forced or self.pending.get(conversation_id):
                 forced = False
-                after = self.cursors[conversation_id]
+                after = self.cursors.get(conversation_id)
+                if after is None:
+                    return  # left meanwhile
                 try:
-                    missing, has_more = await database_sync_to_async(messages_after)(
-                        conversation_id=conversation_id, after_seq=after, limit=MAX_PAGE
+                    # Read as this member (membership and join floor checked): a socket whose
+                    # user was removed must not read on.
+                    missing, has_more, _ = await database_sync_to_async(message_history)(
+                        user_id=self.user.pk,
+                        conversation_id=conversation_id,
+                        after_seq=after,
+                        before_seq=None,
+                        limit=MAX_PAGE,
                     )
+                except NotFound:
+                    self._leave_now(
+                        {
+                            "type": "conversation_left",
+                            "conversation": conversation_id,
+                            "reason": "removed",
+                            "user": self.user.pk,
+                        }
+                    )
+                    return
                 except DatabaseError:
                     logger.exception("gap fill for conversation %s failed", conversation_id)
                     self.pending.pop(conversation_id, None)

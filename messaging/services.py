@@ -212,15 +212,23 @@ def conversation_direct_open(*, user: User, other_id: int) -> tuple[Conversation
 def publish_conversation_left(conversation_id: int, user_id: int, *, reason: str) -> None:
     """After commit, tells the user's sockets on every process to stop carrying the
     conversation. Call inside the transaction that removed the membership, before storing the
-    system message that records it: the socket then handles the leave before that message."""
+    system message that records it.
+
+    It travels on the conversation's own fan-out channel, so every socket handles the leave
+    before that system message (same channel, same order), and also to the user's channel-layer
+    group in case the fan-out lost it; handling it twice is harmless."""
     event: ConversationLeftEvent = {
         "type": "conversation_left",
         "conversation": conversation_id,
         "reason": reason,  # type: ignore[typeddict-item]
     }
-    transaction.on_commit(
-        partial(realtime.publish_to_user, user_id, "conversation.left", dict(event)), robust=True
-    )
+    addressed = {**event, "user": user_id}
+
+    def publish() -> None:
+        realtime.publish_to_conversation(conversation_id, "conversation.left", addressed)
+        realtime.publish_to_user(user_id, "conversation.left", addressed)
+
+    transaction.on_commit(publish, robust=True)
 
 
 def _next_change_seq(conversation_id: int) -> int:
