@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/", include("accounts.api.urls")),
     path("api/", include("messaging.api.urls")),
     path("api/", include("groups.api.urls")),
+    path("api/", include("push.api.urls")),
 ]
 
 handler404 = "chatsite.api.not_found"

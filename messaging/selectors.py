@@ -1,9 +1,11 @@
 """Reads of conversations and messages. Every function here checks nothing but what it says;
 access checks go through `membership_for`."""
 
+from django.conf import settings
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
+from . import history_cache
 from .errors import NotFound
 from .events import ConversationSummary, MessageEvent, UserRef, conversation_title, message_event
 from .models import Conversation, Membership, Message
@@ -133,8 +135,44 @@ def message_history(
         page, has_more = messages_after(
             conversation_id=conversation_id, after_seq=after_seq, limit=limit, floor_seq=floor
         )
+    elif before_seq is None:
+        page, has_more = newest_page(
+            conversation_id=conversation_id,
+            last_seq=membership.conversation.last_seq,
+            floor_seq=floor,
+            limit=limit,
+        )
     else:
         page, has_more = messages_before(
             conversation_id=conversation_id, before_seq=before_seq, limit=limit, floor_seq=floor
         )
     return page, has_more, membership.conversation.last_seq
+
+
+def newest_page(
+    *, conversation_id: int, last_seq: int, floor_seq: int, limit: int
+) -> tuple[list[MessageEvent], bool]:
+    """The newest page, from the history cache when warm; a miss reads the database and
+    warms it."""
+    cached = history_cache.newest_page(
+        conversation_id=conversation_id, last_seq=last_seq, floor_seq=floor_seq, limit=limit
+    )
+    if cached is not None:
+        return cached
+    generation = history_cache.generation(conversation_id)
+    size = max(limit, settings.PARLEY_HISTORY_CACHE_SIZE)
+    newest, older = messages_before(conversation_id=conversation_id, before_seq=None, limit=size)
+    history_cache.page_store(
+        conversation_id=conversation_id,
+        generation_seen=generation,
+        messages=newest,
+        complete=not older,
+    )
+    visible = [m for m in newest if m["seq"] > floor_seq]
+    if len(visible) > limit:
+        return visible[-limit:], True
+    if len(visible) < len(newest) or not older:
+        return visible, False
+    return messages_before(
+        conversation_id=conversation_id, before_seq=None, limit=limit, floor_seq=floor_seq
+    )

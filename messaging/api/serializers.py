@@ -58,3 +58,16 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
     detail = serializers.CharField()
     field = serializers.CharField(allow_null=True)
+
+
+class MembershipSerializer(serializers.Serializer):
+    conversation = serializers.IntegerField(source="conversation_id")
+    role = serializers.CharField()
+    muted = serializers.BooleanField(help_text="No offline push notifications when true")
+    delivered_seq = serializers.IntegerField()
+    read_seq = serializers.IntegerField()
+    joined_seq = serializers.IntegerField()
+
+
+class MembershipPatchSerializer(serializers.Serializer):
+    muted = serializers.BooleanField(required=False)

@@ -12,4 +12,9 @@ urlpatterns = [
         views.MessageListView.as_view(),
         name="messages",
     ),
+    path(
+        "conversations/<int:conversation_id>/membership/",
+        views.MembershipView.as_view(),
+        name="membership",
+    ),
 ]
