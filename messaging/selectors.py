@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 from . import history_cache
 from .errors import NotFound
 from .events import ConversationSummary, MessageEvent, UserRef, conversation_title, message_event
-from .models import Conversation, Membership, Message
+from .models import Conversation, Membership, Message, MessageKey
 
 MAX_PAGE = 500
 
@@ -96,16 +96,24 @@ def _page(messages) -> list[MessageEvent]:  # type: ignore[no-untyped-def]
     return [message_event(m, m.sender) for m in messages]
 
 
+def _messages_of(keys) -> list[Message]:  # type: ignore[no-untyped-def]
+    """The messages of these keys, in the keys' order. The (conversation, seq) index lives in
+    the non-partitioned MessageKey table; the messages are then read by id, which touches only
+    the partitions that hold them."""
+    ids = list(keys.values_list("message_id", flat=True))
+    found = {m.pk: m for m in Message.objects.filter(id__in=ids).select_related("sender")}
+    return [found[i] for i in ids if i in found]
+
+
 def messages_after(
     *, conversation_id: int, after_seq: int, limit: int, floor_seq: int = 0
 ) -> tuple[list[MessageEvent], bool]:
     """Messages with seq > after_seq (and > floor_seq), ascending; and whether more follow."""
     limit = max(1, min(limit, MAX_PAGE))
-    rows = list(
-        Message.objects.filter(conversation_id=conversation_id, seq__gt=max(after_seq, floor_seq))
-        .select_related("sender")
-        .order_by("seq")[: limit + 1]
-    )
+    keys = MessageKey.objects.filter(
+        conversation_id=conversation_id, seq__gt=max(after_seq, floor_seq)
+    ).order_by("seq")[: limit + 1]
+    rows = _messages_of(keys)
     return _page(rows[:limit]), len(rows) > limit
 
 
@@ -115,10 +123,10 @@ def messages_before(
     """The `limit` messages just before before_seq (the newest when None), listed ascending;
     and whether older ones exist."""
     limit = max(1, min(limit, MAX_PAGE))
-    rows = Message.objects.filter(conversation_id=conversation_id, seq__gt=floor_seq)
+    keys = MessageKey.objects.filter(conversation_id=conversation_id, seq__gt=floor_seq)
     if before_seq is not None:
-        rows = rows.filter(seq__lt=before_seq)
-    page = list(rows.select_related("sender").order_by("-seq")[: limit + 1])
+        keys = keys.filter(seq__lt=before_seq)
+    page = _messages_of(keys.order_by("-seq")[: limit + 1])
     has_more = len(page) > limit
     page = page[:limit]
     page.reverse()
