@@ -5,6 +5,7 @@ configured. To add a channel, subclass PushBackend and add it to that list (and 
 PushNotification.Channel).
 """
 
+import base64
 import hashlib
 import hmac
 import json
@@ -120,6 +121,7 @@ class WebPushBackend(PushBackend):
         if not subscriptions:
             raise PushRejected("webpush: the user has no subscription left")
         data = json.dumps(notification.payload)
+        key = vapid_key()
         delivered, errors, retry = 0, [], False
         for subscription in subscriptions:
             try:
@@ -129,7 +131,7 @@ class WebPushBackend(PushBackend):
                         "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
                     },
                     data=data,
-                    vapid_private_key=settings.PARLEY_VAPID_PRIVATE_KEY,
+                    vapid_private_key=key,
                     vapid_claims={"sub": settings.PARLEY_VAPID_SUBJECT},
                     ttl=3600,
                     timeout=settings.PARLEY_PUSH_TIMEOUT,
@@ -151,6 +153,30 @@ class WebPushBackend(PushBackend):
         if retry:
             raise PushRetryable("; ".join(errors))
         raise PushRejected("; ".join(errors))
+
+
+def vapid_key():  # type: ignore[no-untyped-def]
+    """The VAPID key from PARLEY_VAPID_PRIVATE_KEY: PEM, or base64url of the raw or DER key."""
+    from py_vapid import Vapid
+
+    key = settings.PARLEY_VAPID_PRIVATE_KEY
+    if "BEGIN" in key:
+        return Vapid.from_pem(key.replace("\\n", "\n").encode())
+    return Vapid.from_string(key)
+
+
+def vapid_public_key() -> str | None:
+    """The application server key browsers subscribe with (base64url, uncompressed point)."""
+    if settings.PARLEY_VAPID_PUBLIC_KEY:
+        return settings.PARLEY_VAPID_PUBLIC_KEY
+    if not settings.PARLEY_VAPID_PRIVATE_KEY:
+        return None
+    from cryptography.hazmat.primitives import serialization
+
+    raw = vapid_key().public_key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def active_backends() -> list[PushBackend]:

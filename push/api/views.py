@@ -1,4 +1,3 @@
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -7,6 +6,7 @@ from rest_framework.views import APIView
 
 from messaging.api.serializers import ErrorSerializer
 from messaging.errors import BadRequest
+from push.backends import vapid_public_key
 from push.services import webpush_subscribe, webpush_unsubscribe
 
 from .serializers import (
@@ -19,10 +19,8 @@ from .serializers import (
 class WebPushConfigView(APIView):
     @extend_schema(responses=WebPushConfigSerializer)
     def get(self, request: Request) -> Response:
-        enabled = bool(settings.PARLEY_VAPID_PRIVATE_KEY and settings.PARLEY_VAPID_PUBLIC_KEY)
-        return Response(
-            {"enabled": enabled, "public_key": settings.PARLEY_VAPID_PUBLIC_KEY or None}
-        )
+        public_key = vapid_public_key()
+        return Response({"enabled": public_key is not None, "public_key": public_key})
 
 
 class WebPushSubscriptionView(APIView):

@@ -59,7 +59,8 @@ def _this_month():
 def test_migrations_leave_a_partitioned_table_with_this_and_next_month():
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT partstrat FROM pg_partitioned_table WHERE partrelid = 'messaging_message'::regclass"
+            "SELECT partstrat FROM pg_partitioned_table"
+            " WHERE partrelid = 'messaging_message'::regclass"
         )
         assert cursor.fetchone() == ("r",)
     names = [p.name for p in partitions.partitions_list()]
@@ -214,7 +215,7 @@ def test_partitions_command_exits_non_zero_on_sqlite(tmp_path):
         "PARLEY_VAR_DIR": str(tmp_path),
         "DJANGO_SETTINGS_MODULE": "chatsite.settings",
     }
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "manage.py", "partitions", "ensure", "--ahead", "2"],
         cwd=ROOT,
         env=env,
