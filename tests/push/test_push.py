@@ -296,3 +296,28 @@ def test_membership_patch_rejects_bad_input_and_strangers(client_for):
     assert client.patch(url, {"muted": True}, format="json").json()["muted"] is True
     assert client.get(url).json()["muted"] is True
     assert connection.vendor in {"sqlite", "postgresql"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_embedded_default_pushes_after_the_delay_without_a_worker(settings, webhook):
+    """With eager Celery (the embedded default) the delay runs on an in-process timer."""
+    from chatsite.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.PARLEY_PUSH_DELAY_SECONDS = 0.3
+    settings.PARLEY_PUSH_COALESCE_SECONDS = 1
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        alice, bob = make_user(), make_user()
+        direct = make_direct(alice, bob)
+        message_send(sender=alice, conversation_id=direct.pk, client_msg_id="m1", body="x")
+        assert webhook.requests == []  # not before the delay
+        [post] = webhook.wait_for(1, timeout=20)
+        deadline = time.monotonic() + 10
+        while PushNotification.objects.filter(status="sent").count() != 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        app.conf.task_always_eager = eager
+    assert _valid_signature(post) and post.json()["user"]["id"] == bob.pk
