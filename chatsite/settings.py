@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 from .env import env_bool, env_float, env_int, env_list, env_str
 
@@ -173,11 +174,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BEAT_SCHEDULE = {
     "partitions-ensure": {
         "task": "messaging.tasks.partitions_ensure",
-        "schedule": timedelta(days=1),
+        # A fixed time of day (not "every 24 h since start"), so restarts never postpone it.
+        "schedule": crontab(minute=17, hour=3),
     },
     "message-keys-prune": {
         "task": "messaging.tasks.message_keys_prune",
-        "schedule": timedelta(days=1),
+        "schedule": crontab(minute=47, hour=3),
     },
 }
 

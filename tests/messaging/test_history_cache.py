@@ -34,7 +34,7 @@ def chat(db, django_capture_on_commit_callbacks):
 
 
 def test_newest_page_is_served_from_the_cache_once_warm(chat, client_for):
-    alice, bob, group = chat
+    _alice, bob, group = chat
     url = f"/api/conversations/{group.pk}/messages/?limit=5"
     first = client_for(bob).get(url).json()
     with CaptureQueriesContext(connection) as captured:
@@ -45,7 +45,7 @@ def test_newest_page_is_served_from_the_cache_once_warm(chat, client_for):
 
 
 def test_a_send_updates_the_warm_page(chat, django_capture_on_commit_callbacks):
-    alice, bob, group = chat
+    _alice, bob, group = chat
     _history(bob, group)
     with django_capture_on_commit_callbacks(execute=True):
         message_send(sender=bob, conversation_id=group.pk, client_msg_id="b1", body="new")
@@ -56,7 +56,7 @@ def test_a_send_updates_the_warm_page(chat, django_capture_on_commit_callbacks):
 
 
 def test_a_send_whose_update_was_missed_is_never_served_stale(chat):
-    alice, bob, group = chat
+    _alice, bob, group = chat
     _history(bob, group)
     # Outside a committed transaction the after-commit update does not run here: the entry is
     # now one message behind the conversation and must not be used.
@@ -66,7 +66,7 @@ def test_a_send_whose_update_was_missed_is_never_served_stale(chat):
 
 
 def test_invalidation_after_an_edit_shows_the_edit(chat):
-    alice, bob, group = chat
+    _alice, bob, group = chat
     _history(bob, group)
     Message.objects.filter(conversation=group, seq=7).update(body="edited")
     assert _history(bob, group)[0][-1]["body"] == "7"  # the warm page, as cached
@@ -77,7 +77,7 @@ def test_invalidation_after_an_edit_shows_the_edit(chat):
 @pytest.mark.parametrize("limit", [1, 3, 6, 7, 8, 50])
 @pytest.mark.parametrize("joined_seq", [0, 2, 6, 7])
 def test_cached_pages_equal_database_pages_for_every_join_point(chat, limit, joined_seq):
-    alice, bob, group = chat
+    _alice, bob, group = chat
     Membership.objects.filter(user=bob, conversation=group).update(joined_seq=joined_seq)
     expected = messages_before(
         conversation_id=group.pk, before_seq=None, limit=limit, floor_seq=joined_seq
