@@ -134,7 +134,7 @@ def message_send(*, sender: User, conversation_id: int, client_msg_id: str, body
                 partial(
                     push_message_sent,
                     conversation_id=conversation_id,
-                    created_at=message.created_at,
+                    message_id=message_id,
                 ),
                 robust=True,
             )

@@ -14,7 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from messaging.events import conversation_title, iso
-from messaging.ids import message_id_floor
+from messaging.ids import message_id_floor, message_id_time
 from messaging.models import Conversation, Membership, Message
 
 from .backends import PushRejected, PushRetryable, active_backends, backend_for
@@ -49,22 +49,22 @@ def _schedule(args: tuple, countdown: float) -> None:
         push_window_notify.apply_async(args=args, countdown=countdown)
 
 
-def push_message_sent(*, conversation_id: int, created_at: datetime) -> None:
+def push_message_sent(*, conversation_id: int, message_id: int) -> None:
     """After a message commits: one notify task per conversation and window is scheduled, due
     when the window closes and the message is at least PARLEY_PUSH_DELAY_SECONDS old."""
     if not active_backends():
         return
     window = settings.PARLEY_PUSH_COALESCE_SECONDS
-    window_ms = math.floor(created_at.timestamp() / window) * window * 1000
+    # The window comes from the id's own time, so the task's id-range query finds the message.
+    sent_at = message_id_time(message_id).timestamp()
+    window_ms = math.floor(sent_at / window) * window * 1000
     if not cache.add(
         f"push-window:{conversation_id}:{window_ms}",
         1,
         timeout=int(window + settings.PARLEY_PUSH_DELAY_SECONDS) + 3600,
     ):
         return
-    due = max(
-        created_at.timestamp() + settings.PARLEY_PUSH_DELAY_SECONDS, window_ms / 1000 + window
-    )
+    due = max(sent_at + settings.PARLEY_PUSH_DELAY_SECONDS, window_ms / 1000 + window)
     _schedule((conversation_id, window_ms, window), max(0.0, due - time.time()))
 
 

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import connection
 
+from messaging.ids import message_id_time
 from messaging.models import Membership, Message
 from messaging.services import message_send
 from push.models import PushNotification, WebPushSubscription
@@ -38,8 +39,8 @@ def _start_of_fresh_window(window: int) -> None:
 
 def _window_ms(conversation, window: int = 60) -> int:
     """The coalescing window of the conversation's newest message."""
-    created = Message.objects.filter(conversation=conversation).latest("seq").created_at
-    return int(created.timestamp() // window) * window * 1000
+    newest = Message.objects.filter(conversation=conversation).latest("seq")
+    return int(message_id_time(newest.pk).timestamp() // window) * window * 1000
 
 
 @pytest.fixture
