@@ -88,11 +88,24 @@ def partition_forwards(apps, schema_editor):
 def partition_backwards(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
+    conversation = apps.get_model("messaging", "Conversation")._meta.db_table
+    user = apps.get_model(*settings.AUTH_USER_MODEL.split("."))._meta.db_table
     execute = schema_editor.execute
-    execute(f"CREATE TABLE {OLD} AS SELECT * FROM messaging_message")
+    execute(f"CREATE TABLE {OLD} (LIKE messaging_message)")  # columns and NOT NULLs
+    execute(f"INSERT INTO {OLD} SELECT * FROM messaging_message")  # noqa: S608
     execute("DROP TABLE messaging_message CASCADE")
     execute(f"ALTER TABLE {OLD} RENAME TO messaging_message")
     execute("ALTER TABLE messaging_message ADD PRIMARY KEY (id)")
+    execute(
+        "ALTER TABLE messaging_message ADD FOREIGN KEY (conversation_id)"
+        f" REFERENCES {conversation} (id) DEFERRABLE INITIALLY DEFERRED"
+    )
+    execute(
+        "ALTER TABLE messaging_message ADD FOREIGN KEY (sender_id)"
+        f" REFERENCES {user} (id) DEFERRABLE INITIALLY DEFERRED"
+    )
+    execute("CREATE INDEX ON messaging_message (conversation_id)")
+    execute("CREATE INDEX ON messaging_message (sender_id)")
     execute(
         "ALTER TABLE messaging_message ADD CONSTRAINT message_unique_seq"
         " UNIQUE (conversation_id, seq)"

@@ -322,3 +322,21 @@ def test_embedded_default_pushes_after_the_delay_without_a_worker(settings, webh
     finally:
         app.conf.task_always_eager = eager
     assert _valid_signature(post) and post.json()["user"]["id"] == bob.pk
+
+
+@pytest.mark.django_db
+def test_notifications_are_listed_in_the_admin(client, webhook):
+    admin = make_user(is_staff=True, is_superuser=True)
+    alice, bob = make_user(), make_user()
+    direct = make_direct(alice, bob)
+    message_send(sender=alice, conversation_id=direct.pk, client_msg_id="m1", body="x")
+    [nid] = push_window_notify(
+        conversation_id=direct.pk, window_ms=_window_ms(direct), window_seconds=60
+    )
+    push_deliver(notification_id=nid)
+    client.force_login(admin)
+    listing = client.get("/admin/push/pushnotification/")
+    assert listing.status_code == 200
+    assert bob.username in listing.content.decode()
+    detail = client.get(f"/admin/push/pushnotification/{nid}/change/")
+    assert detail.status_code == 200 and "sent" in detail.content.decode()
