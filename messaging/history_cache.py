@@ -1,7 +1,7 @@
 """The newest page of each conversation's history, cached (Redis, or local memory on the
 embedded default).
 
-An entry holds the newest PARLEY_HISTORY_CACHE_SIZE messages of a conversation (everyone's
+An entry holds the newest PARLEY_HISTORY_CACHE_SIZE + 1 messages of a conversation (everyone's
 view; each reader's join floor is applied when serving) and the seq of its newest message. It is
 served only while that seq equals the conversation's last_seq, so a send makes every older
 entry stale by itself; the send service also appends the new message to a warm entry after
@@ -57,6 +57,20 @@ def history_cache_invalidate(conversation_id: int) -> None:
     cache.delete(_entry_key(conversation_id))
 
 
+def answer(
+    messages: list[MessageEvent], *, complete: bool, floor_seq: int, limit: int
+) -> tuple[list[MessageEvent], bool] | None:
+    """(page, has_more) for a reader with that join floor from the newest `messages`, when they
+    are enough to tell."""
+    visible = [m for m in messages if m["seq"] > floor_seq]
+    if len(visible) > limit:
+        return visible[-limit:], True
+    if complete or len(visible) < len(messages):
+        # Nothing visible is older than these: the reader's floor cut them, or it is all.
+        return visible, False
+    return None
+
+
 def newest_page(
     *, conversation_id: int, last_seq: int, floor_seq: int, limit: int
 ) -> tuple[list[MessageEvent], bool] | None:
@@ -70,14 +84,12 @@ def newest_page(
         or entry["generation"] != cache.get(_generation_key(conversation_id))
     ):
         return None
-    messages = entry["messages"]
-    visible = [m for m in messages if m["seq"] > floor_seq]
-    if len(visible) > limit:
-        return visible[-limit:], True
-    if entry["complete"] or len(visible) < len(messages):
-        # Nothing visible is older than the entry: the reader's floor cut it, or it is all.
-        return visible, False
-    return None
+    return answer(entry["messages"], complete=entry["complete"], floor_seq=floor_seq, limit=limit)
+
+
+def _kept() -> int:
+    # One more than the largest page served, so a full page can still tell has_more.
+    return settings.PARLEY_HISTORY_CACHE_SIZE + 1
 
 
 def page_store(
@@ -85,12 +97,11 @@ def page_store(
 ) -> None:
     """Stores the newest messages read from the database under the generation seen before
     the read."""
-    size = settings.PARLEY_HISTORY_CACHE_SIZE
     entry: _Entry = {
         "generation": generation_seen,
         "top_seq": messages[-1]["seq"] if messages else 0,
-        "complete": complete and len(messages) <= size,
-        "messages": messages[-size:],
+        "complete": complete and len(messages) <= _kept(),
+        "messages": messages[-_kept() :],
     }
     cache.set(_entry_key(conversation_id), entry, timeout=_timeout())
 
@@ -102,11 +113,10 @@ def message_added(event: MessageEvent) -> None:
     if entry is None or entry["top_seq"] != event["seq"] - 1:
         return
     messages = [*entry["messages"], event]
-    size = settings.PARLEY_HISTORY_CACHE_SIZE
     entry = {
         "generation": entry["generation"],
         "top_seq": event["seq"],
-        "complete": entry["complete"] and len(messages) <= size,
-        "messages": messages[-size:],
+        "complete": entry["complete"] and len(messages) <= _kept(),
+        "messages": messages[-_kept() :],
     }
     cache.set(_entry_key(conversation_id), entry, timeout=_timeout())

@@ -168,7 +168,8 @@ def newest_page(
     if cached is not None:
         return cached
     generation = history_cache.generation(conversation_id)
-    size = max(limit, settings.PARLEY_HISTORY_CACHE_SIZE)
+    # One more than the page, to tell whether older messages exist.
+    size = max(limit, settings.PARLEY_HISTORY_CACHE_SIZE) + 1
     newest, older = messages_before(conversation_id=conversation_id, before_seq=None, limit=size)
     history_cache.page_store(
         conversation_id=conversation_id,
@@ -176,11 +177,10 @@ def newest_page(
         messages=newest,
         complete=not older,
     )
-    visible = [m for m in newest if m["seq"] > floor_seq]
-    if len(visible) > limit:
-        return visible[-limit:], True
-    if len(visible) < len(newest) or not older:
-        return visible, False
+    answered = history_cache.answer(newest, complete=not older, floor_seq=floor_seq, limit=limit)
+    if answered is not None:
+        return answered
+    # Only when the page is as large as MAX_PAGE allows.
     return messages_before(
         conversation_id=conversation_id, before_seq=None, limit=limit, floor_seq=floor_seq
     )

@@ -74,9 +74,13 @@ def test_invalidation_after_an_edit_shows_the_edit(chat):
     assert _history(bob, group)[0][-1]["body"] == "edited"
 
 
-@pytest.mark.parametrize("limit", [1, 3, 6, 7, 8, 50])
+@pytest.mark.parametrize("cache_size", [5, 6, 50])
+@pytest.mark.parametrize("limit", [1, 3, 5, 6, 7, 8, 50])
 @pytest.mark.parametrize("joined_seq", [0, 2, 6, 7])
-def test_cached_pages_equal_database_pages_for_every_join_point(chat, limit, joined_seq):
+def test_cached_pages_equal_database_pages_for_every_join_point(
+    chat, settings, cache_size, limit, joined_seq
+):
+    settings.PARLEY_HISTORY_CACHE_SIZE = cache_size
     _alice, bob, group = chat
     Membership.objects.filter(user=bob, conversation=group).update(joined_seq=joined_seq)
     expected = messages_before(
@@ -85,3 +89,24 @@ def test_cached_pages_equal_database_pages_for_every_join_point(chat, limit, joi
     cold = _history(bob, group, limit=limit)[:2]
     warm = _history(bob, group, limit=limit)[:2]
     assert cold == warm == expected
+
+
+@pytest.mark.django_db
+def test_the_default_page_of_a_long_conversation_is_served_warm(
+    client_for, django_capture_on_commit_callbacks
+):
+    alice, bob = make_user(), make_user()
+    group = make_group(alice, bob)
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(60):
+            message_send(sender=alice, conversation_id=group.pk, client_msg_id=f"m{n}", body="x")
+    url = f"/api/conversations/{group.pk}/messages/"
+    cold = client_for(bob).get(url).json()
+    with django_capture_on_commit_callbacks(execute=True):
+        message_send(sender=bob, conversation_id=group.pk, client_msg_id="b", body="reply")
+    with CaptureQueriesContext(connection) as captured:
+        warm = client_for(bob).get(url).json()
+    assert not _reads_messages(captured)
+    assert len(warm["results"]) == 50 and warm["has_more"] is True
+    assert warm["results"][:-1] == cold["results"][1:]
+    assert warm["results"][-1]["body"] == "reply"
