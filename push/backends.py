@@ -16,6 +16,8 @@ import requests
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from chatsite import metrics
+
 from .models import PushNotification, WebPushSubscription
 
 
@@ -142,6 +144,7 @@ class WebPushBackend(PushBackend):
                 status = error.response.status_code if error.response is not None else None
                 if status in {404, 410}:
                     subscription.delete()
+                    metrics.push_notified(backend=self.channel, outcome="gone")
                 elif status is None or _retryable_status(status):
                     retry = True
                 errors.append(f"webpush {status}: {error.message[:200]}")

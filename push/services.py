@@ -13,6 +13,7 @@ from django.db import close_old_connections, connections
 from django.db.models import F, Q
 from django.utils import timezone
 
+from chatsite import metrics
 from messaging.events import conversation_title, iso
 from messaging.ids import message_id_floor, message_id_time
 from messaging.models import Conversation, Membership, Message
@@ -183,19 +184,23 @@ def push_deliver(*, notification_id: str) -> DeliveryOutcome:
         if notification.attempts >= settings.PARLEY_PUSH_MAX_ATTEMPTS:
             notification.status = PushNotification.Status.FAILED
             notification.save(update_fields=["last_error", "claimed_until", "status"])
+            metrics.push_notified(backend=notification.channel, outcome="failed")
             return DeliveryOutcome("failed")
         notification.save(update_fields=["last_error", "claimed_until"])
+        metrics.push_notified(backend=notification.channel, outcome="retried")
         return DeliveryOutcome("retry", _backoff(notification.attempts))
     except PushRejected as error:
         notification.status = PushNotification.Status.FAILED
         notification.last_error = str(error)[:2000]
         notification.claimed_until = None
         notification.save(update_fields=["status", "last_error", "claimed_until"])
+        metrics.push_notified(backend=notification.channel, outcome="failed")
         return DeliveryOutcome("failed")
     notification.status = PushNotification.Status.SENT
     notification.sent_at = timezone.now()
     notification.claimed_until = None
     notification.save(update_fields=["status", "sent_at", "claimed_until"])
+    metrics.push_notified(backend=notification.channel, outcome="sent")
     return DeliveryOutcome("sent")
 
 
