@@ -17,6 +17,8 @@ class PushNotification(models.Model):
         PENDING = "pending"
         SENT = "sent"
         FAILED = "failed"
+        # Muted, or no longer a member, by the time of delivery.
+        SKIPPED = "skipped"
 
     id = models.UUIDField(primary_key=True)
     user = models.ForeignKey(

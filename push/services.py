@@ -142,7 +142,7 @@ def push_window_notify(*, conversation_id: int, window_ms: int, window_seconds: 
 
 @dataclass(frozen=True)
 class DeliveryOutcome:
-    status: str  # "sent", "failed", "done" (nothing to do), "retry"
+    status: str  # "sent", "failed", "skipped", "done" (nothing to do), "retry"
     retry_in: float | None = None
 
 
@@ -173,6 +173,14 @@ def push_deliver(*, notification_id: str) -> DeliveryOutcome:
             (notification.claimed_until - now).total_seconds() if notification.claimed_until else 1
         )
         return DeliveryOutcome("retry", max(1.0, wait + 0.5))
+    if not Membership.objects.filter(
+        conversation_id=notification.conversation_id, user_id=notification.user_id, muted=False
+    ).exists():
+        notification.status = PushNotification.Status.SKIPPED
+        notification.claimed_until = None
+        notification.save(update_fields=["status", "claimed_until"])
+        metrics.push_notified(backend=notification.channel, outcome="skipped")
+        return DeliveryOutcome("skipped")
     backend = backend_for(notification.channel)
     try:
         if backend is None:

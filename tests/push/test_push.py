@@ -5,13 +5,14 @@ import json
 import os
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import connection
 
-from messaging.ids import message_id_time
+from messaging.ids import message_id_floor, message_id_time
 from messaging.models import Membership, Message
 from messaging.services import message_send
 from push.models import PushNotification, WebPushSubscription
@@ -165,6 +166,23 @@ def test_muted_and_caught_up_members_get_no_push(settings, webhook, client_for):
     assert push_window_notify(conversation_id=group.pk, window_ms=window, window_seconds=60) == []
     assert len(webhook.requests) == 1 and _valid_signature(webhook.requests[0])
     assert PushNotification.objects.count() == 1
+
+    # Muting after the notification was stored but before delivery still stops it.
+    later = message_send(sender=owner, conversation_id=group.pk, client_msg_id="m2", body="2")
+    Membership.objects.filter(user=caught_up, conversation=group).update(delivered_seq=later["seq"])
+    other_window = _window_ms(group) + 60_000
+    Message.objects.filter(conversation=group, seq=later["seq"]).update(
+        id=message_id_floor(datetime.fromtimestamp(other_window / 1000, tz=UTC)) + 1
+    )
+    [queued] = push_window_notify(
+        conversation_id=group.pk, window_ms=other_window, window_seconds=60
+    )
+    client_for(offline).patch(
+        f"/api/conversations/{group.pk}/membership/", {"muted": True}, format="json"
+    )
+    assert push_deliver(notification_id=queued).status == "skipped"
+    assert PushNotification.objects.get(pk=queued).status == "skipped"
+    assert len(webhook.requests) == 1
 
 
 @pytest.mark.django_db
