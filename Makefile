@@ -55,7 +55,7 @@ worker: install ## Run a Celery worker (needs REDIS_URL)
 	$(VENV)/bin/celery -A chatsite worker --loglevel=INFO
 
 beat: install ## Run Celery beat (needs REDIS_URL)
-	$(VENV)/bin/celery -A chatsite beat --loglevel=INFO
+	$(VENV)/bin/celery -A chatsite beat --loglevel=INFO -s var/celerybeat-schedule
 
 bench: install ## Benchmark Parley against the tutorial-style baseline (quick suite; see bench/__main__.py)
 	$(PY) -m bench --suite quick --target parley --target baseline --json var/bench/quick.json

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 from .env import env_bool, env_float, env_int, env_list, env_str
 
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "presence",
     "moderation",
     "announcements",
+    "push",
 ]
 
 MIDDLEWARE = [
@@ -162,6 +164,26 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Workers log through LOGGING below (JSON lines) instead of Celery's own text format.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A task taken by a worker that died (kill -9, lost machine) goes back to the queue after this
+# many seconds; it must exceed the longest countdown Parley schedules (push delay + window).
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # How often a worker sweeps for such tasks: about a quarter of the timeout, at most 100 s.
+    "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 40)),
+    "unacked_restore_throttle": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 40)),
+}
+CELERY_BEAT_SCHEDULE = {
+    "partitions-ensure": {
+        "task": "messaging.tasks.partitions_ensure",
+        # A fixed time of day (not "every 24 h since start"), so restarts never postpone it.
+        "schedule": crontab(minute=17, hour=3),
+    },
+    "message-keys-prune": {
+        "task": "messaging.tasks.message_keys_prune",
+        "schedule": crontab(minute=47, hour=3),
+    },
+}
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -261,6 +283,33 @@ PARLEY_METRICS_TOKEN = env_str("PARLEY_METRICS_TOKEN")
 PARLEY_READYZ_TIMEOUT = env_float("PARLEY_READYZ_TIMEOUT", 2.0)
 # Counting unapplied migrations at start-up would touch the database in every process.
 PROMETHEUS_EXPORT_MIGRATIONS = False
+
+# --- Storage, push, caches (docs/operations.md) ---------------------------------------------
+# Months of message partitions kept ready beyond the current one (beat runs `ensure` daily).
+PARLEY_PARTITIONS_AHEAD = env_int("PARLEY_PARTITIONS_AHEAD", 2)
+# Seconds the ack of a send is kept for the dedup fast path.
+PARLEY_DEDUP_CACHE_SECONDS = env_int("PARLEY_DEDUP_CACHE_SECONDS", 86400)
+# Messages in the cached newest page of each conversation, and how long an entry lives.
+PARLEY_HISTORY_CACHE_SIZE = env_int("PARLEY_HISTORY_CACHE_SIZE", 50)
+PARLEY_HISTORY_CACHE_SECONDS = env_int("PARLEY_HISTORY_CACHE_SECONDS", 3600)
+# Offline push: a member who has not marked a message delivered this many seconds after it was
+# sent is notified, at most once per conversation per window.
+PARLEY_PUSH_DELAY_SECONDS = env_float("PARLEY_PUSH_DELAY_SECONDS", 30)
+PARLEY_PUSH_COALESCE_SECONDS = env_int("PARLEY_PUSH_COALESCE_SECONDS", 60)
+PARLEY_PUSH_MAX_ATTEMPTS = env_int("PARLEY_PUSH_MAX_ATTEMPTS", 8)
+PARLEY_PUSH_RETRY_BACKOFF = env_float("PARLEY_PUSH_RETRY_BACKOFF", 2)
+PARLEY_PUSH_RETRY_BACKOFF_MAX = env_float("PARLEY_PUSH_RETRY_BACKOFF_MAX", 600)
+PARLEY_PUSH_TIMEOUT = env_float("PARLEY_PUSH_TIMEOUT", 10)
+# Webhook channel: enabled when the URL is set; POSTs are signed with the secret.
+PARLEY_PUSH_WEBHOOK_URL = env_str("PARLEY_PUSH_WEBHOOK_URL")
+PARLEY_PUSH_WEBHOOK_SECRET = env_str("PARLEY_PUSH_WEBHOOK_SECRET")
+# Web Push channel: enabled when the VAPID private key (PEM or base64url raw) is set.
+PARLEY_VAPID_PRIVATE_KEY = env_str("PARLEY_VAPID_PRIVATE_KEY")
+PARLEY_VAPID_PUBLIC_KEY = env_str("PARLEY_VAPID_PUBLIC_KEY")
+PARLEY_VAPID_SUBJECT = env_str("PARLEY_VAPID_SUBJECT", "mailto:admin@localhost")
+PARLEY_PUSH_BACKENDS = env_list(
+    "PARLEY_PUSH_BACKENDS", ["push.backends.WebhookBackend", "push.backends.WebPushBackend"]
+)
 
 # Most members a group may have (the creator included).
 PARLEY_GROUP_MEMBER_LIMIT = env_int("PARLEY_GROUP_MEMBER_LIMIT", 10_000)

@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/", include("messaging.api.urls")),
     path("api/", include("groups.api.urls")),
     path("api/", include("announcements.api.urls")),
+    path("api/", include("push.api.urls")),
 ]
 
 handler404 = "chatsite.api.not_found"

@@ -56,6 +56,8 @@ class Membership(models.Model):
     # The conversation's last_seq when the member joined: history before it is not theirs.
     joined_seq = models.BigIntegerField(default=0)
     joined_at = models.DateTimeField(auto_now_add=True)
+    # A muted conversation sends its member no offline push notifications.
+    muted = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
@@ -70,6 +72,9 @@ class Membership(models.Model):
 
 
 class Message(models.Model):
+    """One message. On PostgreSQL the table is partitioned by month on `id` (docs/operations.md,
+    "Message partitions"); uniqueness that spans partitions lives in MessageKey."""
+
     # Time-ordered snowflake id (messaging.ids), assigned by the send service.
     id = models.BigIntegerField(primary_key=True)
     conversation = models.ForeignKey(
@@ -79,7 +84,7 @@ class Message(models.Model):
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="messages"
     )
-    # NULL for system messages; NULLs never collide in the (sender, client_msg_id) constraint.
+    # NULL for system messages.
     client_msg_id = models.CharField(max_length=64, null=True)  # noqa: DJ001
     body = models.TextField()
     created_at = models.DateTimeField()
@@ -93,15 +98,38 @@ class Message(models.Model):
     change_seq = models.BigIntegerField(default=0)
 
     class Meta:
+        # Plain indexes: on the partitioned table they exist per partition. Unique constraints
+        # there would have to include `id`, which would make them useless, so MessageKey holds
+        # (conversation, seq) and (sender, client_msg_id) uniqueness.
         indexes = [
+            models.Index(fields=["conversation", "seq"], name="message_conv_seq_idx"),
+            models.Index(fields=["sender", "client_msg_id"], name="message_sender_client_idx"),
             models.Index(fields=["conversation", "change_seq"], name="message_change_idx"),
-        ]
-        constraints = [
-            models.UniqueConstraint(fields=["conversation", "seq"], name="message_unique_seq"),
-            models.UniqueConstraint(
-                fields=["sender", "client_msg_id"], name="message_unique_client_id"
-            ),
         ]
 
     def __str__(self) -> str:
         return f"#{self.seq} in {self.conversation_id}"
+
+
+class MessageKey(models.Model):
+    """The uniqueness of messages, in one small non-partitioned table written in the same
+    transaction as each message: a repeated (sender, client_msg_id) or a reused
+    (conversation, seq) fails here, whatever month the message would land in."""
+
+    message_id = models.BigIntegerField(primary_key=True)
+    conversation_id = models.BigIntegerField()
+    seq = models.BigIntegerField()
+    sender_id = models.BigIntegerField(null=True)
+    client_msg_id = models.CharField(max_length=64, null=True)  # noqa: DJ001
+
+    class Meta:
+        db_table = "messaging_message_key"
+        constraints = [
+            models.UniqueConstraint(fields=["conversation_id", "seq"], name="message_unique_seq"),
+            models.UniqueConstraint(
+                fields=["sender_id", "client_msg_id"], name="message_unique_client_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"key of message {self.message_id}"

@@ -1,9 +1,11 @@
 """Reads of conversations and messages. Every function here checks nothing but what it says;
 access checks go through `membership_for`."""
 
+from django.conf import settings
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
+from . import history_cache
 from .errors import NotFound
 from .events import (
     ConversationSummary,
@@ -15,7 +17,7 @@ from .events import (
     message_change_event,
     message_event,
 )
-from .models import Conversation, Membership, Message
+from .models import Conversation, Membership, Message, MessageKey
 
 MAX_PAGE = 500
 
@@ -105,16 +107,24 @@ def _page(messages) -> list[MessageEvent]:  # type: ignore[no-untyped-def]
     return [message_event(m, m.sender) for m in messages]
 
 
+def _messages_of(keys) -> list[Message]:  # type: ignore[no-untyped-def]
+    """The messages of these keys, in the keys' order. The (conversation, seq) index lives in
+    the non-partitioned MessageKey table; the messages are then read by id, which touches only
+    the partitions that hold them."""
+    ids = list(keys.values_list("message_id", flat=True))
+    found = {m.pk: m for m in Message.objects.filter(id__in=ids).select_related("sender")}
+    return [found[i] for i in ids if i in found]
+
+
 def messages_after(
     *, conversation_id: int, after_seq: int, limit: int, floor_seq: int = 0
 ) -> tuple[list[MessageEvent], bool]:
     """Messages with seq > after_seq (and > floor_seq), ascending; and whether more follow."""
     limit = max(1, min(limit, MAX_PAGE))
-    rows = list(
-        Message.objects.filter(conversation_id=conversation_id, seq__gt=max(after_seq, floor_seq))
-        .select_related("sender")
-        .order_by("seq")[: limit + 1]
-    )
+    keys = MessageKey.objects.filter(
+        conversation_id=conversation_id, seq__gt=max(after_seq, floor_seq)
+    ).order_by("seq")[: limit + 1]
+    rows = _messages_of(keys)
     return _page(rows[:limit]), len(rows) > limit
 
 
@@ -124,10 +134,10 @@ def messages_before(
     """The `limit` messages just before before_seq (the newest when None), listed ascending;
     and whether older ones exist."""
     limit = max(1, min(limit, MAX_PAGE))
-    rows = Message.objects.filter(conversation_id=conversation_id, seq__gt=floor_seq)
+    keys = MessageKey.objects.filter(conversation_id=conversation_id, seq__gt=floor_seq)
     if before_seq is not None:
-        rows = rows.filter(seq__lt=before_seq)
-    page = list(rows.select_related("sender").order_by("-seq")[: limit + 1])
+        keys = keys.filter(seq__lt=before_seq)
+    page = _messages_of(keys.order_by("-seq")[: limit + 1])
     has_more = len(page) > limit
     page = page[:limit]
     page.reverse()
@@ -143,6 +153,13 @@ def message_history(
     if after_seq is not None:
         page, has_more = messages_after(
             conversation_id=conversation_id, after_seq=after_seq, limit=limit, floor_seq=floor
+        )
+    elif before_seq is None:
+        page, has_more = newest_page(
+            conversation_id=conversation_id,
+            last_seq=membership.conversation.last_seq,
+            floor_seq=floor,
+            limit=limit,
         )
     else:
         page, has_more = messages_before(
@@ -169,4 +186,33 @@ def message_changes(
         [message_change_event(m) for m in rows[:limit]],
         len(rows) > limit,
         membership.conversation.last_change_seq,
+    )
+
+
+def newest_page(
+    *, conversation_id: int, last_seq: int, floor_seq: int, limit: int
+) -> tuple[list[MessageEvent], bool]:
+    """The newest page, from the history cache when warm; a miss reads the database and
+    warms it."""
+    cached = history_cache.newest_page(
+        conversation_id=conversation_id, last_seq=last_seq, floor_seq=floor_seq, limit=limit
+    )
+    if cached is not None:
+        return cached
+    generation = history_cache.generation(conversation_id)
+    # One more than the page, to tell whether older messages exist.
+    size = max(limit, settings.PARLEY_HISTORY_CACHE_SIZE) + 1
+    newest, older = messages_before(conversation_id=conversation_id, before_seq=None, limit=size)
+    history_cache.page_store(
+        conversation_id=conversation_id,
+        generation_seen=generation,
+        messages=newest,
+        complete=not older,
+    )
+    answered = history_cache.answer(newest, complete=not older, floor_seq=floor_seq, limit=limit)
+    if answered is not None:
+        return answered
+    # Only when the page is as large as MAX_PAGE allows.
+    return messages_before(
+        conversation_id=conversation_id, before_seq=None, limit=limit, floor_seq=floor_seq
     )

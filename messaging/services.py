@@ -13,8 +13,9 @@ from django.utils import timezone
 from accounts.models import User
 from chatsite import metrics
 from moderation.services import audit_record
+from push.services import push_message_sent
 
-from . import realtime
+from . import dedup, history_cache, realtime
 from .errors import BadRequest, Conflict, EditWindowClosed, Forbidden, NotFound
 from .events import (
     AckEvent,
@@ -27,7 +28,7 @@ from .events import (
     message_event,
 )
 from .ids import next_message_id
-from .models import Conversation, Membership, Message
+from .models import Conversation, Membership, Message, MessageKey
 from .selectors import conversation_summaries
 
 BODY_MAX_CHARS = 4000
@@ -71,7 +72,9 @@ def _next_seq(conversation_id: int) -> int:
 
 
 def _original_ack(*, sender: User, client_msg_id: str, conversation_id: int) -> AckEvent | None:
-    original = Message.objects.filter(sender_id=sender.pk, client_msg_id=client_msg_id).first()
+    # The key table's unique index finds the id; the id alone picks the message's partition.
+    key = MessageKey.objects.filter(sender_id=sender.pk, client_msg_id=client_msg_id).first()
+    original = Message.objects.filter(pk=key.message_id).first() if key is not None else None
     if original is None:
         return None
     if original.conversation_id != conversation_id:
@@ -91,27 +94,34 @@ def _store_message(
     system: dict[str, Any] | None = None,
 ) -> Message:
     """The one way a message is stored, user or system: takes the conversation's next seq,
-    saves the row, and publishes it to the conversation after commit. Call inside a
-    transaction the caller owns."""
-    message = Message.objects.create(
-        id=next_message_id(),
+    writes its uniqueness key and the row, and after commit publishes it to the conversation
+    and adds it to the history cache. Call inside a transaction the caller owns."""
+    seq = _next_seq(conversation_id)
+    message_id = next_message_id()
+    # The key row enforces uniqueness across monthly partitions (MessageKey).
+    MessageKey.objects.create(
+        message_id=message_id,
         conversation_id=conversation_id,
-        seq=_next_seq(conversation_id),
+        seq=seq,
+        sender_id=sender.pk if sender is not None else None,
+        client_msg_id=client_msg_id,
+    )
+    message = Message.objects.create(
+        id=message_id,
+        conversation_id=conversation_id,
+        seq=seq,
         sender=sender,
         client_msg_id=client_msg_id,
         body=body,
         created_at=timezone.now(),
         system=system,
     )
+    event = message_event(message, sender)
     transaction.on_commit(
-        partial(
-            realtime.publish_to_conversation,
-            conversation_id,
-            "chat.message",
-            dict(message_event(message, sender)),
-        ),
+        partial(realtime.publish_to_conversation, conversation_id, "chat.message", dict(event)),
         robust=True,
     )
+    transaction.on_commit(partial(history_cache.message_added, event), robust=True)
     return message
 
 
@@ -133,6 +143,14 @@ def message_send(*, sender: User, conversation_id: int, client_msg_id: str, body
     seq, and publishes it to the conversation after commit. A repeat returns the original ack."""
     client_msg_id = validate_client_msg_id(client_msg_id)
     body = validate_body(body)
+    cached = dedup.cached_ack(sender_id=sender.pk, client_msg_id=client_msg_id)
+    if cached is not None:
+        if cached["conversation"] != conversation_id:
+            raise Conflict(
+                "client_msg_id was already used for a message in another conversation",
+                field="client_msg_id",
+            )
+        return {**cached, "duplicate": True}
     try:
         with transaction.atomic():
             membership = (
@@ -153,8 +171,17 @@ def message_send(*, sender: User, conversation_id: int, client_msg_id: str, body
                 client_msg_id=client_msg_id,
                 body=body,
             )
+            ack = ack_event(message, duplicate=False)
+            transaction.on_commit(
+                partial(dedup.ack_remember, sender_id=sender.pk, ack=ack), robust=True
+            )
+            transaction.on_commit(
+                partial(push_message_sent, conversation_id=conversation_id, message_id=message.pk),
+                robust=True,
+            )
     except IntegrityError:
-        # Unique (sender, client_msg_id) fired: a concurrent or earlier send stored it.
+        # Unique (sender, client_msg_id) of MessageKey fired: a concurrent or earlier send
+        # stored it.
         duplicate = _original_ack(
             sender=sender, client_msg_id=client_msg_id, conversation_id=conversation_id
         )
@@ -162,7 +189,7 @@ def message_send(*, sender: User, conversation_id: int, client_msg_id: str, body
             raise
         return duplicate
     metrics.message_stored(kind=membership.conversation.kind)
-    return ack_event(message, duplicate=False)
+    return ack
 
 
 def publish_conversation_joined(conversation_id: int, user_ids: list[int]) -> None:
@@ -262,6 +289,11 @@ def _publish_change(message: Message) -> MessageUpdatedEvent | MessageDeletedEve
         partial(realtime.publish_to_conversation, message.conversation_id, handler, dict(event)),
         robust=True,
     )
+    # The cached newest page holds the old text; an edit does not move last_seq, so the cache
+    # cannot tell by itself.
+    transaction.on_commit(
+        partial(history_cache.history_cache_invalidate, message.conversation_id), robust=True
+    )
     return event
 
 
@@ -350,3 +382,21 @@ def message_delete(
             )
         event = _publish_change(message)
     return event  # type: ignore[return-value]
+
+
+def membership_update(*, user: User, conversation_id: int, muted: object) -> Membership:
+    """Changes the caller's own settings in a conversation; a muted one sends them no push."""
+    if not isinstance(muted, bool):
+        raise BadRequest("muted must be true or false", field="muted")
+    with transaction.atomic():
+        membership = (
+            Membership.objects.select_for_update()
+            .filter(conversation_id=conversation_id, user_id=user.pk)
+            .first()
+        )
+        if membership is None:
+            raise NotFound("No such conversation.", field="conversation")
+        if membership.muted != muted:
+            membership.muted = muted
+            membership.save(update_fields=["muted"])
+    return membership

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('messaging', '0002_edits_system_messages_announcement'),
+        ('messaging', '0003_edits_system_messages_announcement'),
     ]
 
     operations = [

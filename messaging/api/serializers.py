@@ -89,3 +89,16 @@ class ChangePageSerializer(serializers.Serializer):
         help_text="Continue from here: the last result's change_seq when has_more, else the "
         "conversation's last_change_seq"
     )
+
+
+class MembershipSerializer(serializers.Serializer):
+    conversation = serializers.IntegerField(source="conversation_id")
+    role = serializers.CharField()
+    muted = serializers.BooleanField(help_text="No offline push notifications when true")
+    delivered_seq = serializers.IntegerField()
+    read_seq = serializers.IntegerField()
+    joined_seq = serializers.IntegerField()
+
+
+class MembershipPatchSerializer(serializers.Serializer):
+    muted = serializers.BooleanField(required=False)

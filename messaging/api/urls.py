@@ -22,4 +22,9 @@ urlpatterns = [
         views.ChangeListView.as_view(),
         name="changes",
     ),
+    path(
+        "conversations/<int:conversation_id>/membership/",
+        views.MembershipView.as_view(),
+        name="membership",
+    ),
 ]

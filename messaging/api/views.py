@@ -4,14 +4,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from messaging.errors import BadRequest
 from messaging.selectors import (
     MAX_PAGE,
     conversation_summaries,
+    membership_for,
     message_changes,
     message_history,
 )
 from messaging.services import (
     conversation_direct_open,
+    membership_update,
     message_delete,
     message_edit,
     message_send,
@@ -23,6 +26,8 @@ from .serializers import (
     ConversationSerializer,
     DirectOpenSerializer,
     ErrorSerializer,
+    MembershipPatchSerializer,
+    MembershipSerializer,
     MessageChangeSerializer,
     MessageEditSerializer,
     MessagePageSerializer,
@@ -191,3 +196,29 @@ class ChangeListView(APIView):
                 "last_change_seq": page[-1]["change_seq"] if has_more else last_change_seq,
             }
         )
+
+
+class MembershipView(APIView):
+    @extend_schema(responses={200: MembershipSerializer, 404: ErrorSerializer})
+    def get(self, request: Request, conversation_id: int) -> Response:
+        membership = membership_for(user_id=request.user.pk, conversation_id=conversation_id)
+        return Response(MembershipSerializer(membership).data)
+
+    @extend_schema(
+        request=MembershipPatchSerializer,
+        responses={200: MembershipSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        description="Your own settings in the conversation. `muted: true` stops its offline "
+        "push notifications to you (messages still arrive on your sockets).",
+    )
+    def patch(self, request: Request, conversation_id: int) -> Response:
+        if not isinstance(request.data, dict):
+            raise BadRequest("expected a JSON object")
+        unknown = sorted(set(request.data) - {"muted"})
+        if unknown:
+            raise BadRequest(f"unknown field {unknown[0]}", field=unknown[0])
+        if "muted" not in request.data:
+            raise BadRequest("nothing to change: give muted", field="muted")
+        membership = membership_update(
+            user=request.user, conversation_id=conversation_id, muted=request.data["muted"]
+        )
+        return Response(MembershipSerializer(membership).data)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0001_initial'),
+        ('messaging', '0002_partitioned_messages'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
