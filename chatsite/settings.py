@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "moderation",
     "announcements",
     "push",
+    "receipts",
 ]
 
 MIDDLEWARE = [
@@ -136,7 +137,11 @@ if REDIS_URL:
             "CONFIG": {
                 # A dict host lets us size the connection pool: redis-py caps a pool at 100
                 # connections by default, which many simultaneous handshakes exhaust.
-                "hosts": [{"address": REDIS_URL, "max_connections": REDIS_POOL}],
+                # redis-py 8 reads with a 5 s socket timeout by default, the same as the layer's
+                # blocking-pop timeout: a socket idle for 5 s would crash with a read timeout.
+                "hosts": [
+                    {"address": REDIS_URL, "max_connections": REDIS_POOL, "socket_timeout": 15}
+                ],
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "parley"),
                 "capacity": env_int("CHANNEL_CAPACITY", 1000),
                 "expiry": 60,
@@ -227,7 +232,16 @@ SPECTACULAR_SETTINGS = {
 
 # --- Parley ---------------------------------------------------------------------------------
 # Seconds between client pings, announced in the ready frame.
-PARLEY_HEARTBEAT_INTERVAL = env_int("PARLEY_HEARTBEAT_INTERVAL", 25)
+PARLEY_HEARTBEAT_INTERVAL: float = env_float("PARLEY_HEARTBEAT_INTERVAL", 25)
+if float(PARLEY_HEARTBEAT_INTERVAL).is_integer():
+    PARLEY_HEARTBEAT_INTERVAL = int(PARLEY_HEARTBEAT_INTERVAL)  # "25" is announced as 25
+# A socket silent for this many heartbeat intervals is closed (4408) and its presence dropped;
+# a presence entry not refreshed for as long lapses by itself (e.g. its process was killed).
+PARLEY_HEARTBEAT_TIMEOUT_FACTOR = env_float("PARLEY_HEARTBEAT_TIMEOUT_FACTOR", 2.5)
+# Conversations with more members than this push each member's receipts at most once a second.
+PARLEY_RECEIPT_COALESCE_MEMBERS = env_int("PARLEY_RECEIPT_COALESCE_MEMBERS", 50)
+# Seconds between two relayed typing notices of one user in one conversation.
+PARLEY_TYPING_THROTTLE = env_float("PARLEY_TYPING_THROTTLE", 2.0)
 # Largest inbound WebSocket text frame, in bytes.
 PARLEY_MAX_FRAME_BYTES = env_int("PARLEY_MAX_FRAME_BYTES", 64 * 1024)
 # How long a socket holds a message that arrived ahead of its predecessor before it reads the

@@ -18,6 +18,8 @@ urlpatterns = [
     path("api/", include("groups.api.urls")),
     path("api/", include("announcements.api.urls")),
     path("api/", include("push.api.urls")),
+    path("api/", include("receipts.api.urls")),
+    path("api/", include("presence.api.urls")),
 ]
 
 handler404 = "chatsite.api.not_found"

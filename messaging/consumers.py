@@ -24,6 +24,15 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from chatsite import metrics
+from presence.services import (
+    presence_connect,
+    presence_disconnect,
+    presence_heartbeat,
+    presence_timeout,
+    typing_relay,
+)
+from receipts.coalescing import ensure_flusher
+from receipts.services import receipt_mark
 
 from . import fanout, realtime
 from .errors import BadRequest, ChatError, NotFound, Unavailable
@@ -40,6 +49,7 @@ from .services import message_delete, message_edit, message_send
 logger = logging.getLogger(__name__)
 
 MAX_ID = 2**63 - 1
+CLOSE_HEARTBEAT_TIMEOUT = 4408
 
 
 def int_field(
@@ -85,6 +95,9 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
         self.early: list[tuple[str, dict[str, Any], str]] | None = []
         self.floors: dict[int, int] = {}
         self.answered_changes: set[tuple[int, int]] = set()
+        self.last_frame_at = asyncio.get_running_loop().time()
+        self.watchdog: asyncio.Task[None] | None = None
+        self.closing = False
         await self.accept()
         failure = self.scope.get("auth_failure")
         if failure:
@@ -116,6 +129,14 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
         early, self.early = self.early or [], None
         for handler, event, text in early:
             self.fanout_event(handler, event, text)
+        try:
+            await database_sync_to_async(presence_connect)(
+                user_id=self.user.pk, connection_id=self.channel_name
+            )
+        except Exception:
+            logger.exception("presence connect failed")  # the next heartbeat retries
+        self.watchdog = asyncio.create_task(self._watchdog())
+        ensure_flusher()  # this process publishes held receipts of large conversations
 
     async def disconnect(self, code: int) -> None:
         for task in self.heal_tasks.values():
@@ -124,6 +145,10 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
             self.writer.cancel()
         if self.hub is not None:
             await self.hub.leave(self, list(self.cursors))
+        self.closing = True
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            await self._leave_presence()
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined.clear()
@@ -135,6 +160,7 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
     # --- inbound frames ------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        self.last_frame_at = asyncio.get_running_loop().time()  # any frame is a sign of life
         if self.user is None:
             return
         if bytes_data is not None:
@@ -292,6 +318,23 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
             }
         )
 
+    async def on_delivered(self, frame: dict[str, Any]) -> None:
+        await self._mark(frame, read=False)
+
+    async def on_read(self, frame: dict[str, Any]) -> None:
+        await self._mark(frame, read=True)
+
+    async def _mark(self, frame: dict[str, Any], *, read: bool) -> None:
+        conversation_id = int_field(frame, "conversation", minimum=1)
+        seq = int_field(frame, "seq", minimum=0)
+        await database_sync_to_async(receipt_mark)(
+            user_id=self.user.pk, conversation_id=conversation_id, seq=seq, read=read
+        )
+
+    async def on_typing(self, frame: dict[str, Any]) -> None:
+        conversation_id = int_field(frame, "conversation", minimum=1)
+        await database_sync_to_async(typing_relay)(user=self.user, conversation_id=conversation_id)
+
     handlers = {
         "send": on_send,
         "sync": on_sync,
@@ -299,6 +342,9 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
         "edit": on_edit,
         "delete": on_delete,
         "changes": on_changes,
+        "delivered": on_delivered,
+        "read": on_read,
+        "typing": on_typing,
     }
 
     # --- conversation events from the fan-out hub -------------------------------------------
@@ -404,9 +450,57 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
         if self._first_sighting_of_change(event):
             await self.send_json(event)
 
+    async def receipt_updated(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])
+
+    async def presence_changed(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])
+
+    async def typing_relayed(self, message: dict[str, Any]) -> None:
+        if message["event"]["user"] != self.user.pk:  # not to the typist's own devices
+            await self.send_json(message["event"])
+
     async def gateway_close(self, message: dict[str, Any]) -> None:
         """The system ended this socket (e.g. a ban): see realtime.close_user_sockets."""
         await self.close(code=message["event"]["code"])
+
+    # --- heartbeats and presence ----------------------------------------------------------
+
+    async def _watchdog(self) -> None:
+        """Closes the socket (4408) once it has been silent for the heartbeat timeout; until
+        then keeps its presence entry fresh, once per heartbeat interval."""
+        loop = asyncio.get_running_loop()
+        interval = settings.PARLEY_HEARTBEAT_INTERVAL
+        next_refresh = loop.time() + interval
+        while True:
+            await asyncio.sleep(interval / 2)
+            now = loop.time()
+            if now - self.last_frame_at > presence_timeout():
+                self.closing = True
+                await self._leave_presence()
+                await self.close(code=CLOSE_HEARTBEAT_TIMEOUT)
+                return
+            if now >= next_refresh:
+                next_refresh = now + interval
+                try:
+                    present = await database_sync_to_async(presence_heartbeat)(
+                        user_id=self.user.pk, connection_id=self.channel_name
+                    )
+                    if not present and not self.closing:  # lapsed (e.g. a stall): re-enter
+                        await database_sync_to_async(presence_connect)(
+                            user_id=self.user.pk, connection_id=self.channel_name
+                        )
+                except Exception:
+                    logger.exception("presence refresh failed")
+
+    async def _leave_presence(self) -> None:
+        try:
+            await database_sync_to_async(presence_disconnect)(
+                user_id=self.user.pk, connection_id=self.channel_name
+            )
+        except Exception:
+            # The entry lapses by itself after the heartbeat timeout.
+            logger.exception("presence disconnect failed")
 
     # --- ordering --------------------------------------------------------------------------
 

@@ -28,6 +28,10 @@ class MessageEvent(TypedDict):
     edited_at: str | None
     deleted: bool
     system: dict[str, Any] | None  # what a system message records (e.g. member_added)
+    # Only on the viewer's own messages in history and sync (receipts.selectors.with_receipts).
+    status: NotRequired[Literal["sent", "delivered", "read"]]  # direct chats
+    delivered_count: NotRequired[int]  # groups: other members it was delivered to / read by
+    read_count: NotRequired[int]
 
 
 class AckEvent(TypedDict):

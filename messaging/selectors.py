@@ -3,7 +3,9 @@ access checks go through `membership_for`."""
 
 from django.conf import settings
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
+
+from receipts.selectors import with_receipts
 
 from . import history_cache
 from .errors import NotFound
@@ -45,11 +47,13 @@ def conversation_summaries(
 ) -> list[ConversationSummary]:
     """The user's conversations, most recently active first, with unread counts.
 
-    `unread` counts messages from others (system messages included) after the read cursor.
+    `unread` counts messages from others (system messages included) after the read cursor and
+    after the member joined.
     """
     unread = (
         Message.objects.filter(
-            conversation_id=OuterRef("conversation_id"), seq__gt=OuterRef("read_seq")
+            conversation_id=OuterRef("conversation_id"),
+            seq__gt=Greatest(OuterRef("read_seq"), OuterRef("joined_seq")),
         )
         .exclude(sender_id=user_id)
         .order_by()
@@ -165,6 +169,7 @@ def message_history(
         page, has_more = messages_before(
             conversation_id=conversation_id, before_seq=before_seq, limit=limit, floor_seq=floor
         )
+    page = with_receipts(page, viewer_id=user_id, conversation=membership.conversation)
     return page, has_more, membership.conversation.last_seq
 
 

@@ -46,7 +46,12 @@ def _fresh_realtime_state():
 
         redis.Redis.from_url(settings.REDIS_URL).flushdb()
     else:
+        from presence.store import presence_store
+        from receipts.coalescing import _memory as held_receipts
+
         async_to_sync(get_channel_layer().flush)()
+        presence_store().clear()
+        held_receipts.clear()
     cache.clear()
 
 

@@ -1,5 +1,6 @@
 """Helpers for driving the real ASGI application's WebSocket gateway in tests."""
 
+import json
 from typing import Any
 
 from channels.testing import WebsocketCommunicator
@@ -28,19 +29,29 @@ async def ready_socket(user, **kwargs) -> tuple[WebsocketCommunicator, dict[str,
     return communicator, ready
 
 
-async def close_code(communicator: WebsocketCommunicator) -> int:
-    output = await communicator.receive_output(timeout=TIMEOUT)
-    assert output["type"] == "websocket.close", output
-    return output.get("code", 1000)
+# Frames that arrive whenever contacts come and go; `receive` passes over them unless asked for.
+AMBIENT = {"presence"}
+
+
+async def close_code(communicator: WebsocketCommunicator, wait: float = TIMEOUT) -> int:
+    while True:
+        output = await communicator.receive_output(timeout=wait)
+        if output["type"] == "websocket.send" and json.loads(output["text"])["type"] in AMBIENT:
+            continue
+        assert output["type"] == "websocket.close", output
+        return output.get("code", 1000)
 
 
 async def receive(
-    communicator: WebsocketCommunicator, frame_type: str | None = None
+    communicator: WebsocketCommunicator, frame_type: str | None = None, *, wait: float = TIMEOUT
 ) -> dict[str, Any]:
-    frame = await communicator.receive_json_from(timeout=TIMEOUT)
-    if frame_type is not None:
-        assert frame["type"] == frame_type, frame
-    return frame
+    while True:
+        frame = await communicator.receive_json_from(timeout=wait)
+        if frame["type"] in AMBIENT and frame_type not in AMBIENT:
+            continue
+        if frame_type is not None:
+            assert frame["type"] == frame_type, frame
+        return frame
 
 
 async def receive_until(communicator: WebsocketCommunicator, frame_type: str) -> tuple[list, dict]:

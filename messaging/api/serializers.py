@@ -22,6 +22,17 @@ class MessageSerializer(serializers.Serializer):
     system = serializers.DictField(
         allow_null=True, help_text="What a system message records, e.g. {event: member_added}"
     )
+    status = serializers.ChoiceField(
+        choices=["sent", "delivered", "read"],
+        required=False,
+        help_text="Direct chats, your own messages only: how far it got with the other person",
+    )
+    delivered_count = serializers.IntegerField(
+        required=False, help_text="Groups, your own messages only: members it was delivered to"
+    )
+    read_count = serializers.IntegerField(
+        required=False, help_text="Groups, your own messages only: members who read it"
+    )
 
 
 class MessagePageSerializer(serializers.Serializer):

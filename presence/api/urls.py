@@ -1,0 +1,5 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [path("presence/", views.PresenceView.as_view(), name="presence")]

@@ -1,0 +1,97 @@
+"""Presence and typing: ephemeral state, never stored in the database.
+
+Presence changes are announced once per change, after commit (there is no transaction here, so
+at once), to the `user.<id>` groups of the user's contacts.
+"""
+
+import logging
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.models import User
+from chatsite import metrics
+from messaging import realtime
+from messaging.errors import Forbidden
+from messaging.models import Conversation
+from messaging.selectors import membership_for
+
+from .events import PresenceEvent, TypingEvent
+from .selectors import contact_ids, presence_event
+from .store import presence_store
+
+logger = logging.getLogger(__name__)
+
+SWEEP_BATCH = 500
+
+
+def presence_timeout() -> float:
+    """Seconds a connection counts as alive after its last sign of life."""
+    return settings.PARLEY_HEARTBEAT_INTERVAL * settings.PARLEY_HEARTBEAT_TIMEOUT_FACTOR
+
+
+def _announce(*, user_id: int, online: bool) -> None:
+    metrics.presence_changed(status="online" if online else "offline")
+    state = presence_store().states([user_id])[user_id]
+    event = presence_event(user_id=user_id, online=online, last_seen=state.last_seen)
+    contacts = contact_ids(user_id=user_id)
+    transaction.on_commit(partial(_publish, contacts, event), robust=True)
+
+
+def _publish(contacts: list[int], event: PresenceEvent) -> None:
+    realtime.publish_to_users(contacts, "presence.changed", dict(event))
+
+
+def presence_connect(*, user_id: int, connection_id: str) -> None:
+    """Marks the connection alive until the heartbeat deadline; the user's first live
+    connection announces them online to their contacts."""
+    if presence_store().alive(user_id=user_id, entry=connection_id, ttl=presence_timeout()):
+        _announce(user_id=user_id, online=True)
+
+
+def presence_heartbeat(*, user_id: int, connection_id: str) -> bool:
+    """Extends a connection's existing presence entry by one timeout (never creates one, so a
+    refresh racing a disconnect cannot resurrect it) and, at most once per half interval across
+    all processes, announces offline the users whose connections lapsed. False when the entry
+    was gone (the caller reconnects it with presence_connect if the socket is still open)."""
+    refreshed = presence_store().alive(
+        user_id=user_id, entry=connection_id, ttl=presence_timeout(), create=False
+    )
+    if refreshed:
+        _announce(user_id=user_id, online=True)
+    if presence_store().throttle("presence-sweep", settings.PARLEY_HEARTBEAT_INTERVAL / 2):
+        presence_sweep()
+    return refreshed is not None
+
+
+def presence_disconnect(*, user_id: int, connection_id: str) -> None:
+    """Drops the connection; the user's last one announces them offline to their contacts."""
+    if presence_store().leave(user_id=user_id, entry=connection_id):
+        _announce(user_id=user_id, online=False)
+
+
+def presence_sweep() -> list[int]:
+    """Announces offline, once, every user whose last connection lapsed without a goodbye
+    (its server process died or stalled)."""
+    gone = presence_store().sweep(limit=SWEEP_BATCH)
+    for user_id in gone:
+        _announce(user_id=user_id, online=False)
+    return gone
+
+
+def typing_relay(*, user: User, conversation_id: int) -> bool:
+    """Relays a typing notice to the conversation's other members, at most once per user and
+    conversation every PARLEY_TYPING_THROTTLE seconds; nothing is stored. True if relayed."""
+    membership = membership_for(user_id=user.pk, conversation_id=conversation_id)
+    if membership.conversation.kind == Conversation.Kind.ANNOUNCEMENT and not user.is_staff:
+        raise Forbidden("Only staff can post announcements.", field="conversation")
+    key = f"typing:{conversation_id}:{user.pk}"
+    if not presence_store().throttle(key, settings.PARLEY_TYPING_THROTTLE):
+        return False
+    event: TypingEvent = {"type": "typing", "conversation": conversation_id, "user": user.pk}
+    transaction.on_commit(
+        partial(realtime.publish_to_conversation, conversation_id, "typing.relayed", dict(event)),
+        robust=True,
+    )
+    return True

@@ -1,0 +1,44 @@
+"""What the sender of a message may know of its delivery: state in a direct chat, counts in a
+group."""
+
+from django.db.models import Count
+
+from messaging.events import MessageEvent
+from messaging.models import Conversation, Membership
+
+
+def with_receipts(
+    page: list[MessageEvent], *, viewer_id: int, conversation: Conversation
+) -> list[MessageEvent]:
+    """Adds to the viewer's own messages in `page` their receipt state among the other members:
+    `status` (sent/delivered/read) in a direct chat, `delivered_count`/`read_count` elsewhere.
+    Members who joined after a message do not count for it."""
+    own = [m for m in page if m["sender"] is not None and m["sender"]["id"] == viewer_id]
+    if not own:
+        return page
+    first = min(m["seq"] for m in own)
+    last = max(m["seq"] for m in own)
+    others = Membership.objects.filter(conversation_id=conversation.pk).exclude(user_id=viewer_id)
+    if conversation.kind == Conversation.Kind.DIRECT:
+        cursors = others.values_list("delivered_seq", "read_seq").first() or (0, 0)
+        for m in own:
+            if cursors[1] >= m["seq"]:
+                m["status"] = "read"
+            elif cursors[0] >= m["seq"]:
+                m["status"] = "delivered"
+            else:
+                m["status"] = "sent"
+        return page
+    # A histogram of the cursors that matter for this page: one row per distinct triple, so
+    # even a large group costs one small query.
+    rows = list(
+        others.filter(delivered_seq__gte=first, joined_seq__lt=last)
+        .values_list("delivered_seq", "read_seq", "joined_seq")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for m in own:
+        seq = m["seq"]
+        m["delivered_count"] = sum(n for d, _, j, n in rows if d >= seq and j < seq)
+        m["read_count"] = sum(n for _, r, j, n in rows if r >= seq and j < seq)
+    return page
