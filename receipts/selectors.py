@@ -13,6 +13,12 @@ def with_receipts(
     """Adds to the viewer's own messages in `page` their receipt state among the other members:
     `status` (sent/delivered/read) in a direct chat, `delivered_count`/`read_count` elsewhere.
     Members who joined after a message do not count for it."""
+    # Copies: the page may come from the shared history cache and must not carry one viewer's
+    # receipt state into another's answer.
+    page = [
+        dict(m) if m["sender"] is not None and m["sender"]["id"] == viewer_id else m  # type: ignore[misc]
+        for m in page
+    ]
     own = [m for m in page if m["sender"] is not None and m["sender"]["id"] == viewer_id]
     if not own:
         return page

@@ -62,3 +62,12 @@ async def receive_until(communicator: WebsocketCommunicator, frame_type: str) ->
         if frame["type"] == frame_type:
             return before, frame
         before.append(frame)
+
+
+async def receive_nothing(communicator: WebsocketCommunicator, wait: float = 0.3) -> bool:
+    """True when nothing but ambient frames (presence) arrives within `wait` seconds."""
+    while not await communicator.receive_nothing(timeout=wait):
+        frame = await communicator.receive_json_from(timeout=TIMEOUT)
+        if frame["type"] not in AMBIENT:
+            return False
+    return True
