@@ -69,15 +69,15 @@ async def test_online_once_per_change_and_offline_after_the_last_tab():
     await tab1.disconnect()  # nor is closing one of two
     assert await presence_frames_until_pong(b) == []
 
-    await tab2.disconnect()
+    await tab2.disconnect(timeout=TIMEOUT)
     offline = await next_frame(b, "presence")
     assert (offline["user"], offline["status"]) == (alice.pk, "offline")
     assert offline["last_seen"] >= online["last_seen"]
     assert await presence_frames_until_pong(b) == []
     # The announcement conversation does not make contacts.
     assert await presence_frames_until_pong(c) == []
-    await b.disconnect()
-    await c.disconnect()
+    await b.disconnect(timeout=TIMEOUT)
+    await c.disconnect(timeout=TIMEOUT)
 
 
 async def test_group_members_see_each_other_come_and_go(client_for):
@@ -93,12 +93,12 @@ async def test_group_members_see_each_other_come_and_go(client_for):
     assert by_user[alice.pk]["status"] == "online"
     assert (by_user[bob.pk]["status"], by_user[bob.pk]["last_seen"]) == ("offline", None)
 
-    await a.disconnect()
+    await a.disconnect(timeout=TIMEOUT)
     assert (await next_frame(c, "presence"))["status"] == "offline"
     response = await db(client_for(carol).get)(f"/api/presence/?users={alice.pk}")
     (state,) = response.json()["results"]
     assert state["status"] == "offline" and state["last_seen"] is not None
-    await c.disconnect()
+    await c.disconnect(timeout=TIMEOUT)
 
 
 async def test_a_silent_socket_is_closed_4408_and_goes_offline(settings):
@@ -121,7 +121,7 @@ async def test_a_silent_socket_is_closed_4408_and_goes_offline(settings):
         started = loop.time()
         assert await close_code(a, wait=10) == 4408
         assert loop.time() - started >= 1.0
-        await a.disconnect()
+        await a.disconnect(timeout=TIMEOUT)
         offline = await next_frame(b, "presence", wait=5)
         assert (offline["user"], offline["status"]) == (alice.pk, "offline")
     finally:
@@ -129,7 +129,7 @@ async def test_a_silent_socket_is_closed_4408_and_goes_offline(settings):
     # Bob kept pinging, so his socket is still open.
     await b.send_json_to({"type": "ping"})
     assert (await next_frame(b, "pong"))["type"] == "pong"
-    await b.disconnect()
+    await b.disconnect(timeout=TIMEOUT)
 
 
 async def test_any_frame_counts_as_a_sign_of_life(settings):
@@ -144,7 +144,7 @@ async def test_any_frame_counts_as_a_sign_of_life(settings):
         await asyncio.sleep(0.2)
     await a.send_json_to({"type": "ping"})
     assert (await receive(a))["type"] == "pong"
-    await a.disconnect()
+    await a.disconnect(timeout=TIMEOUT)
 
 
 async def test_typing_is_relayed_to_other_members_and_throttled(settings):
@@ -174,7 +174,7 @@ async def test_typing_is_relayed_to_other_members_and_throttled(settings):
     # Never to the typist's own devices.
     assert [f for f in await frames_until_pong(a2) if f["type"] == "typing"] == []
     for socket in (a1, a2, b, c):
-        await socket.disconnect()
+        await socket.disconnect(timeout=TIMEOUT)
 
 
 async def test_typing_errors_and_nothing_is_stored():
@@ -196,4 +196,4 @@ async def test_typing_errors_and_nothing_is_stored():
     # Typing leaves no trace: no message, nothing unread.
     assert [(c["last_seq"], c["unread"]) for c in ready["conversations"]] == [(0, 0), (0, 0)]
     for socket in (a, b, e):
-        await socket.disconnect()
+        await socket.disconnect(timeout=TIMEOUT)

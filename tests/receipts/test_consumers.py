@@ -66,7 +66,7 @@ async def test_receipts_reach_the_sender_and_the_readers_other_device():
     await quiet(phone)
     await quiet(a)
     for socket in (a, phone, laptop):
-        await socket.disconnect()
+        await socket.disconnect(timeout=TIMEOUT)
 
     # Stored, not kept in memory: a new connection sees the cursors and the sender the state.
     laptop, ready = await ready_socket(bob)
@@ -76,8 +76,8 @@ async def test_receipts_reach_the_sender_and_the_readers_other_device():
     statuses = [(await receive(a, "message"))["status"] for _ in range(3)]
     assert statuses == ["read", "read", "delivered"]
     await receive(a, "sync_done")
-    await a.disconnect()
-    await laptop.disconnect()
+    await a.disconnect(timeout=TIMEOUT)
+    await laptop.disconnect(timeout=TIMEOUT)
 
 
 @pytest.mark.parametrize(
@@ -96,7 +96,7 @@ async def test_bad_receipt_frames_get_an_error_and_the_socket_keeps_working(fram
     await a.send_json_to(frame)
     assert (await receive(a, "error"))["code"] == code
     await quiet(a)
-    await a.disconnect()
+    await a.disconnect(timeout=TIMEOUT)
 
 
 async def test_seq_beyond_the_last_message_and_a_strangers_conversation_are_errors():
@@ -111,8 +111,8 @@ async def test_seq_beyond_the_last_message_and_a_strangers_conversation_are_erro
     await e.send_json_to({"type": "delivered", "conversation": direct.pk, "seq": 1})
     assert (await receive(e, "error"))["code"] == "not_found"
     await quiet(b)
-    await b.disconnect()
-    await e.disconnect()
+    await b.disconnect(timeout=TIMEOUT)
+    await e.disconnect(timeout=TIMEOUT)
 
 
 async def test_group_sync_tells_the_sender_counts(client_for):
@@ -134,8 +134,8 @@ async def test_group_sync_tells_the_sender_counts(client_for):
     assert (second["delivered_count"], second["read_count"]) == (1, 1)
     await b.send_json_to({"type": "sync", "conversation": group.pk, "after_seq": 0})
     assert "read_count" not in await next_frame(b, "message")
-    await a.disconnect()
-    await b.disconnect()
+    await a.disconnect(timeout=TIMEOUT)
+    await b.disconnect(timeout=TIMEOUT)
 
 
 async def test_large_group_receipts_are_coalesced_to_one_per_member_per_second(settings):
@@ -159,5 +159,5 @@ async def test_large_group_receipts_are_coalesced_to_one_per_member_per_second(s
     assert loop.time() - first_at >= 0.5  # the window is 1 s, less our own delays
     await quiet(a)
     assert await a.receive_nothing(timeout=1.2)
-    await a.disconnect()
-    await b.disconnect()
+    await a.disconnect(timeout=TIMEOUT)
+    await b.disconnect(timeout=TIMEOUT)
