@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "announcements",
     "push",
     "receipts",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -72,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "web.middleware.ContentSecurityPolicyMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -198,7 +200,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -329,3 +333,6 @@ PARLEY_PUSH_BACKENDS = env_list(
 PARLEY_GROUP_MEMBER_LIMIT = env_int("PARLEY_GROUP_MEMBER_LIMIT", 10_000)
 # Seconds after sending during which the sender may edit a message.
 PARLEY_EDIT_WINDOW = env_int("PARLEY_EDIT_WINDOW", 15 * 60)
+
+# Paths served without Parley's Content-Security-Policy: third-party pages with inline script.
+PARLEY_CSP_EXEMPT_PATHS = env_list("PARLEY_CSP_EXEMPT_PATHS", ["/admin/", "/api/docs/"])

@@ -1,12 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .health import healthz, metrics_view, readyz
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="index.html"), name="home"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
@@ -20,6 +18,7 @@ urlpatterns = [
     path("api/", include("push.api.urls")),
     path("api/", include("receipts.api.urls")),
     path("api/", include("presence.api.urls")),
+    path("", include("web.urls")),
 ]
 
 handler404 = "chatsite.api.not_found"

@@ -1,0 +1,1271 @@
+// Parley browser client. State lives in `conversations`; the DOM is rebuilt from it.
+// Message bodies and every other piece of user data go into the page as text nodes only.
+
+import { api, ApiError } from "./api.js";
+import { Connection } from "./connection.js";
+import { dayKey, dayLabel, el, linkify, newClientId, timeOf } from "./render.js";
+
+const PAGE = 50;
+const ACK_TIMEOUT_MS = 15000;
+const TYPING_SEND_EVERY_MS = 2000;
+const TYPING_SHOWN_MS = 4000;
+
+const $ = (id) => document.getElementById(id);
+const body = document.body;
+const me = {
+  id: Number(body.dataset.userId),
+  username: body.dataset.username,
+  isStaff: body.dataset.staff === "1",
+};
+
+// Frames the server may not know yet (other features land separately): once it answers
+// "unknown type", the client stops sending them and hides what depends on them.
+const supported = { receipts: true, typing: true, edit: true, groupAdmin: true };
+
+const conversations = new Map(); // id -> conversation state
+const presence = new Map(); // user id -> {status, last_seen}
+let current = null; // the open conversation
+let editing = null; // the message being edited
+let lastTypingSent = 0;
+
+const conn = new Connection({
+  url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/`,
+  onFrame: handleFrame,
+  onState: showConnectionState,
+});
+
+// --- conversation state ------------------------------------------------------------------
+
+function conversationFrom(summary, rank) {
+  return {
+    id: summary.id,
+    kind: summary.kind,
+    title: summary.title,
+    members: summary.members || [],
+    lastSeq: summary.last_seq,
+    readSeq: summary.read_seq,
+    unread: summary.unread,
+    // Everything up to `synced` is known to the client (shown or available through REST);
+    // a reconnect syncs from here.
+    synced: summary.last_seq,
+    messages: new Map(), // seq -> message
+    historyLoaded: false,
+    hasOlder: false,
+    loadingOlder: false,
+    syncing: false,
+    pending: new Map(), // client_msg_id -> {cid, body, status, error, timer}
+    receipts: new Map(), // user id -> {delivered_seq, read_seq}
+    typing: new Map(), // user id -> {username, until}
+    preview: null,
+    activity: 0,
+    rank,
+    draft: "",
+    deliveredSent: 0,
+    deliveredTimer: null,
+  };
+}
+
+function isMine(message) {
+  return Boolean(message.sender && message.sender.id === me.id);
+}
+
+function oldestSeq(conv) {
+  let low = Infinity;
+  for (const seq of conv.messages.keys()) low = Math.min(low, seq);
+  return low === Infinity ? null : low;
+}
+
+function newestSeq(conv) {
+  let high = 0;
+  for (const seq of conv.messages.keys()) high = Math.max(high, seq);
+  return high;
+}
+
+// Takes a message (live, synced or from history). Returns true when it was new.
+function ingest(conv, message, { live = false } = {}) {
+  const known = conv.messages.get(message.seq);
+  if (known) {
+    // Same seq again: a duplicate, or the current state of an edited/deleted message.
+    if (sameContent(known, message)) return false;
+    conv.messages.set(message.seq, { ...known, ...message });
+    return false;
+  }
+  conv.messages.set(message.seq, message);
+  if (message.client_msg_id && isMine(message)) dropPending(conv, message.client_msg_id);
+  if (message.sender) conv.typing.delete(message.sender.id);
+  if (message.seq > conv.lastSeq) {
+    conv.lastSeq = message.seq;
+    if (!isMine(message)) {
+      conv.unread += 1;
+      if (live) notify(conv, message);
+    }
+  }
+  while (conv.messages.has(conv.synced + 1)) conv.synced += 1;
+  if (!conv.preview || message.seq >= conv.preview.seq) {
+    conv.preview = message;
+    conv.activity = Date.parse(message.created_at) || Date.now();
+  }
+  if (!isMine(message)) scheduleDelivered(conv);
+  return true;
+}
+
+function sameContent(a, b) {
+  return (
+    a.body === b.body &&
+    Boolean(a.deleted) === Boolean(b.deleted) &&
+    (a.edited_at || null) === (b.edited_at || null) &&
+    (a.status || null) === (b.status || null) &&
+    (a.read_count ?? null) === (b.read_count ?? null) &&
+    (a.delivered_count ?? null) === (b.delivered_count ?? null)
+  );
+}
+
+function dropPending(conv, cid) {
+  const pending = conv.pending.get(cid);
+  if (!pending) return;
+  clearTimeout(pending.timer);
+  conv.pending.delete(cid);
+}
+
+// --- frames ------------------------------------------------------------------------------
+
+function handleFrame(frame) {
+  switch (frame.type) {
+    case "ready":
+      return onReady(frame);
+    case "message":
+      return onMessage(frame);
+    case "ack":
+      return onAck(frame);
+    case "sync_done":
+      return onSyncDone(frame);
+    case "conversation":
+      return onConversation(frame.conversation);
+    case "resync":
+      return syncConversation(conversations.get(frame.conversation), frame.after_seq);
+    case "error":
+      return onError(frame);
+    case "receipt":
+      return onReceipt(frame);
+    case "presence":
+      return onPresence(frame);
+    case "typing":
+      return onTyping(frame);
+    case "message_updated":
+      return onMessageChanged(frame, false);
+    case "message_deleted":
+      return onMessageChanged(frame, true);
+    default:
+      return undefined; // frames this client does not know are ignored
+  }
+}
+
+function onReady(frame) {
+  const seen = new Set();
+  frame.conversations.forEach((summary, rank) => {
+    seen.add(summary.id);
+    let conv = conversations.get(summary.id);
+    if (!conv) {
+      conv = conversationFrom(summary, rank);
+      conversations.set(conv.id, conv);
+    } else {
+      conv.rank = rank;
+      conv.title = summary.title;
+      if (summary.read_seq >= conv.readSeq) {
+        // The server's counts are the truth; what sync brings now is already counted.
+        conv.readSeq = summary.read_seq;
+        conv.unread = summary.unread;
+        conv.lastSeq = Math.max(conv.lastSeq, summary.last_seq);
+      }
+      // Otherwise the server has not stored our last read mark: keep our counts and let sync
+      // count what is new.
+    }
+    if (summary.last_seq > conv.synced) syncConversation(conv, conv.synced);
+  });
+  for (const id of [...conversations.keys()]) {
+    if (!seen.has(id)) conversations.delete(id); // we left or were removed meanwhile
+  }
+  if (current && !conversations.has(current.id)) openConversation(null);
+  // Sends that never got an ack go again with the same client_msg_id: stored at most once.
+  for (const conv of conversations.values()) {
+    for (const pending of conv.pending.values()) {
+      if (pending.status === "pending") transmit(conv, pending);
+    }
+  }
+  renderSidebar();
+  loadDetailsOfAll();
+  if (current) {
+    markRead(current);
+    renderMessages();
+  }
+}
+
+async function loadDetailsOfAll() {
+  // Members (for presence dots and group panels) and a last-message preview per conversation.
+  try {
+    const summaries = await api("GET", "/api/conversations/");
+    for (const summary of summaries) {
+      const conv = conversations.get(summary.id);
+      if (conv && summary.members) conv.members = summary.members;
+    }
+  } catch {
+    /* the sidebar still works without member lists */
+  }
+  await Promise.all(
+    [...conversations.values()]
+      .filter((conv) => !conv.preview && conv.lastSeq > 0)
+      .map(async (conv) => {
+        try {
+          const page = await api("GET", `/api/conversations/${conv.id}/messages/?limit=1`);
+          if (page.results.length && !conv.preview) {
+            conv.preview = page.results[page.results.length - 1];
+            conv.activity = Date.parse(conv.preview.created_at) || 0;
+          }
+        } catch {
+          /* no preview */
+        }
+      }),
+  );
+  renderSidebar();
+  loadPresence();
+}
+
+function syncConversation(conv, afterSeq) {
+  if (!conv || conv.syncing) return;
+  if (conn.send({ type: "sync", conversation: conv.id, after_seq: afterSeq })) {
+    conv.syncing = true;
+  }
+}
+
+function onSyncDone(frame) {
+  const conv = conversations.get(frame.conversation);
+  if (!conv) return;
+  conv.syncing = false;
+  if (frame.has_more) {
+    syncConversation(conv, frame.last_seq);
+  } else {
+    conv.synced = Math.max(conv.synced, frame.last_seq);
+    conv.lastSeq = Math.max(conv.lastSeq, frame.last_seq);
+  }
+  refresh(conv);
+}
+
+function onMessage(message) {
+  const conv = conversations.get(message.conversation);
+  if (!conv) return;
+  const fresh = ingest(conv, message, { live: !conv.syncing });
+  if (fresh && message.seq > conv.synced + 1 && !conv.syncing) {
+    // A gap (should not happen on a healthy socket): fetch what is missing.
+    syncConversation(conv, conv.synced);
+  }
+  refresh(conv);
+}
+
+function onAck(ack) {
+  const conv = conversations.get(ack.conversation);
+  if (!conv) return;
+  const pending = conv.pending.get(ack.client_msg_id);
+  if (pending && !conv.messages.has(ack.seq)) {
+    ingest(conv, {
+      type: "message",
+      conversation: ack.conversation,
+      id: ack.id,
+      seq: ack.seq,
+      sender: { id: me.id, username: me.username },
+      client_msg_id: ack.client_msg_id,
+      body: pending.body,
+      created_at: ack.created_at,
+    });
+  }
+  dropPending(conv, ack.client_msg_id);
+  refresh(conv);
+}
+
+function onConversation(summary) {
+  if (conversations.has(summary.id)) return;
+  const conv = conversationFrom(summary, -1);
+  conv.activity = Date.now();
+  conversations.set(conv.id, conv);
+  renderSidebar();
+  loadDetailsOfAll();
+}
+
+function onError(frame) {
+  const detail = String(frame.detail || "");
+  const unknown = detail.match(/^unknown type '(\w+)'/);
+  if (unknown) {
+    const type = unknown[1];
+    if (type === "read" || type === "delivered") supported.receipts = false;
+    if (type === "typing") supported.typing = false;
+    if (type === "edit" || type === "delete") {
+      supported.edit = false;
+      if (current) renderMessages();
+      flash("This server does not support editing or deleting messages yet.");
+    }
+    return;
+  }
+  if (frame.ref) {
+    for (const conv of conversations.values()) {
+      const pending = conv.pending.get(frame.ref);
+      if (pending) {
+        clearTimeout(pending.timer);
+        pending.status = "failed";
+        pending.error = detail || frame.code;
+        refresh(conv);
+        return;
+      }
+    }
+  }
+  if (frame.code !== "bad_request" || !frame.ref) flash(detail || frame.code);
+}
+
+function onReceipt(frame) {
+  const conv = conversations.get(frame.conversation);
+  if (!conv) return;
+  if (frame.user === me.id) {
+    // Read on another device of mine: clear the badge here too.
+    if (frame.read_seq > conv.readSeq) {
+      conv.readSeq = frame.read_seq;
+      let unread = 0;
+      for (const m of conv.messages.values()) {
+        if (m.seq > conv.readSeq && !isMine(m)) unread += 1;
+      }
+      conv.unread = Math.min(conv.unread, unread);
+      if (conv.readSeq >= conv.lastSeq) conv.unread = 0;
+      refresh(conv);
+    }
+    return;
+  }
+  const before = conv.receipts.get(frame.user) || { delivered_seq: 0, read_seq: 0 };
+  conv.receipts.set(frame.user, {
+    delivered_seq: Math.max(before.delivered_seq, frame.delivered_seq || 0),
+    read_seq: Math.max(before.read_seq, frame.read_seq || 0),
+  });
+  if (conv === current) renderMessages();
+}
+
+function onPresence(frame) {
+  presence.set(frame.user, { status: frame.status, last_seen: frame.last_seen });
+  renderSidebar();
+  if (current) renderHeader();
+}
+
+function onTyping(frame) {
+  const conv = conversations.get(frame.conversation);
+  if (!conv || frame.user === me.id) return;
+  const member = conv.members.find((m) => m.id === frame.user);
+  const name = member ? member.username : frame.username || "Someone";
+  conv.typing.set(frame.user, { username: name, until: Date.now() + TYPING_SHOWN_MS });
+  if (conv === current) renderTyping();
+  setTimeout(() => conv === current && renderTyping(), TYPING_SHOWN_MS + 50);
+}
+
+function onMessageChanged(frame, deleted) {
+  const conv = conversations.get(frame.conversation);
+  if (!conv) return;
+  const source = frame.message && typeof frame.message === "object" ? frame.message : frame;
+  const id = String(source.id ?? frame.id);
+  for (const [seq, message] of conv.messages) {
+    if (String(message.id) === id || (source.seq && seq === source.seq)) {
+      const updated = { ...message, ...source, type: "message" };
+      updated.conversation = conv.id;
+      if (deleted) {
+        updated.deleted = true;
+        updated.body = null;
+      } else if (!updated.edited_at) {
+        updated.edited_at = frame.edited_at || new Date().toISOString();
+      }
+      conv.messages.set(seq, updated);
+      if (conv.preview && conv.preview.seq === seq) conv.preview = updated;
+      refresh(conv);
+      return;
+    }
+  }
+}
+
+// --- receipts -------------------------------------------------------------------------------
+
+function scheduleDelivered(conv) {
+  if (!supported.receipts || conv.deliveredTimer) return;
+  conv.deliveredTimer = setTimeout(() => {
+    conv.deliveredTimer = null;
+    const seq = conv.lastSeq;
+    if (seq > conv.deliveredSent && supported.receipts) {
+      if (conn.send({ type: "delivered", conversation: conv.id, seq })) conv.deliveredSent = seq;
+    }
+  }, 300);
+}
+
+function pageIsSeen() {
+  return document.visibilityState === "visible" && document.hasFocus();
+}
+
+function markRead(conv) {
+  if (!conv || conv !== current || !pageIsSeen()) return;
+  conv.unread = 0;
+  const seq = conv.lastSeq;
+  if (seq > conv.readSeq) {
+    if (!supported.receipts) {
+      conv.readSeq = seq;
+    } else if (conn.send({ type: "read", conversation: conv.id, seq })) {
+      conv.readSeq = seq;
+      conv.deliveredSent = Math.max(conv.deliveredSent, seq);
+    }
+  }
+  renderSidebar();
+}
+
+// The mark shown under one of my messages: sent, delivered or read, by direct-chat status, by
+// group counts, and by receipts received since.
+function markOf(conv, message) {
+  const others = [...conv.receipts.values()];
+  if (conv.kind === "direct") {
+    const rank = { sent: 0, delivered: 1, read: 2 };
+    let state = rank[message.status] ?? 0;
+    for (const r of others) {
+      if (r.read_seq >= message.seq) state = Math.max(state, 2);
+      else if (r.delivered_seq >= message.seq) state = Math.max(state, 1);
+    }
+    return ["sent", "delivered", "read"][state];
+  }
+  const read = Math.max(message.read_count || 0, others.filter((r) => r.read_seq >= message.seq).length);
+  const delivered = Math.max(
+    message.delivered_count || 0,
+    others.filter((r) => r.delivered_seq >= message.seq).length,
+    read,
+  );
+  if (read) return `read by ${read}`;
+  if (delivered) return `delivered to ${delivered}`;
+  return "sent";
+}
+
+// --- presence -------------------------------------------------------------------------------
+
+function directPartner(conv) {
+  if (conv.kind !== "direct") return null;
+  return conv.members.find((m) => m.id !== me.id) || null;
+}
+
+async function loadPresence() {
+  const ids = [...conversations.values()].map(directPartner).filter(Boolean).map((m) => m.id);
+  if (!ids.length) return;
+  let answer;
+  try {
+    answer = await api("GET", `/api/presence/?users=${[...new Set(ids)].join(",")}`);
+  } catch {
+    return; // no presence on this server: no dots
+  }
+  const rows = Array.isArray(answer) ? answer : answer.results || answer.users || [];
+  if (Array.isArray(rows)) {
+    for (const row of rows) {
+      const user = typeof row.user === "object" ? row.user.id : row.user ?? row.id;
+      if (user) presence.set(Number(user), { status: row.status, last_seen: row.last_seen });
+    }
+  } else if (answer && typeof answer === "object") {
+    for (const [user, row] of Object.entries(answer)) {
+      if (row && row.status) presence.set(Number(user), row);
+    }
+  }
+  renderSidebar();
+  if (current) renderHeader();
+}
+
+// --- sending --------------------------------------------------------------------------------
+
+function sendMessage(conv, text) {
+  const pending = { cid: newClientId(), body: text, status: "pending", error: null, timer: null };
+  conv.pending.set(pending.cid, pending);
+  transmit(conv, pending);
+  refresh(conv);
+}
+
+function transmit(conv, pending) {
+  clearTimeout(pending.timer);
+  pending.status = "pending";
+  pending.error = null;
+  const frame = { type: "send", conversation: conv.id, client_msg_id: pending.cid, body: pending.body };
+  if (conn.send(frame)) {
+    pending.timer = setTimeout(() => {
+      if (conv.pending.get(pending.cid) === pending && conn.isReady) {
+        pending.status = "failed";
+        pending.error = "No answer from the server";
+        refresh(conv);
+      }
+    }, ACK_TIMEOUT_MS);
+  }
+  // Not connected: it stays pending and goes out after the next `ready`.
+}
+
+function retry(conv, cid) {
+  const pending = conv.pending.get(cid);
+  if (!pending) return;
+  transmit(conv, pending);
+  refresh(conv);
+}
+
+function sendTyping() {
+  if (!current || !supported.typing || current.kind === "announcement") return;
+  const now = Date.now();
+  if (now - lastTypingSent < TYPING_SEND_EVERY_MS) return;
+  if (conn.send({ type: "typing", conversation: current.id })) lastTypingSent = now;
+}
+
+// --- history --------------------------------------------------------------------------------
+
+async function loadNewest(conv) {
+  setHistoryStatus("Loading messages…");
+  try {
+    const page = await api("GET", `/api/conversations/${conv.id}/messages/?limit=${PAGE}`);
+    for (const message of page.results) ingest(conv, message);
+    conv.historyLoaded = true;
+    conv.hasOlder = page.has_more;
+    conv.lastSeq = Math.max(conv.lastSeq, page.last_seq);
+    if (page.last_seq > conv.synced && conv.messages.has(page.last_seq)) {
+      while (conv.messages.has(conv.synced + 1)) conv.synced += 1;
+      conv.synced = Math.max(conv.synced, page.last_seq);
+    }
+    setHistoryStatus(conv.hasOlder ? "" : "This is the beginning of the conversation.");
+  } catch (error) {
+    setHistoryStatus(`Could not load messages: ${error.message}`);
+    return;
+  }
+  if (conv === current) {
+    renderMessages();
+    scrollToBottom();
+    markRead(conv);
+    fillViewport(conv);
+  }
+}
+
+async function loadOlder(conv) {
+  if (!conv.hasOlder || conv.loadingOlder) return;
+  const oldest = oldestSeq(conv);
+  if (oldest === null) return;
+  conv.loadingOlder = true;
+  setHistoryStatus("Loading earlier messages…");
+  const history = $("history");
+  const heightBefore = history.scrollHeight;
+  const topBefore = history.scrollTop;
+  try {
+    const page = await api(
+      "GET",
+      `/api/conversations/${conv.id}/messages/?before_seq=${oldest}&limit=${PAGE}`,
+    );
+    for (const message of page.results) ingest(conv, message);
+    conv.hasOlder = page.has_more;
+    setHistoryStatus(conv.hasOlder ? "" : "This is the beginning of the conversation.");
+  } catch (error) {
+    setHistoryStatus(`Could not load earlier messages: ${error.message}`);
+  } finally {
+    conv.loadingOlder = false;
+  }
+  if (conv === current) {
+    renderMessages();
+    // Keep the messages the reader was looking at where they were.
+    history.scrollTop = topBefore + (history.scrollHeight - heightBefore);
+    fillViewport(conv);
+  }
+}
+
+function fillViewport(conv) {
+  const history = $("history");
+  if (conv === current && conv.hasOlder && history.scrollHeight <= history.clientHeight + 20) {
+    loadOlder(conv);
+  }
+}
+
+function scrollToBottom() {
+  const history = $("history");
+  history.scrollTop = history.scrollHeight;
+}
+
+function setHistoryStatus(text) {
+  $("history-status").textContent = text;
+}
+
+// --- rendering: sidebar ---------------------------------------------------------------------
+
+function sortedConversations() {
+  return [...conversations.values()].sort((a, b) => {
+    if (a.activity || b.activity) return b.activity - a.activity || a.rank - b.rank;
+    return a.rank - b.rank;
+  });
+}
+
+function previewText(conv) {
+  const m = conv.preview;
+  if (!m) return conv.kind === "announcement" ? "Announcements from the staff" : "No messages yet";
+  if (m.deleted || m.body === null || m.body === undefined) return "Message deleted";
+  const who = m.sender ? (isMine(m) ? "You" : m.sender.username) : "";
+  const text = m.body.replace(/\s+/g, " ").slice(0, 80);
+  return who && conv.kind !== "direct" ? `${who}: ${text}` : isMine(m) ? `You: ${text}` : text;
+}
+
+function renderSidebar() {
+  const list = $("conversation-list");
+  const items = sortedConversations().map((conv) => {
+    const partner = directPartner(conv);
+    const state = partner ? presence.get(partner.id) : null;
+    const label = [conv.title];
+    if (conv.kind === "group") label.push("group");
+    if (conv.kind === "announcement") label.push("announcements");
+    if (state) label.push(state.status);
+    if (conv.unread) label.push(`${conv.unread} unread`);
+    const button = el(
+      "button",
+      {
+        type: "button",
+        class: "conversation",
+        "aria-current": conv === current ? "true" : null,
+        "aria-label": label.join(", "),
+        onclick: () => openConversation(conv),
+      },
+      el(
+        "span",
+        { class: "avatar", "aria-hidden": "true" },
+        conv.kind === "announcement" ? "📢" : conv.kind === "group" ? "#" : conv.title.slice(0, 1).toUpperCase(),
+        state ? el("span", { class: `presence-dot ${state.status}` }) : null,
+      ),
+      el(
+        "span",
+        { class: "conversation-text" },
+        el("span", { class: "conversation-title" }, conv.title),
+        el("span", { class: "conversation-preview" }, previewText(conv)),
+      ),
+      conv.unread ? el("span", { class: "badge", "aria-hidden": "true" }, String(conv.unread)) : null,
+    );
+    return el("li", { dataset: { conversationId: conv.id, kind: conv.kind } }, button);
+  });
+  const focusedId = document.activeElement?.closest?.("#conversation-list li")?.dataset.conversationId;
+  list.replaceChildren(...items);
+  if (focusedId) list.querySelector(`li[data-conversation-id="${focusedId}"] button`)?.focus();
+  $("no-conversations").hidden = conversations.size > 0;
+  const total = [...conversations.values()].reduce((n, c) => n + c.unread, 0);
+  document.title = total ? `(${total}) Parley` : "Parley";
+}
+
+// --- rendering: the open conversation -------------------------------------------------------
+
+function openConversation(conv) {
+  if (current) current.draft = editing ? "" : $("composer-input").value;
+  stopEditing();
+  current = conv;
+  $("messages").replaceChildren();
+  $("typing").textContent = "";
+  closeDetails();
+  body.classList.toggle("show-pane", Boolean(conv));
+  if (!conv) {
+    $("conversation-title").textContent = "Select a conversation";
+    $("conversation-subtitle").textContent = "";
+    $("composer").hidden = true;
+    $("readonly-note").hidden = true;
+    $("details-button").hidden = true;
+    setHistoryStatus("");
+    renderSidebar();
+    return;
+  }
+  renderHeader();
+  const readOnly = conv.kind === "announcement" && !me.isStaff;
+  $("composer").hidden = readOnly;
+  $("readonly-note").hidden = !readOnly;
+  $("details-button").hidden = conv.kind !== "group";
+  $("composer-input").value = conv.draft;
+  setHistoryStatus("");
+  renderMessages();
+  scrollToBottom();
+  if (!conv.historyLoaded) loadNewest(conv);
+  else markRead(conv);
+  renderSidebar();
+  if (!readOnly) $("composer-input").focus();
+}
+
+function renderHeader() {
+  const conv = current;
+  $("conversation-title").textContent = conv.title;
+  let subtitle = "";
+  if (conv.kind === "direct") {
+    const partner = directPartner(conv);
+    const state = partner && presence.get(partner.id);
+    if (state) {
+      subtitle =
+        state.status === "online"
+          ? "online"
+          : state.last_seen
+            ? `last seen ${new Date(state.last_seen).toLocaleString()}`
+            : "offline";
+    }
+  } else if (conv.kind === "group") {
+    subtitle = conv.members.length ? `${conv.members.length} members` : "group";
+  } else {
+    subtitle = "announcements";
+  }
+  $("conversation-subtitle").textContent = subtitle;
+}
+
+function refresh(conv) {
+  if (conv === current) {
+    const history = $("history");
+    const atBottom = history.scrollHeight - history.scrollTop - history.clientHeight < 80;
+    renderMessages();
+    if (atBottom) scrollToBottom();
+    markRead(conv);
+  }
+  renderSidebar();
+}
+
+function messageItems(conv) {
+  const items = [];
+  let lastDay = null;
+  const addDay = (iso) => {
+    const key = dayKey(iso);
+    if (key !== lastDay) {
+      lastDay = key;
+      items.push({ key: `day-${key}`, version: dayLabel(iso), build: () => dayRow(iso) });
+    }
+  };
+  const seqs = [...conv.messages.keys()].sort((a, b) => a - b);
+  for (const seq of seqs) {
+    const m = conv.messages.get(seq);
+    addDay(m.created_at);
+    const mark = isMine(m) ? markOf(conv, m) : "";
+    const version = [m.body, m.deleted, m.edited_at, mark, supported.edit].join("|");
+    items.push({ key: `m-${seq}`, version, build: () => messageRow(conv, m, mark) });
+  }
+  for (const p of conv.pending.values()) {
+    addDay(new Date().toISOString());
+    items.push({
+      key: `p-${p.cid}`,
+      version: `${p.status}|${p.error}|${conn.isReady}`,
+      build: () => pendingRow(conv, p),
+    });
+  }
+  return items;
+}
+
+function renderMessages() {
+  const conv = current;
+  const list = $("messages");
+  if (!conv) return list.replaceChildren();
+  const existing = new Map([...list.children].map((node) => [node.dataset.key, node]));
+  let previous = null;
+  for (const item of messageItems(conv)) {
+    let node = existing.get(item.key);
+    existing.delete(item.key);
+    if (!node || node.dataset.version !== item.version) {
+      const fresh = item.build();
+      fresh.dataset.key = item.key;
+      fresh.dataset.version = item.version;
+      if (node) node.replaceWith(fresh);
+      node = fresh;
+    }
+    const wanted = previous ? previous.nextSibling : list.firstChild;
+    if (wanted !== node) list.insertBefore(node, wanted);
+    previous = node;
+  }
+  for (const stale of existing.values()) stale.remove();
+  renderTyping();
+}
+
+function dayRow(iso) {
+  return el("li", { class: "day", role: "separator" }, el("span", {}, dayLabel(iso)));
+}
+
+const MARK_TEXT = { sent: "✓ Sent", delivered: "✓✓ Delivered", read: "✓✓ Read" };
+
+function messageRow(conv, m, mark) {
+  if (!m.sender) {
+    return el(
+      "li",
+      { class: "message system", dataset: { seq: m.seq } },
+      el("span", { class: "body" }, m.body ?? ""),
+      " ",
+      el("time", { datetime: m.created_at }, timeOf(m.created_at)),
+    );
+  }
+  const mine = isMine(m);
+  const deleted = m.deleted || m.body === null || m.body === undefined;
+  const bodyNode = deleted
+    ? el("div", { class: "body tombstone" }, "This message was deleted")
+    : el("div", { class: "body" }, linkify(m.body));
+  const actions = [];
+  if (mine && !deleted && supported.edit) {
+    actions.push(
+      el("button", { type: "button", class: "link", onclick: () => startEditing(conv, m), "aria-label": "Edit this message" }, "Edit"),
+      el("button", { type: "button", class: "link", onclick: () => deleteMessage(conv, m), "aria-label": "Delete this message" }, "Delete"),
+    );
+  }
+  return el(
+    "li",
+    { class: `message${mine ? " mine" : ""}${deleted ? " deleted" : ""}`, dataset: { seq: m.seq, id: m.id, status: mine ? mark : null } },
+    el(
+      "div",
+      { class: "meta" },
+      el("span", { class: "sender" }, mine ? `${m.sender.username} (you)` : m.sender.username),
+      " ",
+      el("time", { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, timeOf(m.created_at)),
+      m.edited_at && !deleted ? el("span", { class: "edited" }, " (edited)") : null,
+    ),
+    bodyNode,
+    mine && !deleted ? el("div", { class: `mark mark-${mark.split(" ")[0]}` }, MARK_TEXT[mark] || `✓✓ ${mark[0].toUpperCase()}${mark.slice(1)}`) : null,
+    actions.length ? el("div", { class: "actions" }, ...actions) : null,
+  );
+}
+
+function pendingRow(conv, p) {
+  const failed = p.status === "failed";
+  const waiting = !conn.isReady && !failed;
+  return el(
+    "li",
+    { class: `message mine ${failed ? "failed" : "pending"}`, dataset: { status: failed ? "failed" : "pending", clientMsgId: p.cid } },
+    el("div", { class: "meta" }, el("span", { class: "sender" }, `${me.username} (you)`)),
+    el("div", { class: "body" }, linkify(p.body)),
+    el(
+      "div",
+      { class: "mark" },
+      failed ? `Not sent: ${p.error || "failed"} ` : waiting ? "Waiting for the connection…" : "Sending…",
+      failed ? el("button", { type: "button", class: "link retry", onclick: () => retry(conv, p.cid) }, "Retry") : null,
+    ),
+  );
+}
+
+function renderTyping() {
+  const conv = current;
+  const now = Date.now();
+  const names = conv
+    ? [...conv.typing.entries()].filter(([, t]) => t.until > now).map(([, t]) => t.username)
+    : [];
+  $("typing").textContent = names.length ? `${names.join(", ")} ${names.length > 1 ? "are" : "is"} typing…` : "";
+}
+
+// --- edit and delete ------------------------------------------------------------------------
+
+function startEditing(conv, message) {
+  if (!supported.edit) return;
+  editing = { conv, message };
+  $("composer-mode").hidden = false;
+  $("composer-mode-text").textContent = "Editing a message (Escape cancels)";
+  const input = $("composer-input");
+  input.value = message.body;
+  input.focus();
+}
+
+function stopEditing() {
+  if (!editing) return;
+  editing = null;
+  $("composer-mode").hidden = true;
+  $("composer-input").value = current ? current.draft : "";
+}
+
+function deleteMessage(conv, message) {
+  if (!supported.edit) return;
+  // eslint-disable-next-line no-alert
+  if (!window.confirm("Delete this message for everyone?")) return;
+  if (!conn.send({ type: "delete", conversation: conv.id, id: message.id })) {
+    flash("Not connected: try again when the connection is back.");
+  }
+}
+
+// --- notifications ----------------------------------------------------------------------------
+
+function notify(conv, message) {
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  if (!document.hidden) return;
+  const note = new Notification(`${message.sender ? message.sender.username : "Parley"} · ${conv.title}`, {
+    body: (message.body || "").slice(0, 140),
+    tag: `conversation-${conv.id}`,
+  });
+  note.addEventListener("click", () => {
+    window.focus();
+    openConversation(conv);
+    note.close();
+  });
+}
+
+function setUpNotificationButton() {
+  const button = $("notify-button");
+  if (!("Notification" in window) || Notification.permission !== "default") return;
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    await Notification.requestPermission();
+    button.hidden = Notification.permission !== "default";
+  });
+}
+
+// --- connection banner ------------------------------------------------------------------------
+
+function showConnectionState(state, delay) {
+  const banner = $("banner");
+  const text = $("banner-text");
+  const retryButton = $("banner-retry");
+  banner.dataset.state = state;
+  retryButton.hidden = state !== "reconnecting" || delay === null;
+  banner.hidden = state === "online";
+  if (state === "connecting") text.textContent = "Connecting…";
+  if (state === "reconnecting") {
+    text.textContent =
+      delay === null
+        ? "Connection lost. Reconnecting…"
+        : `Connection lost. Reconnecting in ${Math.max(1, Math.round(delay / 1000))} s…`;
+  }
+  if (state === "unauthorized") {
+    text.replaceChildren("Your session has ended. ", el("a", { href: "/login/" }, "Log in again"), ".");
+  }
+  if (state === "forbidden") text.textContent = "The server refused this page's origin; reloading will not help.";
+  if (current) renderMessages(); // pending rows say whether they wait for the connection
+}
+
+let flashTimer = null;
+function flash(text) {
+  const note = $("history-status");
+  note.textContent = text;
+  clearTimeout(flashTimer);
+  flashTimer = setTimeout(() => {
+    if (note.textContent === text) note.textContent = "";
+  }, 6000);
+}
+
+// --- dialogs: new direct chat, new group -------------------------------------------------------
+
+function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+async function searchUsers(query) {
+  if (!query.trim()) return [];
+  return api("GET", `/api/users/?search=${encodeURIComponent(query.trim())}`);
+}
+
+function setUpDirectDialog() {
+  const dialog = $("direct-dialog");
+  const input = $("direct-search");
+  const results = $("direct-results");
+  $("new-direct").addEventListener("click", () => {
+    input.value = "";
+    results.replaceChildren();
+    $("direct-error").textContent = "";
+    dialog.showModal();
+    input.focus();
+  });
+  input.addEventListener(
+    "input",
+    debounce(async () => {
+      const users = await searchUsers(input.value).catch(() => []);
+      results.replaceChildren(
+        ...users.map((user) =>
+          el(
+            "li",
+            {},
+            el("button", { type: "button", onclick: () => openDirect(user) }, `Chat with ${user.username}`),
+          ),
+        ),
+      );
+    }, 200),
+  );
+  async function openDirect(user) {
+    try {
+      const summary = await api("POST", "/api/conversations/direct/", { user: user.id });
+      dialog.close();
+      openConversation(adopt(summary));
+    } catch (error) {
+      $("direct-error").textContent = error.message;
+    }
+  }
+}
+
+// A conversation the REST API just answered with: known from now on, even before the socket
+// tells us.
+function adopt(summary) {
+  let conv = conversations.get(summary.id);
+  if (!conv) {
+    conv = conversationFrom(summary, -1);
+    conv.activity = Date.now();
+    conversations.set(conv.id, conv);
+  } else if (summary.members) {
+    conv.members = summary.members;
+  }
+  loadPresence();
+  return conv;
+}
+
+function setUpGroupDialog() {
+  const dialog = $("group-dialog");
+  const search = $("group-search");
+  const results = $("group-results");
+  const chosen = new Map();
+  const showChosen = () => {
+    $("group-chosen").replaceChildren(
+      ...(chosen.size
+        ? [...chosen.values()].map((u) =>
+            el("button", { type: "button", class: "chip", "aria-label": `Remove ${u.username}`, onclick: () => { chosen.delete(u.id); showChosen(); } }, `${u.username} ×`),
+          )
+        : ["none yet"]),
+    );
+  };
+  $("new-group").addEventListener("click", () => {
+    chosen.clear();
+    showChosen();
+    $("group-name").value = "";
+    search.value = "";
+    results.replaceChildren();
+    $("group-error").textContent = "";
+    dialog.showModal();
+    $("group-name").focus();
+  });
+  $("group-cancel").addEventListener("click", () => dialog.close());
+  search.addEventListener(
+    "input",
+    debounce(async () => {
+      const users = await searchUsers(search.value).catch(() => []);
+      results.replaceChildren(
+        ...users.map((user) =>
+          el("li", {}, el("button", { type: "button", onclick: () => { chosen.set(user.id, user); showChosen(); search.focus(); } }, `Add ${user.username}`)),
+        ),
+      );
+    }, 200),
+  );
+  $("group-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const summary = await api("POST", "/api/groups/", {
+        name: $("group-name").value.trim(),
+        members: [...chosen.keys()],
+      });
+      dialog.close();
+      openConversation(adopt(summary));
+    } catch (error) {
+      $("group-error").textContent = error.message;
+    }
+  });
+}
+
+// --- group details panel (roles, rename, members, leave) -----------------------------------
+
+function closeDetails() {
+  $("details").hidden = true;
+  $("details-button").setAttribute("aria-expanded", "false");
+}
+
+async function openDetails() {
+  const conv = current;
+  if (!conv || conv.kind !== "group") return;
+  $("details").hidden = false;
+  $("details-button").setAttribute("aria-expanded", "true");
+  $("details-title").textContent = conv.title;
+  $("details-note").textContent = "Loading…";
+  let group = null;
+  try {
+    group = await api("GET", `/api/groups/${conv.id}/`);
+    supported.groupAdmin = true;
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 404 || error.status === 405)) {
+      supported.groupAdmin = false;
+    }
+  }
+  if (conv !== current) return;
+  renderDetails(conv, group);
+}
+
+function memberRows(conv, group) {
+  const raw = group && Array.isArray(group.members) ? group.members : conv.members;
+  return raw.map((m) => {
+    const user = m.user && typeof m.user === "object" ? m.user : null;
+    return {
+      id: Number(user ? user.id : (m.user ?? m.id)),
+      username: user ? user.username : m.username,
+      role: m.role || null,
+    };
+  });
+}
+
+function renderDetails(conv, group) {
+  const members = memberRows(conv, group);
+  const mine = members.find((m) => m.id === me.id);
+  const myRole = mine ? mine.role : null;
+  const manager = Boolean(group) && (myRole === "owner" || myRole === "admin");
+  $("details-note").textContent = group
+    ? myRole
+      ? `Your role: ${myRole}`
+      : ""
+    : "Group management is not available on this server yet.";
+  $("rename-form").hidden = !manager;
+  $("rename-input").value = group ? group.name ?? conv.title : conv.title;
+  $("add-member-form").hidden = !manager;
+  $("leave-button").hidden = !group;
+  $("member-list").replaceChildren(
+    ...members.map((m) => {
+      const buttons = [];
+      if (manager && m.id !== me.id && m.role !== "owner" && (myRole === "owner" || m.role !== "admin")) {
+        buttons.push(el("button", { type: "button", class: "link", onclick: () => removeMember(conv, m), "aria-label": `Remove ${m.username}` }, "Remove"));
+      }
+      if (myRole === "owner" && m.id !== me.id && m.role !== "owner") {
+        const next = m.role === "admin" ? "member" : "admin";
+        buttons.push(el("button", { type: "button", class: "link", onclick: () => setRole(conv, m, next), "aria-label": `Make ${m.username} ${next}` }, next === "admin" ? "Make admin" : "Make member"));
+      }
+      return el(
+        "li",
+        { dataset: { userId: m.id } },
+        el("span", { class: "member-name" }, m.username || `user ${m.id}`),
+        m.role ? el("span", { class: `role role-${m.role}` }, m.role) : null,
+        ...buttons,
+      );
+    }),
+  );
+}
+
+async function groupAction(conv, action) {
+  try {
+    await action();
+    $("details-note").textContent = "Done.";
+  } catch (error) {
+    $("details-note").textContent = `Could not do that: ${error.message}`;
+  }
+  if (conv === current && !$("details").hidden && conversations.has(conv.id)) openDetails();
+}
+
+function removeMember(conv, member) {
+  groupAction(conv, () => api("DELETE", `/api/groups/${conv.id}/members/${member.id}/`));
+}
+
+function setRole(conv, member, role) {
+  groupAction(conv, () => api("PATCH", `/api/groups/${conv.id}/members/${member.id}/`, { role }));
+}
+
+function setUpDetails() {
+  $("details-button").addEventListener("click", () => ($("details").hidden ? openDetails() : closeDetails()));
+  $("details-close").addEventListener("click", () => {
+    closeDetails();
+    $("details-button").focus();
+  });
+  $("rename-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const conv = current;
+    const name = $("rename-input").value.trim();
+    groupAction(conv, async () => {
+      const answer = await api("PATCH", `/api/groups/${conv.id}/`, { name });
+      conv.title = (answer && answer.name) || name;
+      renderHeader();
+      renderSidebar();
+    });
+  });
+  const input = $("add-member-input");
+  const results = $("add-member-results");
+  $("add-member-form").addEventListener("submit", (event) => event.preventDefault());
+  input.addEventListener(
+    "input",
+    debounce(async () => {
+      const conv = current;
+      const users = await searchUsers(input.value).catch(() => []);
+      const present = new Set(conv.members.map((m) => m.id));
+      results.replaceChildren(
+        ...users
+          .filter((u) => !present.has(u.id))
+          .map((user) =>
+            el("li", {}, el("button", { type: "button", onclick: () => addMember(conv, user) }, `Add ${user.username}`)),
+          ),
+      );
+    }, 200),
+  );
+  function addMember(conv, user) {
+    input.value = "";
+    results.replaceChildren();
+    groupAction(conv, async () => {
+      await api("POST", `/api/groups/${conv.id}/members/`, { user: user.id, role: "member" });
+      conv.members = [...conv.members, user];
+    });
+  }
+  $("leave-button").addEventListener("click", () => {
+    const conv = current;
+    // eslint-disable-next-line no-alert
+    if (!window.confirm(`Leave ${conv.title}?`)) return;
+    groupAction(conv, async () => {
+      await api("POST", `/api/groups/${conv.id}/leave/`);
+      conversations.delete(conv.id);
+      openConversation(null);
+    });
+  });
+}
+
+// --- composer and keyboard --------------------------------------------------------------------
+
+function setUpComposer() {
+  const form = $("composer");
+  const input = $("composer-input");
+  const submit = () => {
+    const text = input.value;
+    if (!current || !text.trim()) return;
+    if (editing) {
+      const { conv, message } = editing;
+      if (conn.send({ type: "edit", conversation: conv.id, id: message.id, body: text })) {
+        stopEditing();
+        input.value = conv.draft = "";
+      } else {
+        flash("Not connected: the edit was not sent.");
+      }
+      return;
+    }
+    sendMessage(current, text);
+    input.value = "";
+    current.draft = "";
+    autoSize();
+    scrollToBottom();
+  };
+  const autoSize = () => {
+    input.style.height = "auto";
+    input.style.height = `${Math.min(input.scrollHeight, 200)}px`;
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit();
+    input.focus();
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submit();
+    } else if (event.key === "Escape" && editing) {
+      event.preventDefault();
+      stopEditing();
+    } else if (event.key === "ArrowUp" && !input.value && current && supported.edit) {
+      const own = [...current.messages.values()].filter((m) => isMine(m) && !m.deleted).sort((a, b) => b.seq - a.seq);
+      if (own.length) {
+        event.preventDefault();
+        startEditing(current, own[0]);
+      }
+    }
+  });
+  input.addEventListener("input", () => {
+    autoSize();
+    if (input.value && !editing) sendTyping();
+  });
+  $("composer-cancel").addEventListener("click", () => {
+    stopEditing();
+    input.focus();
+  });
+}
+
+function setUpPage() {
+  $("history").addEventListener("scroll", () => {
+    if (current && $("history").scrollTop < 80) loadOlder(current);
+  });
+  $("back-button").addEventListener("click", () => {
+    const id = current && current.id;
+    openConversation(null);
+    $("conversation-list").querySelector(`li[data-conversation-id="${id}"] button`)?.focus();
+  });
+  $("banner-retry").addEventListener("click", () => conn.reconnectNow());
+  document.addEventListener("visibilitychange", () => markRead(current));
+  window.addEventListener("focus", () => markRead(current));
+  setInterval(() => current && renderTyping(), 1000);
+}
+
+setUpPage();
+setUpComposer();
+setUpDirectDialog();
+setUpGroupDialog();
+setUpDetails();
+setUpNotificationButton();
+conn.start();

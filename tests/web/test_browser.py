@@ -1,0 +1,357 @@
+"""The browser UI end to end: Debian's Chromium (Playwright) against a live daphne.
+
+Users are registered over HTTP on the live server; the scene is set over its REST API where the
+test is not about the UI doing it. Every page must pass the Content-Security-Policy and run
+without script errors (checked after each test).
+"""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.servers import daphne, free_port
+from tests.web.browser import (
+    PASSWORD,
+    WAIT_MS,
+    Account,
+    PageWatch,
+    chromium,
+    screenshot,
+    server_env,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+expect.set_options(timeout=WAIT_MS)
+
+
+@pytest.fixture(scope="module")
+def env(django_db_setup, tmp_path_factory):
+    return server_env(tmp_path_factory.mktemp("parley-var"))
+
+
+@pytest.fixture(scope="module")
+def base_url(env):
+    with daphne(env) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def browser():
+    # Per test: Playwright's sync API runs an event loop in this thread while it is open, and
+    # the database flush and channel-layer reset around each test must run outside it.
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def open_page(browser):
+    """Opens a logged-in page for an account, each in its own browser context (own cookies)."""
+    contexts, watches = [], []
+
+    def open_for(account: Account, *, base: str | None = None, phone: bool = False):
+        viewport = {"width": 390, "height": 800} if phone else {"width": 1200, "height": 760}
+        context = browser.new_context(base_url=base or account.base, viewport=viewport)
+        contexts.append(context)
+        page = context.new_page()
+        watches.append(PageWatch(page))
+        log_in(page, account)
+        return page
+
+    yield open_for
+    for context in contexts:
+        context.close()
+    problems = [p for watch in watches for p in watch.problems]
+    assert not problems
+
+
+def log_in(page, account: Account) -> None:
+    response = page.goto("/login/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page.get_by_label("Username").fill(account.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#banner")).to_have_attribute("data-state", "online")
+
+
+def conversation_row(page, title: str):
+    return page.locator("#conversation-list li").filter(has=page.get_by_text(title, exact=True))
+
+
+def write(page, text: str) -> None:
+    box = page.get_by_label("Message", exact=True)
+    box.fill(text)
+    box.press("Enter")
+
+
+def bodies(page) -> list[str]:
+    return page.locator("#messages li.message .body").all_inner_texts()
+
+
+def test_registering_in_the_browser_and_logging_out(browser, base_url):
+    context = browser.new_context(base_url=base_url)
+    page = context.new_page()
+    watch = PageWatch(page)
+    page.goto("/")
+    expect(page).to_have_url(re.compile("/login/$"))
+    screenshot(page, "login")
+    page.get_by_role("link", name="Create an account").click()
+    page.get_by_label("Username").fill("browser-newcomer")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password (again)").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.locator("#banner")).to_have_attribute("data-state", "online")
+    expect(page.locator(".whoami")).to_contain_text("browser-newcomer")
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile("/login/$"))
+    page.goto("/")
+    expect(page).to_have_url(re.compile("/login/$"))
+    context.close()
+    assert not watch.problems
+
+
+def test_two_users_chat_both_ways(open_page, base_url):
+    alice = Account.register(base_url, "alice")
+    bob = Account.register(base_url, "bob")
+    on_alice, on_bob = open_page(alice), open_page(bob)
+
+    # Alice finds Bob by searching and starts the direct chat.
+    on_alice.get_by_role("button", name="New chat").click()
+    on_alice.get_by_label("Find people").fill(bob.username)
+    on_alice.get_by_role("button", name=f"Chat with {bob.username}").click()
+    expect(on_alice.locator("#conversation-title")).to_have_text(bob.username)
+    write(on_alice, "Hello Bob")
+    mine = on_alice.locator("#messages li.message.mine").filter(has_text="Hello Bob")
+    expect(mine).to_have_attribute("data-status", re.compile("sent|delivered|read"))
+
+    # Bob is told of the new chat live: preview and unread badge, then reads it.
+    row = conversation_row(on_bob, alice.username)
+    expect(row.locator(".conversation-preview")).to_have_text("Hello Bob")
+    expect(row.locator(".badge")).to_have_text("1")
+    row.get_by_role("button").click()
+    received = on_bob.locator("#messages li.message").filter(has_text="Hello Bob")
+    expect(received.locator(".sender")).to_have_text(alice.username)
+    expect(received.locator("time")).to_have_text(re.compile(r"\d"))
+    expect(row.locator(".badge")).to_have_count(0)
+
+    # Shift+Enter adds a line; Enter sends.
+    box = on_bob.get_by_label("Message", exact=True)
+    box.fill("Hi Alice")
+    box.press("Shift+Enter")
+    box.press_sequentially("two lines")
+    box.press("Enter")
+    reply = on_alice.locator("#messages li.message").filter(has_text="Hi Alice")
+    expect(reply.locator(".body")).to_have_text("Hi Alice\ntwo lines")
+    expect(reply.locator(".sender")).to_have_text(bob.username)
+    expect(on_alice.locator("#messages li.day")).to_have_text(["Today"])
+
+    # Each message exactly once on both sides, in order.
+    for page in (on_alice, on_bob):
+        expect(page.locator("#messages li.message")).to_have_count(2)
+        assert bodies(page) == ["Hello Bob", "Hi Alice\ntwo lines"]
+    screenshot(on_alice, "chat")
+
+
+def test_unread_badges_go_up_and_clear(open_page, base_url):
+    alice, bob, carol = (Account.register(base_url, n) for n in ("alice", "bob", "carol"))
+    with_alice = alice.direct_with(bob)
+    carol.direct_with(bob)
+    carol.send(carol.direct_with(bob), "a chat to look at meanwhile")
+    on_bob = open_page(bob)
+    alice_row = conversation_row(on_bob, alice.username)
+    expect(alice_row).to_have_count(1)
+
+    for n in range(3):
+        alice.send(with_alice, f"unread {n}")
+    expect(alice_row.locator(".badge")).to_have_text("3")
+    expect(on_bob).to_have_title("(4) Parley")  # carol's message is unread too
+    # Most recent activity first.
+    expect(on_bob.locator("#conversation-list li .conversation-title").first).to_have_text(
+        alice.username
+    )
+    expect(alice_row.locator(".conversation-preview")).to_have_text("unread 2")
+
+    alice_row.get_by_role("button").click()
+    expect(alice_row.locator(".badge")).to_have_count(0)
+    expect(on_bob).to_have_title("(1) Parley")
+
+    # While Bob looks at another chat, a new message counts again; opening it clears it.
+    conversation_row(on_bob, carol.username).get_by_role("button").click()
+    expect(on_bob).to_have_title("Parley")
+    alice.send(with_alice, "one more")
+    expect(alice_row.locator(".badge")).to_have_text("1")
+    screenshot(on_bob, "unread")
+    alice_row.get_by_role("button").click()
+    expect(alice_row.locator(".badge")).to_have_count(0)
+    expect(on_bob.locator("#messages li.message")).to_have_count(4)
+
+
+def test_an_xss_payload_renders_as_text_and_links_are_clickable(open_page, base_url):
+    alice, bob = Account.register(base_url, "alice"), Account.register(base_url, "bob")
+    alice.direct_with(bob)
+    on_alice, on_bob = open_page(alice), open_page(bob)
+    payloads = [
+        '<img src=x onerror="window.__xss = 1">',
+        "<script>window.__xss = 2</script>",
+        '"><svg onload="window.__xss = 3">',
+    ]
+    conversation_row(on_alice, bob.username).get_by_role("button").click()
+    for payload in payloads:
+        write(on_alice, payload)
+    write(on_alice, "docs at https://example.com/a?b=1&c=2, not javascript:alert(1)")
+
+    conversation_row(on_bob, alice.username).get_by_role("button").click()
+    expect(on_bob.locator("#messages li.message")).to_have_count(4)
+    for page in (on_alice, on_bob):
+        expect(page.locator("#messages li.message[data-seq]")).to_have_count(4)
+        assert bodies(page)[:3] == payloads
+        assert page.locator("#messages img, #messages script, #messages svg").count() == 0
+        assert page.evaluate("window.__xss") is None
+        links = page.locator("#messages a")
+        expect(links).to_have_count(1)
+        expect(links).to_have_attribute("href", "https://example.com/a?b=1&c=2")
+        expect(links).to_have_attribute("rel", re.compile("noopener"))
+
+
+def test_a_group_created_in_the_ui(open_page, base_url):
+    alice, bob = Account.register(base_url, "alice"), Account.register(base_url, "bob")
+    on_alice, on_bob = open_page(alice), open_page(bob)
+
+    on_alice.get_by_role("button", name="New group").click()
+    dialog = on_alice.locator("#group-dialog")
+    dialog.get_by_label("Group name").fill("Launch team")
+    dialog.get_by_label("Add people").fill(bob.username)
+    dialog.get_by_role("button", name=f"Add {bob.username}").click()
+    expect(dialog.locator("#group-chosen")).to_contain_text(bob.username)
+    dialog.get_by_role("button", name="Create group").click()
+    expect(on_alice.locator("#conversation-title")).to_have_text("Launch team")
+    write(on_alice, "Welcome to the team")
+
+    row = conversation_row(on_bob, "Launch team")
+    expect(row.locator(".conversation-preview")).to_have_text(
+        f"{alice.username}: Welcome to the team"
+    )
+    row.get_by_role("button").click()
+    message = on_bob.locator("#messages li.message").filter(has_text="Welcome to the team")
+    expect(message.locator(".sender")).to_have_text(alice.username)
+    write(on_bob, "Glad to be here")
+    reply = on_alice.locator("#messages li.message").filter(has_text="Glad to be here")
+    expect(reply).to_be_visible()
+
+    on_alice.get_by_role("button", name="Details").click()
+    expect(on_alice.locator("#member-list li")).to_have_count(2)
+    screenshot(on_alice, "group")
+
+
+def test_history_pages_in_while_scrolling_up(open_page, base_url):
+    alice, bob = Account.register(base_url, "alice"), Account.register(base_url, "bob")
+    conversation = alice.direct_with(bob)
+    for n in range(1, 76):
+        alice.send(conversation, f"old message {n}")
+    on_bob = open_page(bob)
+    conversation_row(on_bob, alice.username).get_by_role("button").click()
+    expect(on_bob.locator("#messages li.message")).to_have_count(50)
+    expect(on_bob.locator("#messages li.message").last).to_contain_text("old message 75")
+
+    on_bob.locator("#history").evaluate("node => { node.scrollTop = 0; }")
+    expect(on_bob.locator("#messages li.message")).to_have_count(75)
+    expect(on_bob.locator("#history-status")).to_have_text(
+        "This is the beginning of the conversation."
+    )
+    seqs = [
+        int(s)
+        for s in on_bob.locator("#messages li.message").evaluate_all(
+            "nodes => nodes.map(n => n.dataset.seq)"
+        )
+    ]
+    assert seqs == list(range(1, 76))
+    assert bodies(on_bob)[0] == "old message 1"
+
+
+def test_keyboard_and_phone_sized_screen(open_page, base_url):
+    alice, bob = Account.register(base_url, "alice"), Account.register(base_url, "bob")
+    alice.send(alice.direct_with(bob), "on the phone")
+    page = open_page(bob, phone=True)
+    expect(page.locator("#sidebar")).to_be_visible()
+    expect(page.locator("#pane")).to_be_hidden()
+    screenshot(page, "phone-list")
+
+    # Keyboard only: focus the conversation, open it with Enter, type, send with Enter.
+    row_button = conversation_row(page, alice.username).get_by_role("button")
+    row_button.focus()
+    expect(row_button).to_have_accessible_name(re.compile(f"{alice.username}.*1 unread"))
+    page.keyboard.press("Enter")
+    expect(page.locator("#pane")).to_be_visible()
+    expect(page.locator("#sidebar")).to_be_hidden()
+    expect(page.get_by_label("Message", exact=True)).to_be_focused()
+    page.keyboard.type("typed on a phone")
+    page.keyboard.press("Enter")
+    expect(page.locator("#messages li.message.mine")).to_have_attribute(
+        "data-status", re.compile("sent|delivered|read")
+    )
+    screenshot(page, "phone-chat")
+    page.get_by_role("button", name="Back to conversations").click()
+    expect(page.locator("#sidebar")).to_be_visible()
+    expect(row_button).to_be_focused()
+
+
+def test_server_restart_while_typing_loses_and_doubles_nothing(browser, env):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    contexts = [browser.new_context(base_url=base) for _ in range(2)]
+    pages = [context.new_page() for context in contexts]
+    watches = [PageWatch(page) for page in pages]
+    on_alice, on_bob = pages
+    try:
+        with daphne(env, port=port):
+            alice, bob = Account.register(base, "alice"), Account.register(base, "bob")
+            conversation = alice.direct_with(bob)
+            alice.send(conversation, "before the restart")
+            log_in(on_alice, alice)
+            log_in(on_bob, bob)
+            for page, other in ((on_alice, bob), (on_bob, alice)):
+                conversation_row(page, other.username).get_by_role("button").click()
+                expect(page.locator("#messages li.message")).to_have_count(1)
+            on_alice.get_by_label("Message", exact=True).fill("typed while the server ")
+
+        # The server is down: both see the banner; Alice finishes typing and sends.
+        for page in pages:
+            expect(page.locator("#banner")).to_have_attribute("data-state", "reconnecting")
+            expect(page.locator("#banner")).to_be_visible()
+        box = on_alice.get_by_label("Message", exact=True)
+        box.press_sequentially("restarts")
+        box.press("Enter")
+        pending = on_alice.locator('#messages li[data-status="pending"]')
+        expect(pending).to_contain_text("Waiting for the connection")
+        screenshot(on_alice, "reconnecting")
+
+        with daphne(env, port=port):
+            # Bob's other device sends at once, while the browsers are still reconnecting.
+            bob.login()
+            for n in range(3):
+                bob.send(conversation, f"meanwhile {n}")
+            for page in pages:
+                expect(page.locator("#banner")).to_have_attribute("data-state", "online")
+                expect(page.locator("#banner")).to_be_hidden()
+            expected = [
+                "before the restart",
+                "typed while the server restarts",
+                "meanwhile 0",
+                "meanwhile 1",
+                "meanwhile 2",
+            ]
+            for page in pages:
+                expect(page.locator("#messages li.message[data-seq]")).to_have_count(5)
+                expect(page.locator('#messages li[data-status="pending"]')).to_have_count(0)
+                assert sorted(bodies(page)) == sorted(expected)
+            # Stored once, whatever the client resent.
+            stored = [m["body"] for m in alice.history(conversation)]
+            assert sorted(stored) == sorted(expected)
+            # A live message after the reconnect still arrives exactly once.
+            write(on_alice, "after the reconnect")
+            expect(on_bob.locator("#messages li.message")).to_have_count(6)
+            assert bodies(on_bob).count("after the reconnect") == 1
+    finally:
+        for context in contexts:
+            context.close()
+    assert not [p for watch in watches for p in watch.problems]
