@@ -20,7 +20,7 @@ const me = {
 
 // Frames the server may not know yet (other features land separately): once it answers
 // "unknown type", the client stops sending them and hides what depends on them.
-const supported = { receipts: true, typing: true, edit: true, groupAdmin: true };
+const supported = { receipts: true, typing: true, edit: true, changes: true };
 
 const conversations = new Map(); // id -> conversation state
 const presence = new Map(); // user id -> {status, last_seen}
@@ -48,6 +48,10 @@ function conversationFrom(summary, rank) {
     // Everything up to `synced` is known to the client (shown or available through REST);
     // a reconnect syncs from here.
     synced: summary.last_seq,
+    // Edits and deletes are numbered per conversation too; after a reconnect the client asks
+    // for the changes after the last one it saw.
+    changeSeq: summary.last_change_seq || 0,
+    changing: false,
     messages: new Map(), // seq -> message
     historyLoaded: false,
     hasOlder: false,
@@ -106,8 +110,31 @@ function ingest(conv, message, { live = false } = {}) {
     conv.activity = Date.parse(message.created_at) || Date.now();
   }
   if (!isMine(message)) scheduleDelivered(conv);
+  if (message.system && live) onSystemEvent(conv, message.system);
   return true;
 }
+
+// A membership or group change recorded as a system message: keep names and members current.
+function onSystemEvent(conv, system) {
+  if (system.event === "group_updated" && typeof system.name === "string") {
+    conv.title = system.name;
+    if (conv === current) renderHeader();
+  }
+  if (conv === current && !$("details").hidden) openDetails();
+  refreshMembers();
+}
+
+const refreshMembers = debounce(async () => {
+  try {
+    for (const summary of await api("GET", "/api/conversations/")) {
+      const conv = conversations.get(summary.id);
+      if (conv && summary.members) conv.members = summary.members;
+    }
+    if (current) renderHeader();
+  } catch {
+    /* members stay as they were */
+  }
+}, 300);
 
 function sameContent(a, b) {
   return (
@@ -155,6 +182,10 @@ function handleFrame(frame) {
       return onMessageChanged(frame, false);
     case "message_deleted":
       return onMessageChanged(frame, true);
+    case "changes_done":
+      return onChangesDone(frame);
+    case "conversation_left":
+      return onConversationLeft(frame);
     default:
       return undefined; // frames this client does not know are ignored
   }
@@ -179,6 +210,7 @@ function onReady(frame) {
       }
       // Otherwise the server has not stored our last read mark: keep our counts and let sync
       // count what is new.
+      if ((summary.last_change_seq || 0) > conv.changeSeq) requestChanges(conv, conv.changeSeq);
     }
     if (summary.last_seq > conv.synced) syncConversation(conv, conv.synced);
   });
@@ -235,6 +267,36 @@ function syncConversation(conv, afterSeq) {
   if (conn.send({ type: "sync", conversation: conv.id, after_seq: afterSeq })) {
     conv.syncing = true;
   }
+}
+
+function requestChanges(conv, afterChangeSeq) {
+  if (!supported.changes || conv.changing) return;
+  if (conn.send({ type: "changes", conversation: conv.id, after_change_seq: afterChangeSeq })) {
+    conv.changing = true;
+  }
+}
+
+function onChangesDone(frame) {
+  const conv = conversations.get(frame.conversation);
+  if (!conv) return;
+  conv.changing = false;
+  conv.changeSeq = Math.max(conv.changeSeq, frame.last_change_seq || 0);
+  if (frame.has_more) requestChanges(conv, conv.changeSeq);
+}
+
+function onConversationLeft(frame) {
+  const conv = conversations.get(frame.conversation);
+  if (!conv) return;
+  conversations.delete(conv.id);
+  if (conv === current) {
+    openConversation(null);
+    flash(
+      frame.reason === "removed"
+        ? `You were removed from ${conv.title}.`
+        : `You left ${conv.title}.`,
+    );
+  }
+  renderSidebar();
 }
 
 function onSyncDone(frame) {
@@ -297,6 +359,10 @@ function onError(frame) {
     const type = unknown[1];
     if (type === "read" || type === "delivered") supported.receipts = false;
     if (type === "typing") supported.typing = false;
+    if (type === "changes") {
+      supported.changes = false;
+      for (const conv of conversations.values()) conv.changing = false;
+    }
     if (type === "edit" || type === "delete") {
       supported.edit = false;
       if (current) renderMessages();
@@ -363,6 +429,7 @@ function onTyping(frame) {
 function onMessageChanged(frame, deleted) {
   const conv = conversations.get(frame.conversation);
   if (!conv) return;
+  if (frame.change_seq) conv.changeSeq = Math.max(conv.changeSeq, frame.change_seq);
   const source = frame.message && typeof frame.message === "object" ? frame.message : frame;
   const id = String(source.id ?? frame.id);
   for (const [seq, message] of conv.messages) {
@@ -1057,21 +1124,24 @@ async function openDetails() {
   $("details-title").textContent = conv.title;
   $("details-note").textContent = "Loading…";
   let group = null;
+  let members = null;
   try {
-    group = await api("GET", `/api/groups/${conv.id}/`);
-    supported.groupAdmin = true;
-  } catch (error) {
-    if (error instanceof ApiError && (error.status === 404 || error.status === 405)) {
-      supported.groupAdmin = false;
-    }
+    [group, members] = await Promise.all([
+      api("GET", `/api/groups/${conv.id}/`),
+      api("GET", `/api/groups/${conv.id}/members/`),
+    ]);
+  } catch {
+    // No group management on this server (or not a member any more): show what we know.
+    group = null;
+    members = null;
   }
   if (conv !== current) return;
-  renderDetails(conv, group);
+  if (group && typeof group.name === "string") conv.title = group.name;
+  renderDetails(conv, group, Array.isArray(members) ? members : members && members.results);
 }
 
-function memberRows(conv, group) {
-  const raw = group && Array.isArray(group.members) ? group.members : conv.members;
-  return raw.map((m) => {
+function memberRows(conv, members) {
+  return (members || conv.members).map((m) => {
     const user = m.user && typeof m.user === "object" ? m.user : null;
     return {
       id: Number(user ? user.id : (m.user ?? m.id)),
@@ -1081,18 +1151,19 @@ function memberRows(conv, group) {
   });
 }
 
-function renderDetails(conv, group) {
-  const members = memberRows(conv, group);
+function renderDetails(conv, group, memberList) {
+  const members = memberRows(conv, memberList);
   const mine = members.find((m) => m.id === me.id);
-  const myRole = mine ? mine.role : null;
+  const myRole = (group && group.your_role) || (mine ? mine.role : null);
   const manager = Boolean(group) && (myRole === "owner" || myRole === "admin");
   $("details-note").textContent = group
     ? myRole
       ? `Your role: ${myRole}`
       : ""
     : "Group management is not available on this server yet.";
+  $("details-title").textContent = conv.title;
   $("rename-form").hidden = !manager;
-  $("rename-input").value = group ? group.name ?? conv.title : conv.title;
+  $("rename-input").value = conv.title;
   $("add-member-form").hidden = !manager;
   $("leave-button").hidden = !group;
   $("member-list").replaceChildren(
@@ -1174,7 +1245,7 @@ function setUpDetails() {
     results.replaceChildren();
     groupAction(conv, async () => {
       await api("POST", `/api/groups/${conv.id}/members/`, { user: user.id, role: "member" });
-      conv.members = [...conv.members, user];
+      conv.members = [...conv.members.filter((m) => m.id !== user.id), user];
     });
   }
   $("leave-button").addEventListener("click", () => {
