@@ -472,7 +472,8 @@ function markRead(conv) {
   conv.unread = 0;
   const seq = conv.lastSeq;
   if (seq > conv.readSeq) {
-    if (!supported.receipts) {
+    if (!supported.receipts || onlyMineSince(conv, conv.readSeq)) {
+      // Nothing from others to mark: no read frame (and no receipt fan-out) for my own sends.
       conv.readSeq = seq;
     } else if (conn.send({ type: "read", conversation: conv.id, seq })) {
       conv.readSeq = seq;
@@ -480,6 +481,14 @@ function markRead(conv) {
     }
   }
   renderSidebar();
+}
+
+function onlyMineSince(conv, seq) {
+  for (let s = seq + 1; s <= conv.lastSeq; s += 1) {
+    const message = conv.messages.get(s);
+    if (!message || !isMine(message)) return false;
+  }
+  return true;
 }
 
 // The mark shown under one of my messages: sent, delivered or read, by direct-chat status, by
