@@ -5,6 +5,7 @@ test is not about the UI doing it. Every page must pass the Content-Security-Pol
 without script errors (checked after each test).
 """
 
+import json
 import re
 
 import pytest
@@ -49,11 +50,13 @@ def open_page(browser):
     """Opens a logged-in page for an account, each in its own browser context (own cookies)."""
     contexts, watches = [], []
 
-    def open_for(account: Account, *, base: str | None = None, phone: bool = False):
+    def open_for(account: Account, *, phone: bool = False, route=None):
         viewport = {"width": 390, "height": 800} if phone else {"width": 1200, "height": 760}
-        context = browser.new_context(base_url=base or account.base, viewport=viewport)
+        context = browser.new_context(base_url=account.base, viewport=viewport)
         contexts.append(context)
         page = context.new_page()
+        if route:
+            page.route_web_socket(re.compile(r"/ws/$"), route)
         watches.append(PageWatch(page))
         log_in(page, account)
         return page
@@ -355,3 +358,67 @@ def test_server_restart_while_typing_loses_and_doubles_nothing(browser, env):
         for context in contexts:
             context.close()
     assert not [p for watch in watches for p in watch.problems]
+
+
+def test_failed_and_unacknowledged_sends_are_retried_without_duplicates(open_page, base_url):
+    """The socket is routed through the test: the first send is refused as `unavailable` (the
+    user retries it), the second one's ack is lost with the connection (the client resends it
+    after reconnecting). Both are stored and shown exactly once."""
+    alice, bob = Account.register(base_url, "alice"), Account.register(base_url, "bob")
+    conversation = alice.direct_with(bob)
+    seen: list[dict] = []
+    plan = {"refuse": "first try", "lose_ack_of": "ack gets lost"}
+
+    def route(page_socket):
+        server = page_socket.connect_to_server()
+
+        def from_page(message):
+            frame = json.loads(message)
+            if frame.get("type") == "send":
+                seen.append(frame)
+                if frame["body"] == plan.pop("refuse", None):
+                    page_socket.send(
+                        json.dumps(
+                            {
+                                "type": "error",
+                                "code": "unavailable",
+                                "detail": "the database is unavailable; retry later",
+                                "ref": frame["client_msg_id"],
+                            }
+                        )
+                    )
+                    return
+            server.send(message)
+
+        def from_server(message):
+            frame = json.loads(message)
+            if frame.get("type") == "ack" and plan.get("lose_ack_of"):
+                plan.pop("lose_ack_of")
+                page_socket.close()  # the connection drops before the ack reaches the page
+                return
+            page_socket.send(message)
+
+        page_socket.on_message(from_page)
+        server.on_message(from_server)
+
+    on_alice = open_page(alice, route=route)
+    conversation_row(on_alice, bob.username).get_by_role("button").click()
+
+    write(on_alice, "first try")
+    failed = on_alice.locator('#messages li[data-status="failed"]')
+    expect(failed).to_contain_text("Not sent: the database is unavailable")
+    failed.get_by_role("button", name="Retry").click()
+    expect(on_alice.locator("#messages li.message[data-seq]")).to_have_count(1)
+
+    write(on_alice, "ack gets lost")
+    expect(on_alice.locator("#banner")).to_have_attribute("data-state", "online")
+    expect(on_alice.locator("#messages li.message[data-seq]")).to_have_count(2)
+    expect(on_alice.locator('#messages li[data-status="pending"]')).to_have_count(0)
+    assert bodies(on_alice) == ["first try", "ack gets lost"]
+
+    # The same client_msg_id every time; the server stored each message once.
+    ids = {}
+    for frame in seen:
+        ids.setdefault(frame["body"], set()).add(frame["client_msg_id"])
+    assert len(seen) >= 4 and all(len(cids) == 1 for cids in ids.values())
+    assert [m["body"] for m in bob.history(conversation)] == ["first try", "ack gets lost"]
