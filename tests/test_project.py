@@ -12,8 +12,10 @@ def test_no_model_change_lacks_a_migration():
 
 @pytest.mark.django_db
 def test_home_page_is_served(client):
-    response = client.get("/")
+    # Strangers land on the login page of the browser UI.
+    response = client.get("/", follow=True)
     assert response.status_code == 200
+    assert response.redirect_chain == [("/login/", 302)]
     assert b"Parley" in response.content
 
 

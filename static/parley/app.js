@@ -986,7 +986,14 @@ function showConnectionState(state, delay) {
   if (state === "unauthorized") {
     text.replaceChildren("Your session has ended. ", el("a", { href: "/login/" }, "Log in again"), ".");
   }
-  if (state === "forbidden") text.textContent = "The server refused this page's origin; reloading will not help.";
+  if (state === "forbidden") {
+    // 4403: this page's origin is not allowed, or the account was disabled.
+    text.replaceChildren(
+      "The server refused this connection (account disabled or page address not allowed). ",
+      el("a", { href: "/login/" }, "Log in again"),
+      ".",
+    );
+  }
   if (current) renderMessages(); // pending rows say whether they wait for the connection
 }
 
