@@ -367,7 +367,8 @@ def test_failed_and_unacknowledged_sends_are_retried_without_duplicates(open_pag
     alice, bob = Account.register(base_url, "alice"), Account.register(base_url, "bob")
     conversation = alice.direct_with(bob)
     seen: list[dict] = []
-    plan = {"refuse": "first try", "lose_ack_of": "ack gets lost"}
+    plan = {"refuse": "first try"}
+    lost: dict[str, object] = {}  # the send whose answers are dropped with the connection
 
     def route(page_socket):
         server = page_socket.connect_to_server()
@@ -376,6 +377,8 @@ def test_failed_and_unacknowledged_sends_are_retried_without_duplicates(open_pag
             frame = json.loads(message)
             if frame.get("type") == "send":
                 seen.append(frame)
+                if frame["body"] == "ack gets lost":
+                    lost.setdefault("client_msg_id", frame["client_msg_id"])
                 if frame["body"] == plan.pop("refuse", None):
                     page_socket.send(
                         json.dumps(
@@ -392,9 +395,12 @@ def test_failed_and_unacknowledged_sends_are_retried_without_duplicates(open_pag
 
         def from_server(message):
             frame = json.loads(message)
-            if frame.get("type") == "ack" and plan.get("lose_ack_of"):
-                plan.pop("lose_ack_of")
-                page_socket.close()  # the connection drops before the ack reaches the page
+            cid = lost.get("client_msg_id")
+            if cid and frame.get("client_msg_id") == cid and not lost.get("dropped"):
+                # Neither the ack nor the live copy reaches the page: the connection drops.
+                if frame["type"] == "ack":
+                    lost["dropped"] = True
+                    page_socket.close()
                 return
             page_socket.send(message)
 
