@@ -946,7 +946,8 @@ function deleteMessage(conv, message) {
 function notify(conv, message) {
   if (!("Notification" in window) || Notification.permission !== "granted") return;
   if (!document.hidden) return;
-  const note = new Notification(`${message.sender ? message.sender.username : "Parley"} · ${conv.title}`, {
+  const sender = message.sender ? message.sender.username : "Parley";
+  const note = new Notification(conv.kind === "direct" ? sender : `${sender} · ${conv.title}`, {
     body: (message.body || "").slice(0, 140),
     tag: `conversation-${conv.id}`,
   });

@@ -50,10 +50,14 @@ def open_page(browser):
     """Opens a logged-in page for an account, each in its own browser context (own cookies)."""
     contexts, watches = [], []
 
-    def open_for(account: Account, *, phone: bool = False, route=None):
+    def open_for(account: Account, *, phone: bool = False, route=None, init_script=None):
         viewport = {"width": 390, "height": 800} if phone else {"width": 1200, "height": 760}
-        context = browser.new_context(base_url=account.base, viewport=viewport)
+        context = browser.new_context(
+            base_url=account.base, viewport=viewport, permissions=["notifications"]
+        )
         contexts.append(context)
+        if init_script:
+            context.add_init_script(init_script)
         page = context.new_page()
         if route:
             page.route_web_socket(re.compile(r"/ws/$"), route)
@@ -244,6 +248,49 @@ def test_a_group_created_in_the_ui(open_page, base_url):
     on_alice.get_by_role("button", name="Details").click()
     expect(on_alice.locator("#member-list li")).to_have_count(2)
     screenshot(on_alice, "group")
+
+
+# The test decides whether the tab is hidden, and sees the notifications the page shows.
+HIDDEN_TAB = """
+(() => {
+  window.__hidden = false;
+  window.__notifications = [];
+  Object.defineProperty(document, "hidden", { get: () => window.__hidden });
+  Object.defineProperty(document, "visibilityState", {
+    get: () => (window.__hidden ? "hidden" : "visible"),
+  });
+  const Real = window.Notification;
+  window.Notification = class extends Real {
+    constructor(title, options) {
+      super(title, options);
+      window.__notifications.push({ title, body: options && options.body });
+    }
+  };
+})();
+"""
+
+
+def test_notifications_while_the_tab_is_hidden(open_page, base_url):
+    alice, bob = Account.register(base_url, "alice"), Account.register(base_url, "bob")
+    conversation = alice.direct_with(bob)
+    on_bob = open_page(bob, init_script=HIDDEN_TAB)
+    row = conversation_row(on_bob, alice.username)
+    row.get_by_role("button").click()
+    alice.send(conversation, "seen at once")
+    expect(on_bob.locator("#messages li.message")).to_have_count(1)
+    assert on_bob.evaluate("window.__notifications") == []  # visible: no notification
+
+    on_bob.evaluate("window.__hidden = true; document.dispatchEvent(new Event('visibilitychange'))")
+    alice.send(conversation, "while you were away")
+    expect(on_bob.locator("#messages li.message")).to_have_count(2)
+    notes = on_bob.evaluate("window.__notifications")
+    assert notes == [{"title": alice.username, "body": "while you were away"}]
+    # Not read while hidden: the badge stays until the tab is visible again.
+    expect(row.locator(".badge")).to_have_text("1")
+    on_bob.evaluate(
+        "window.__hidden = false; document.dispatchEvent(new Event('visibilitychange'))"
+    )
+    expect(row.locator(".badge")).to_have_count(0)
 
 
 def test_history_pages_in_while_scrolling_up(open_page, base_url):
