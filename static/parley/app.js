@@ -960,11 +960,67 @@ function notify(conv, message) {
 
 function setUpNotificationButton() {
   const button = $("notify-button");
-  if (!("Notification" in window) || Notification.permission !== "default") return;
+  if (!("Notification" in window)) return;
+  if (Notification.permission === "granted") subscribeWebPush();
+  if (Notification.permission !== "default") return;
   button.hidden = false;
   button.addEventListener("click", async () => {
     await Notification.requestPermission();
     button.hidden = Notification.permission !== "default";
+    if (Notification.permission === "granted") subscribeWebPush();
+  });
+}
+
+// Web Push, when the server has a VAPID key: notifications also while no Parley tab is open.
+// Any failure (no push service, no key, an older server) leaves in-page notifications only.
+async function pushRegistration() {
+  if (!("serviceWorker" in navigator) || !("PushManager" in window)) return null;
+  return navigator.serviceWorker.register(body.dataset.serviceWorker);
+}
+
+async function subscribeWebPush() {
+  try {
+    const config = await api("GET", "/api/push/webpush/");
+    if (!config || !config.enabled || !config.public_key) return;
+    const registration = await pushRegistration();
+    if (!registration) return;
+    const subscription =
+      (await registration.pushManager.getSubscription()) ||
+      (await registration.pushManager.subscribe({
+        userVisibleOnly: true,
+        applicationServerKey: base64UrlBytes(config.public_key),
+      }));
+    await api("POST", "/api/push/webpush/subscriptions/", subscription.toJSON());
+  } catch {
+    /* no Web Push here */
+  }
+}
+
+function base64UrlBytes(text) {
+  const padded = (text + "===".slice((text.length + 3) % 4)).replace(/-/g, "+").replace(/_/g, "/");
+  return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+}
+
+// Logging out forgets this browser's push subscription, so the next person here gets none.
+function setUpLogout() {
+  const form = document.querySelector("form.logout");
+  let done = false;
+  form.addEventListener("submit", async (event) => {
+    if (done) return;
+    event.preventDefault();
+    try {
+      const registration =
+        "serviceWorker" in navigator ? await navigator.serviceWorker.getRegistration(body.dataset.serviceWorker) : null;
+      const subscription = registration && (await registration.pushManager.getSubscription());
+      if (subscription) {
+        await api("DELETE", "/api/push/webpush/subscriptions/", { endpoint: subscription.endpoint });
+        await subscription.unsubscribe();
+      }
+    } catch {
+      /* log out anyway */
+    }
+    done = true;
+    form.submit();
   });
 }
 
@@ -1356,4 +1412,5 @@ setUpDirectDialog();
 setUpGroupDialog();
 setUpDetails();
 setUpNotificationButton();
+setUpLogout();
 conn.start();

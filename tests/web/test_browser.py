@@ -245,9 +245,41 @@ def test_a_group_created_in_the_ui(open_page, base_url):
     reply = on_alice.locator("#messages li.message").filter(has_text="Glad to be here")
     expect(reply).to_be_visible()
 
+    # Alice (the owner) adds Carol from the group's details; Carol sees the group from her join.
+    carol = Account.register(base_url, "carol")
+    on_carol = open_page(carol)
     on_alice.get_by_role("button", name="Details").click()
-    expect(on_alice.locator("#member-list li")).to_have_count(2)
+    details = on_alice.locator("#details")
+    expect(details.locator("#details-note")).to_have_text("Your role: owner")
+    expect(details.locator("#member-list li")).to_have_count(2)
+    details.get_by_label("Add a member").fill(carol.username)
+    details.get_by_role("button", name=f"Add {carol.username}").click()
+    expect(details.locator("#member-list li")).to_have_count(3)
+    expect(details.locator(f'#member-list li[data-user-id="{carol.id}"] .role')).to_have_text(
+        "member"
+    )
+    added = f"{alice.username} added {carol.username}"
+    expect(on_alice.locator("#messages li.system")).to_contain_text([added])
+    write(on_alice, "Hello Carol")
+
+    carol_row = conversation_row(on_carol, "Launch team")
+    expect(carol_row.locator(".conversation-preview")).to_have_text(
+        f"{alice.username}: Hello Carol"
+    )
+    carol_row.get_by_role("button").click()
+    expect(on_carol.locator("#messages li.message")).to_have_count(2)
+    expect(on_carol.locator("#messages li.system")).to_contain_text([added])
+    assert bodies(on_carol) == [added, "Hello Carol"]  # nothing from before she joined
+    expect(on_carol.locator("#history-status")).to_have_text(
+        "This is the beginning of the conversation."
+    )
     screenshot(on_alice, "group")
+
+    # Rename: everyone's sidebar follows.
+    details.get_by_label("Group name").fill("Launch crew")
+    details.get_by_role("button", name="Rename").click()
+    for page in (on_alice, on_bob, on_carol):
+        expect(conversation_row(page, "Launch crew")).to_have_count(1)
 
 
 # The test decides whether the tab is hidden, and sees the notifications the page shows.
@@ -291,6 +323,48 @@ def test_notifications_while_the_tab_is_hidden(open_page, base_url):
         "window.__hidden = false; document.dispatchEvent(new Event('visibilitychange'))"
     )
     expect(row.locator(".badge")).to_have_count(0)
+
+    # The Web Push service worker loads under the page's policy (used when the server has a
+    # VAPID key; a push service is out of reach of this test).
+    registered = on_bob.evaluate(
+        "navigator.serviceWorker.register(document.body.dataset.serviceWorker)"
+        ".then(r => Boolean(r.installing || r.waiting || r.active))"
+    )
+    assert registered is True
+
+
+def test_editing_and_deleting_own_messages(open_page, base_url):
+    alice, bob = Account.register(base_url, "alice"), Account.register(base_url, "bob")
+    alice.direct_with(bob)
+    on_alice, on_bob = open_page(alice), open_page(bob)
+    for page, other in ((on_alice, bob), (on_bob, alice)):
+        conversation_row(page, other.username).get_by_role("button").click()
+    write(on_alice, "first draft")
+    write(on_alice, "to be removed")
+    expect(on_bob.locator("#messages li.message")).to_have_count(2)
+
+    first = on_alice.locator("#messages li.message").filter(has_text="first draft")
+    first.get_by_role("button", name="Edit this message").click()
+    box = on_alice.get_by_label("Message", exact=True)
+    expect(box).to_have_value("first draft")
+    box.fill("final text")
+    box.press("Enter")
+    for page in (on_alice, on_bob):
+        edited = page.locator("#messages li.message").first
+        expect(edited.locator(".body")).to_have_text("final text")
+        expect(edited.locator(".edited")).to_have_text("(edited)")
+
+    on_alice.once("dialog", lambda dialog: dialog.accept())
+    on_alice.locator("#messages li.message").filter(has_text="to be removed").get_by_role(
+        "button", name="Delete this message"
+    ).click()
+    for page in (on_alice, on_bob):
+        expect(page.locator("#messages li.message.deleted .body")).to_have_text(
+            "This message was deleted"
+        )
+        expect(page.locator("#messages")).not_to_contain_text("to be removed")
+    # Bob cannot edit Alice's messages: no buttons on them.
+    expect(on_bob.get_by_role("button", name="Edit this message")).to_have_count(0)
 
 
 def test_history_pages_in_while_scrolling_up(open_page, base_url):

@@ -95,3 +95,10 @@ def test_the_chat_page_has_no_inline_script_or_style():
 
 def test_the_admin_is_exempt_from_the_policy():
     assert "Content-Security-Policy" not in Client().get("/admin/login/")
+
+
+def test_the_push_service_worker_is_served_as_javascript(client):
+    response = client.get("/static/parley/sw.js")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    assert b'addEventListener("push"' in b"".join(response.streaming_content)
