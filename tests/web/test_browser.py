@@ -140,6 +140,9 @@ def test_two_users_chat_both_ways(open_page, base_url):
     expect(received.locator(".sender")).to_have_text(alice.username)
     expect(received.locator("time")).to_have_text(re.compile(r"\d"))
     expect(row.locator(".badge")).to_have_count(0)
+    # Bob has read it: Alice sees the read mark.
+    expect(mine).to_have_attribute("data-status", "read")
+    expect(mine.locator(".mark")).to_have_text("✓✓ Read")
 
     # Shift+Enter adds a line; Enter sends.
     box = on_bob.get_by_label("Message", exact=True)
@@ -151,6 +154,17 @@ def test_two_users_chat_both_ways(open_page, base_url):
     expect(reply.locator(".body")).to_have_text("Hi Alice\ntwo lines")
     expect(reply.locator(".sender")).to_have_text(bob.username)
     expect(on_alice.locator("#messages li.day")).to_have_text(["Today"])
+    # Alice's open, focused page reads Bob's reply at once: Bob sees his message read.
+    bobs = on_bob.locator("#messages li.message.mine").filter(has_text="Hi Alice")
+    expect(bobs).to_have_attribute("data-status", "read")
+    # Presence: each sees the other online.
+    dot = conversation_row(on_bob, alice.username).locator(".presence-dot.online")
+    expect(dot).to_have_count(1)
+    expect(on_bob.locator("#conversation-subtitle")).to_have_text("online")
+    # Typing (relayed at most every 2 s per person: Alice typed her first message just now).
+    on_alice.wait_for_timeout(2100)
+    on_alice.get_by_label("Message", exact=True).press_sequentially("typing")
+    expect(on_bob.locator("#typing")).to_have_text(f"{alice.username} is typing…")
 
     # Each message exactly once on both sides, in order.
     for page in (on_alice, on_bob):
