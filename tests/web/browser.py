@@ -37,6 +37,21 @@ def unique(prefix: str) -> str:
     return f"{prefix}{next(_names)}{secrets.token_hex(2)}"
 
 
+# Every browser, user and REST call of these tests comes from 127.0.0.1 within seconds: the
+# per-client rate limits (PARLEY_RATE_*, when the server has them) are not what is tested here.
+GENEROUS_RATE_LIMITS = {
+    f"PARLEY_RATE_{name}": value
+    for name, value in {
+        "LOGIN": "1000/m",
+        "REGISTER": "1000/m",
+        "WS_HANDSHAKE": "1000/m:1000",
+        "WS_SEND": "1000/s:1000",
+        "WS_TYPING": "1000/s:1000",
+        "REST_WRITE": "1000/s:1000",
+    }.items()
+}
+
+
 def server_env(var_dir: Path) -> dict[str, str]:
     """Environment for a daphne serving the browser: this run's configuration.
 
@@ -44,10 +59,11 @@ def server_env(var_dir: Path) -> dict[str, str]:
     see pytest's SQLite, so it gets its own var directory with a freshly migrated database.
     """
     if REAL_SERVICES:
-        return postgres_env_for_subprocess()
+        return {**postgres_env_for_subprocess(), **GENEROUS_RATE_LIMITS}
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(
         {
+            **GENEROUS_RATE_LIMITS,
             "PARLEY_VAR_DIR": str(var_dir),
             "SECRET_KEY": "browser-tests-only",
             "DJANGO_SETTINGS_MODULE": "chatsite.settings",
