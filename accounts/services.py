@@ -1,5 +1,9 @@
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from messaging.errors import BadRequest
 
 from .models import User
 
@@ -12,3 +16,13 @@ def user_register(*, username: str, password: str) -> User:
         candidate.set_password(password)
         candidate.save()
     return candidate
+
+
+def refresh_token_revoke(*, refresh: str) -> None:
+    """Blacklists a valid refresh token: it can never mint an access token again."""
+    try:
+        RefreshToken(refresh).blacklist()
+    except TokenError as exc:
+        raise BadRequest(
+            "the refresh token is invalid, expired or already revoked", field="refresh"
+        ) from exc

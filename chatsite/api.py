@@ -6,17 +6,23 @@ from typing import Any
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from rest_framework.exceptions import Throttled
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from messaging.errors import ChatError
+from messaging.errors import ChatError, RateLimited
 
 logger = logging.getLogger(__name__)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, Throttled):
+        exc = RateLimited("Too many requests; retry later.", retry_after=exc.wait or 1)
     if isinstance(exc, ChatError):
-        return Response(exc.as_dict(), status=exc.status)
+        response = Response(exc.as_dict(), status=exc.status)
+        if isinstance(exc, RateLimited):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, DatabaseError):
         logger.exception("database error in %s", context.get("view"))
         return Response(

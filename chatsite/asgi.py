@@ -12,6 +12,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from accounts.websocket import GatewayAuthStack  # noqa: E402
 from chatsite.logs import install_daphne_access_log  # noqa: E402
 from messaging.routing import websocket_urlpatterns  # noqa: E402
+from protection.gateway import HandshakeGuard  # noqa: E402
 
 # daphne's own access log would print request URIs, query strings (?token=) included.
 install_daphne_access_log()
@@ -19,6 +20,6 @@ install_daphne_access_log()
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": GatewayAuthStack(URLRouter(websocket_urlpatterns)),
+        "websocket": HandshakeGuard(GatewayAuthStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "accounts",
@@ -59,12 +60,15 @@ INSTALLED_APPS = [
     "push",
     "receipts",
     "web",
+    "protection",
 ]
 
 MIDDLEWARE = [
     # First: every response gets an X-Request-ID and every request one JSON log line.
     "chatsite.logs.request_id_middleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Then: a blacklisted address gets its 403 before any other work.
+    "protection.middleware.AddressGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -214,12 +218,17 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "chatsite.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["protection.throttles.RestWriteThrottle"],
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 10)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
+    # A refresh answers with a new refresh token and the used one is blacklisted, so a stolen
+    # refresh token works at most once; logout blacklists the current one.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Parley API",
@@ -232,6 +241,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"GroupRoleEnum": "messaging.models.Membership.Role"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "protection.schema.document_refusals",
+    ],
 }
 
 # --- Parley ---------------------------------------------------------------------------------
@@ -257,6 +270,40 @@ PARLEY_OUTBOX_LIMIT = env_int("PARLEY_OUTBOX_LIMIT", 2000)
 PARLEY_FANOUT_PREFIX = env_str("PARLEY_FANOUT_PREFIX", env_str("CHANNEL_LAYER_PREFIX", "parley"))
 # Node number (0..1023) inside message ids; distinct per process avoids id collisions.
 PARLEY_NODE_ID = env_int("PARLEY_NODE_ID", -1)
+
+# --- Protection (rate limits, IP lists): see docs/operations.md ----------------------------
+# Token buckets, "<count>/<s|m|h>[:<burst>]" (burst defaults to count).
+PARLEY_RATE_LIMITS = {
+    "ws_send": env_str("PARLEY_RATE_WS_SEND", "10/s:30"),
+    "ws_typing": env_str("PARLEY_RATE_WS_TYPING", "2/s:5"),
+    "ws_handshake": env_str("PARLEY_RATE_WS_HANDSHAKE", "30/m:30"),
+    "login": env_str("PARLEY_RATE_LOGIN", "10/m"),
+    "register": env_str("PARLEY_RATE_REGISTER", "10/m"),
+    "rest_write": env_str("PARLEY_RATE_REST_WRITE", "10/s:30"),
+}
+# A socket refused this many times within the window (seconds) is closed with 4429.
+PARLEY_ABUSE_REFUSALS = env_int("PARLEY_ABUSE_REFUSALS", 100)
+PARLEY_ABUSE_WINDOW = env_float("PARLEY_ABUSE_WINDOW", 60)
+# Seconds a process trusts its copy of the IP lists before checking the shared version stamp.
+PARLEY_IP_LISTS_REFRESH = env_float("PARLEY_IP_LISTS_REFRESH", 2)
+# Peers (addresses or CIDR) whose X-Forwarded-For is believed, e.g. the load balancer.
+PARLEY_TRUSTED_PROXIES = env_list("PARLEY_TRUSTED_PROXIES", [])
+
+# --- HTTPS deployment: `HTTPS=1` behind TLS; `manage.py check --deploy` passes with it ------
+HTTPS = env_bool("HTTPS", False)
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    # Only behind a proxy that sets this header itself (and strips a client's copy).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 # --- I18n, static ---------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

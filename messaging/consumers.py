@@ -31,11 +31,12 @@ from presence.services import (
     presence_timeout,
     typing_relay,
 )
+from protection.gateway import GatewayProtection
 from receipts.coalescing import ensure_flusher
 from receipts.services import receipt_mark
 
 from . import fanout, realtime
-from .errors import BadRequest, ChatError, NotFound, Unavailable
+from .errors import BadRequest, ChatError, NotFound, RateLimited, Unavailable
 from .instrumentation import GatewayInstrumentation
 from .selectors import (
     MAX_PAGE,
@@ -81,7 +82,7 @@ def message_id_field(frame: dict[str, Any]) -> int:
     return value
 
 
-class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
+class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.user = None
         self.cursors: dict[int, int] = {}
@@ -104,6 +105,7 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
             await self.close(code=failure)
             return
         self.user = self.scope["user"]
+        await self.protection_start()
         await self._join(realtime.user_group(self.user.pk))
         # Subscribe to the conversations before reading last_seq, so any message committed
         # after that read is also fanned out to this socket.
@@ -199,7 +201,9 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
         try:
             await handler(self, frame)
         except ChatError as exc:
-            await self.send_error(exc.code, exc.detail, ref=ref)
+            await self.send_error(exc.code, exc.detail, ref=ref, **exc.extra)
+            if isinstance(exc, RateLimited):
+                await self.refusal_counted()
         except DatabaseError:
             logger.exception("database error handling a %s frame", frame_type)
             await self.send_error(
@@ -209,7 +213,9 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
             logger.exception("unexpected error handling a %s frame", frame_type)
             await self.send_error("server_error", "the server failed to handle this frame", ref=ref)
 
-    async def send_error(self, code: str, detail: str, *, ref: str | None = None) -> None:
+    async def send_error(
+        self, code: str, detail: str, *, ref: str | None = None, **extra: Any
+    ) -> None:
         await self.send_json(
             {
                 "type": "error",
@@ -217,10 +223,12 @@ class GatewayConsumer(GatewayInstrumentation, AsyncJsonWebsocketConsumer):
                 "detail": detail,
                 "ref": ref,
                 "request_id": self.request_id,
+                **extra,
             }
         )
 
     async def on_send(self, frame: dict[str, Any]) -> None:
+        await self.rate_limit("ws_send")
         conversation_id = int_field(frame, "conversation", minimum=1)
         ack = await database_sync_to_async(message_send)(
             sender=self.user,

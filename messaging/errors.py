@@ -2,7 +2,10 @@
 
 WebSocket: {"type": "error", "code": code, "detail": detail, "ref": ...}.
 REST: HTTP `status` with {"code": code, "detail": detail, "field": field}.
+Both carry `extra` fields when a class has them (e.g. `retry_after`).
 """
+
+import math
 
 
 class ChatError(Exception):
@@ -16,6 +19,11 @@ class ChatError(Exception):
 
     def as_dict(self) -> dict[str, str | None]:
         return {"code": self.code, "detail": self.detail, "field": self.field}
+
+    @property
+    def extra(self) -> dict:
+        """Fields beyond code/detail that both transports add to the error."""
+        return {}
 
 
 class BadRequest(ChatError):
@@ -51,3 +59,22 @@ class EditWindowClosed(Forbidden):
 class MemberLimit(BadRequest):
     code = "member_limit"
     status = 400
+
+
+class RateLimited(ChatError):
+    """Over a rate limit: nothing was done; the same request may succeed after `retry_after`."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, detail: str, *, retry_after: float) -> None:
+        super().__init__(detail)
+        # Whole seconds, at least 1: what Retry-After carries and what a client can sleep on.
+        self.retry_after = max(1, math.ceil(retry_after))
+
+    @property
+    def extra(self) -> dict[str, int]:
+        return {"retry_after": self.retry_after}
+
+    def as_dict(self) -> dict:
+        return {**super().as_dict(), **self.extra}

@@ -91,3 +91,15 @@ def publish_to_users(user_ids: list[int], handler: str, payload: dict[str, Any])
 def close_user_sockets(user_id: int, code: int) -> None:
     """Closes every live socket of the user, on every server process, with `code`."""
     _group_send(user_group(user_id), "gateway.close", {"code": int(code)})
+
+
+ADDRESSES_GROUP = "gateway.addresses"
+
+
+def close_address_sockets(networks: list[str]) -> None:
+    """Closes every live socket whose client address is in one of `networks`, on every process.
+
+    Every socket is in one group and checks its own address: a CIDR entry cannot be turned
+    into the set of addresses it covers. Blacklisting is rare, so one fan-out per entry is cheap.
+    """
+    _group_send(ADDRESSES_GROUP, "gateway.close_addresses", {"networks": list(networks)})

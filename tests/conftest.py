@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from protection.testing import protection_state_reset
 from tests.factories import access_token, make_user
 
 REAL_SERVICES = bool(settings.USES_POSTGRES and settings.REDIS_URL)
@@ -53,6 +54,7 @@ def _fresh_realtime_state():
         presence_store().clear()
         held_receipts.clear()
     cache.clear()
+    protection_state_reset()
 
 
 @pytest.fixture

@@ -1,0 +1,121 @@
+"""The blacklist and whitelist as every process sees them: a local snapshot, no query per request.
+
+Each process keeps the active entries in memory and, at most every PARLEY_IP_LISTS_REFRESH
+seconds, compares a version stamp in the shared cache (Redis; local memory on the embedded
+default) with the one it loaded; only a changed stamp costs a database read. Services bump the
+stamp after commit, so a change applies everywhere within that interval. Expiry is checked
+against the clock on every lookup, so an expired entry stops applying by itself.
+"""
+
+import ipaddress
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from .addresses import IPNetwork, parse_ip
+
+VERSION_KEY = "protection:lists:version"
+
+
+@dataclass(frozen=True)
+class Rule:
+    network: IPNetwork
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AddressLists:
+    version: str
+    blacklist: tuple[Rule, ...]
+    whitelist: tuple[Rule, ...]
+
+    @staticmethod
+    def _matches(rules: tuple[Rule, ...], ip: str) -> bool:
+        address = parse_ip(ip)
+        if address is None:
+            return False
+        now = timezone.now()
+        return any(
+            address.version == rule.network.version
+            and address in rule.network
+            and (rule.expires_at is None or rule.expires_at > now)
+            for rule in rules
+        )
+
+    def blacklisted(self, ip: str) -> bool:
+        return self._matches(self.blacklist, ip)
+
+    def whitelisted(self, ip: str) -> bool:
+        return self._matches(self.whitelist, ip)
+
+
+_lock = threading.Lock()
+_snapshot: AddressLists | None = None
+_checked_at = 0.0
+
+
+def _load(version: str) -> AddressLists:
+    from .models import BlacklistEntry, WhitelistEntry
+
+    def rules(model) -> tuple[Rule, ...]:  # type: ignore[no-untyped-def]
+        now = timezone.now()
+        return tuple(
+            Rule(ipaddress.ip_network(network, strict=False), expires_at)
+            for network, expires_at in model.objects.values_list("network", "expires_at")
+            if expires_at is None or expires_at > now
+        )
+
+    return AddressLists(version, rules(BlacklistEntry), rules(WhitelistEntry))
+
+
+def is_fresh() -> bool:
+    age = time.monotonic() - _checked_at
+    return _snapshot is not None and age < settings.PARLEY_IP_LISTS_REFRESH
+
+
+def address_lists() -> AddressLists:
+    """The current lists (sync: may read the cache and, after a change, the database)."""
+    global _snapshot, _checked_at
+    if is_fresh():
+        return _snapshot  # type: ignore[return-value]
+    with _lock:
+        if is_fresh():
+            return _snapshot  # type: ignore[return-value]
+        version = cache.get(VERSION_KEY)
+        if version is None:
+            version = uuid.uuid4().hex
+            cache.add(VERSION_KEY, version, timeout=None)
+            version = cache.get(VERSION_KEY, version)
+        if _snapshot is None or _snapshot.version != version:
+            _snapshot = _load(version)
+        _checked_at = time.monotonic()
+        return _snapshot
+
+
+async def aaddress_lists() -> AddressLists:
+    """As address_lists, for async code: the refresh (if due) runs in a worker thread."""
+    if is_fresh():
+        return _snapshot  # type: ignore[return-value]
+    return await database_sync_to_async(address_lists)()
+
+
+def lists_changed() -> None:
+    """Makes every process reload the lists: a new stamp for all, an immediate reload here."""
+    global _snapshot
+    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    with _lock:
+        _snapshot = None
+
+
+def forget() -> None:
+    """Drops this process's snapshot (tests: the database was rolled back under it)."""
+    global _snapshot
+    with _lock:
+        _snapshot = None

@@ -1,0 +1,96 @@
+"""Adding and removing blacklist and whitelist entries.
+
+Every change bumps the shared version stamp after commit (rules.lists_changed), so all processes
+reload their snapshot within PARLEY_IP_LISTS_REFRESH seconds; a new blacklist entry also closes
+the live sockets from that address on every process.
+"""
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from messaging import realtime
+from messaging.errors import BadRequest, NotFound
+
+from . import rules
+from .models import AddressEntry, BlacklistEntry, WhitelistEntry, parse_network
+
+
+def _canonical(network: str) -> str:
+    try:
+        return str(parse_network(network))
+    except ValidationError as exc:
+        raise BadRequest(exc.messages[0], field="network") from exc
+
+
+def _entry_put(
+    model: type[AddressEntry],
+    *,
+    network: str,
+    reason: str,
+    expires_at: datetime | None,
+    added_by: User | None,
+) -> tuple[AddressEntry, bool]:
+    canonical = _canonical(network)
+    if expires_at is not None and expires_at <= timezone.now():
+        raise BadRequest("the expiry is in the past", field="expires_at")
+    if len(reason) > 200:
+        raise BadRequest("the reason is longer than 200 characters", field="reason")
+    with transaction.atomic():
+        entry, created = model.objects.update_or_create(
+            network=canonical,
+            defaults={"reason": reason, "expires_at": expires_at, "added_by": added_by},
+        )
+        transaction.on_commit(rules.lists_changed)
+    return entry, created
+
+
+def _entry_remove(model: type[AddressEntry], *, network: str) -> None:
+    canonical = _canonical(network)
+    with transaction.atomic():
+        deleted, _ = model.objects.filter(network=canonical).delete()
+        if not deleted:
+            raise NotFound(f"{canonical} is not on the {model._meta.verbose_name_plural} list")
+        transaction.on_commit(rules.lists_changed)
+
+
+def blacklist_add(
+    *,
+    network: str,
+    reason: str = "",
+    expires_at: datetime | None = None,
+    added_by: User | None = None,
+) -> tuple[BlacklistEntry, bool]:
+    """Blocks an address or network (re-adding updates it); its live sockets close everywhere."""
+    entry, created = _entry_put(
+        BlacklistEntry, network=network, reason=reason, expires_at=expires_at, added_by=added_by
+    )
+    transaction.on_commit(lambda: realtime.close_address_sockets([entry.network]))
+    return entry, created  # type: ignore[return-value]
+
+
+def blacklist_remove(*, network: str) -> None:
+    """Unblocks exactly this entry (an address inside a blocked network stays blocked)."""
+    _entry_remove(BlacklistEntry, network=network)
+
+
+def whitelist_add(
+    *,
+    network: str,
+    reason: str = "",
+    expires_at: datetime | None = None,
+    added_by: User | None = None,
+) -> tuple[WhitelistEntry, bool]:
+    """Exempts an address or network from rate limits (re-adding updates it)."""
+    entry, created = _entry_put(
+        WhitelistEntry, network=network, reason=reason, expires_at=expires_at, added_by=added_by
+    )
+    return entry, created  # type: ignore[return-value]
+
+
+def whitelist_remove(*, network: str) -> None:
+    """Ends the exemption of exactly this entry."""
+    _entry_remove(WhitelistEntry, network=network)
