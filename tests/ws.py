@@ -11,11 +11,23 @@ from tests.factories import access_token
 TIMEOUT = 3
 
 
-async def open_socket(user=None, *, headers=None, path: str = "/ws/") -> WebsocketCommunicator:
-    """Connects (bearer token for `user` unless headers are given) and returns the communicator."""
+def communicator_for(
+    user=None, *, headers=None, path: str = "/ws/", client: str | None = None
+) -> WebsocketCommunicator:
+    """A not yet connected communicator; `client` is the peer address the server sees."""
     if headers is None:
         headers = [(b"authorization", f"Bearer {access_token(user)}".encode())] if user else []
     communicator = WebsocketCommunicator(application, path, headers=headers)
+    if client is not None:
+        communicator.scope["client"] = [client, 50000]
+    return communicator
+
+
+async def open_socket(
+    user=None, *, headers=None, path: str = "/ws/", client: str | None = None
+) -> WebsocketCommunicator:
+    """Connects (bearer token for `user` unless headers are given) and returns the communicator."""
+    communicator = communicator_for(user, headers=headers, path=path, client=client)
     connected, _ = await communicator.connect(timeout=TIMEOUT)
     assert connected
     return communicator

@@ -1,7 +1,7 @@
 """`manage.py blacklist|whitelist add|remove|list`: one implementation for both lists."""
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
@@ -20,13 +20,16 @@ def parse_expiry(text: str) -> datetime:
     if match:
         amount, unit = match.groups()
         return timezone.now() + timedelta(**{_UNITS[unit]: int(amount)})
-    moment = parse_datetime(text.strip())
+    try:
+        moment = parse_datetime(text.strip())
+    except ValueError:
+        moment = None
     if moment is None:
         raise CommandError(
             f"--expires {text!r}: give a duration like 30m, 12h, 7d, 2w or an ISO-8601 time"
         )
     if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.UTC)
+        moment = timezone.make_aware(moment, UTC)
     return moment
 
 
