@@ -1,8 +1,11 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from .converters import DatabaseIdConverter
 from .health import healthz, metrics_view, readyz
+
+register_converter(DatabaseIdConverter, "dbid")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -6,6 +6,10 @@ from accounts.models import User
 
 
 class UserSerializer(serializers.ModelSerializer):
+    # Declared, not derived from the model: the model validator's `\w` means any Unicode letter
+    # in Python but only ASCII in the OpenAPI (ECMA) pattern it would be documented with.
+    username = serializers.CharField(max_length=150, read_only=True)
+
     class Meta:
         model = User
         fields = ["id", "username"]

@@ -4,6 +4,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts.selectors import user_search
@@ -49,6 +50,10 @@ class LoginView(TokenObtainPairView):
     """simplejwt's token pair, limited per IP (PARLEY_RATE_LIMITS["login"])."""
 
     throttle_classes = [LoginThrottle]
+
+    @extend_schema(responses={200: TokenObtainPairSerializer, 401: ErrorSerializer})
+    def post(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        return super().post(request, *args, **kwargs)
 
 
 class RefreshView(TokenRefreshView):

@@ -8,7 +8,7 @@ urlpatterns = [
         "conversations/direct/", views.DirectConversationView.as_view(), name="conversation-direct"
     ),
     path(
-        "conversations/<int:conversation_id>/messages/",
+        "conversations/<dbid:conversation_id>/messages/",
         views.MessageListView.as_view(),
         name="messages",
     ),

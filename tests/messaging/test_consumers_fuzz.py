@@ -4,7 +4,8 @@ import asyncio
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.factories import make_direct, make_group, make_user
 from tests.ws import ready_socket, receive
