@@ -275,7 +275,7 @@ PARLEY_NODE_ID = env_int("PARLEY_NODE_ID", -1)
 # Token buckets, "<count>/<s|m|h>[:<burst>]" (burst defaults to count).
 PARLEY_RATE_LIMITS = {
     "ws_send": env_str("PARLEY_RATE_WS_SEND", "10/s:30"),
-    "ws_typing": env_str("PARLEY_RATE_WS_TYPING", "2/s:5"),
+    "ws_typing": env_str("PARLEY_RATE_WS_TYPING", "10/s:20"),
     "ws_handshake": env_str("PARLEY_RATE_WS_HANDSHAKE", "30/m:30"),
     "login": env_str("PARLEY_RATE_LOGIN", "10/m"),
     "register": env_str("PARLEY_RATE_REGISTER", "10/m"),

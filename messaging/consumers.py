@@ -273,6 +273,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         await self.send_json({"type": "pong"})
 
     async def on_edit(self, frame: dict[str, Any]) -> None:
+        await self.rate_limit("ws_send")
         event = await database_sync_to_async(message_edit)(
             editor=self.user,
             conversation_id=int_field(frame, "conversation", minimum=1),
@@ -282,6 +283,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         await self._answer_change(event)
 
     async def on_delete(self, frame: dict[str, Any]) -> None:
+        await self.rate_limit("ws_send")
         event = await database_sync_to_async(message_delete)(
             actor=self.user,
             conversation_id=int_field(frame, "conversation", minimum=1),
@@ -340,9 +342,12 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         )
 
     async def on_typing(self, frame: dict[str, Any]) -> None:
+        await self.rate_limit("ws_typing")
         conversation_id = int_field(frame, "conversation", minimum=1)
         await database_sync_to_async(typing_relay)(user=self.user, conversation_id=conversation_id)
 
+    # A handler that costs the server (stores, fans out) starts with
+    # `await self.rate_limit("<name in PARLEY_RATE_LIMITS>")`; `typing` uses "ws_typing".
     handlers = {
         "send": on_send,
         "sync": on_sync,
