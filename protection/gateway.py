@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
+from chatsite import metrics
 from messaging import realtime
 
 from . import limits
@@ -47,10 +48,12 @@ class HandshakeGuard:
         scope = {**scope, "client_ip": ip}
         lists = await aaddress_lists()
         if lists.blacklisted(ip):
+            metrics.handshake(outcome="forbidden")
             return await _refuse(receive, send, None)
         if not lists.whitelisted(ip):
-            verdict = await limits.bucket("ws_handshake").atake(ip)
+            verdict = await limits.atake("ws_handshake", ip)
             if not verdict.allowed:
+                metrics.handshake(outcome="rate_limited")
                 return await _refuse(receive, send, CLOSE_RATE_LIMITED)
         return await self.inner(scope, receive, send)
 

@@ -9,6 +9,7 @@ import functools
 
 from django.conf import settings
 
+from chatsite import metrics
 from messaging.errors import RateLimited
 
 from .buckets import Rate, TokenBucket, Verdict
@@ -24,6 +25,22 @@ def bucket(name: str) -> TokenBucket:
     return _bucket(name, settings.PARLEY_RATE_LIMITS[name])
 
 
+def take(name: str, key: str) -> Verdict:
+    """One token from `key`'s bucket of the named limit; refusals are counted in metrics."""
+    verdict = bucket(name).take(key)
+    if not verdict.allowed:
+        metrics.ratelimit_refused(scope=name)
+    return verdict
+
+
+async def atake(name: str, key: str) -> Verdict:
+    """As take, without blocking the event loop."""
+    verdict = await bucket(name).atake(key)
+    if not verdict.allowed:
+        metrics.ratelimit_refused(scope=name)
+    return verdict
+
+
 def refused(name: str, verdict: Verdict) -> RateLimited:
     return RateLimited(
         f"rate limit {name} exceeded; retry in {verdict.retry_after:.1f} s",
@@ -33,13 +50,13 @@ def refused(name: str, verdict: Verdict) -> RateLimited:
 
 def rate_check(name: str, key: str) -> None:
     """Takes one token for `key` from the named limit or raises RateLimited (sync callers)."""
-    verdict = bucket(name).take(key)
+    verdict = take(name, key)
     if not verdict.allowed:
         raise refused(name, verdict)
 
 
 async def arate_check(name: str, key: str) -> None:
     """As rate_check, for async callers (the gateway consumer)."""
-    verdict = await bucket(name).atake(key)
+    verdict = await atake(name, key)
     if not verdict.allowed:
         raise refused(name, verdict)

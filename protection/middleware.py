@@ -11,6 +11,8 @@ from . import limits
 from .addresses import http_client_ip
 from .rules import address_lists
 
+LIVENESS_PATH = "/healthz"
+
 
 def _error(request: HttpRequest, status: int, body: dict) -> HttpResponse:
     if request.path.startswith("/api/"):
@@ -27,6 +29,9 @@ class AddressGuardMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         ip = http_client_ip(request.META)
         request.client_ip = ip  # type: ignore[attr-defined]
+        if request.path == LIVENESS_PATH:
+            # The liveness probe touches nothing (no cache, no database), whoever asks.
+            return self.get_response(request)
         lists = address_lists()
         if lists.blacklisted(ip):
             return _error(

@@ -8,6 +8,7 @@ against the clock on every lookup, so an expired entry stops applying by itself.
 """
 
 import ipaddress
+import logging
 import threading
 import time
 import uuid
@@ -20,6 +21,8 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from .addresses import IPNetwork, parse_ip
+
+logger = logging.getLogger(__name__)
 
 VERSION_KEY = "protection:lists:version"
 
@@ -88,13 +91,20 @@ def address_lists() -> AddressLists:
     with _lock:
         if is_fresh():
             return _snapshot  # type: ignore[return-value]
-        version = cache.get(VERSION_KEY)
-        if version is None:
-            version = uuid.uuid4().hex
-            cache.add(VERSION_KEY, version, timeout=None)
-            version = cache.get(VERSION_KEY, version)
-        if _snapshot is None or _snapshot.version != version:
-            _snapshot = _load(version)
+        try:
+            version = cache.get(VERSION_KEY)
+            if version is None:
+                version = uuid.uuid4().hex
+                cache.add(VERSION_KEY, version, timeout=None)
+                version = cache.get(VERSION_KEY, version)
+            if _snapshot is None or _snapshot.version != version:
+                _snapshot = _load(version)
+        except Exception:
+            # Cache or database unavailable: keep serving the lists we have (none yet: none),
+            # and try again after the refresh interval rather than on every request.
+            logger.warning("IP lists could not be refreshed; using the last copy", exc_info=True)
+            if _snapshot is None:
+                _snapshot = AddressLists("unavailable", (), ())
         _checked_at = time.monotonic()
         return _snapshot
 
@@ -109,7 +119,10 @@ async def aaddress_lists() -> AddressLists:
 def lists_changed() -> None:
     """Makes every process reload the lists: a new stamp for all, an immediate reload here."""
     global _snapshot
-    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    try:
+        cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    except Exception:
+        logger.warning("IP lists changed but the cache is unavailable", exc_info=True)
     with _lock:
         _snapshot = None
 

@@ -22,7 +22,7 @@ class BucketThrottle(BaseThrottle):
         key = self.key(request, ip)
         if key is None or address_lists().whitelisted(ip):
             return True
-        verdict = limits.bucket(self.limit).take(key)
+        verdict = limits.take(self.limit, key)
         self.retry_after = verdict.retry_after
         return verdict.allowed
 

@@ -5,6 +5,8 @@ and checks each response: not a server error, a documented status, a body and he
 match the documented schema. (Its pytest plugin is not used: it does not run on pytest 9.)
 """
 
+import os
+
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
@@ -48,7 +50,7 @@ def test_every_operation_conforms_to_the_schema(wsgi_app):
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=30,
+            max_examples=int(os.environ.get("PARLEY_FUZZ_EXAMPLES", "30")),
             deadline=None,
             database=None,
             suppress_health_check=list(HealthCheck),

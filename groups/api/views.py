@@ -28,7 +28,9 @@ ERRORS = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
 class GroupCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120)
     members = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), default=list, max_length=10_000
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        default=list,
+        max_length=10_000,
     )
 
 

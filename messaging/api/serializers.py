@@ -69,7 +69,7 @@ class ConversationSerializer(serializers.Serializer):
 
 
 class DirectOpenSerializer(serializers.Serializer):
-    user = serializers.IntegerField(min_value=1)
+    user = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
 
 
 class ErrorSerializer(serializers.Serializer):
