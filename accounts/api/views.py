@@ -1,4 +1,4 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -34,15 +34,27 @@ class MeView(APIView):
         return Response(UserSerializer(request.user).data)
 
 
+class UserSearchQuerySerializer(serializers.Serializer):
+    # DRF's CharField also refuses NUL characters, which PostgreSQL cannot compare with.
+    search = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=150,
+        default="",
+        help_text="Part of a username",
+    )
+
+
 class UserSearchView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("search", str, description="Part of a username")],
-        responses=UserSerializer(many=True),
+        parameters=[UserSearchQuerySerializer],
+        responses={200: UserSerializer(many=True), 400: ErrorSerializer},
     )
     def get(self, request: Request) -> Response:
-        users = user_search(
-            query=request.query_params.get("search", ""), exclude_id=request.user.pk
-        )
+        query = UserSearchQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        users = user_search(query=query.validated_data["search"], exclude_id=request.user.pk)
         return Response(UserSerializer(users, many=True).data)
 
 

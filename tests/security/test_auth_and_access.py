@@ -258,3 +258,11 @@ def test_session_authenticated_writes_need_the_csrf_token():
     token = browser.cookies["csrftoken"].value
     accepted = browser.post(url, body, content_type="application/json", HTTP_X_CSRFTOKEN=token)
     assert accepted.status_code == 201
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("search", ["a\x00b", "x" * 151])
+def test_user_search_refuses_input_the_database_cannot_take(client_for, search):
+    response = client_for(make_user("alice")).get("/api/users/", {"search": search})
+    assert response.status_code == 400
+    assert response.json()["field"] == "search"
