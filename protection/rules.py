@@ -33,30 +33,57 @@ class Rule:
     expires_at: datetime | None
 
 
+# (IP version, prefix length) -> {network address as int: expiry or None}
+Index = dict[tuple[int, int], dict[int, datetime | None]]
+
+
+def _index(rules: tuple[Rule, ...]) -> Index:
+    index: Index = {}
+    for rule in rules:  # networks are unique (canonical form), so no entry overwrites another
+        net = rule.network
+        index.setdefault((net.version, net.prefixlen), {})[int(net.network_address)] = (
+            rule.expires_at
+        )
+    return index
+
+
+def _matches(index: Index, ip: str) -> bool:
+    """One dict lookup per distinct prefix length in the list, however long the list is."""
+    address = parse_ip(ip)
+    if address is None or not index:
+        return False
+    bits = 32 if address.version == 4 else 128
+    value = int(address)
+    now = None
+    for (version, prefixlen), by_address in index.items():
+        if version != address.version:
+            continue
+        network = value >> (bits - prefixlen) << (bits - prefixlen)
+        if network in by_address:
+            expires_at = by_address[network]
+            if expires_at is None:
+                return True
+            now = now or timezone.now()
+            if expires_at > now:
+                return True
+    return False
+
+
 @dataclass(frozen=True)
 class AddressLists:
     version: str
     blacklist: tuple[Rule, ...]
     whitelist: tuple[Rule, ...]
 
-    @staticmethod
-    def _matches(rules: tuple[Rule, ...], ip: str) -> bool:
-        address = parse_ip(ip)
-        if address is None:
-            return False
-        now = timezone.now()
-        return any(
-            address.version == rule.network.version
-            and address in rule.network
-            and (rule.expires_at is None or rule.expires_at > now)
-            for rule in rules
-        )
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_black", _index(self.blacklist))
+        object.__setattr__(self, "_white", _index(self.whitelist))
 
     def blacklisted(self, ip: str) -> bool:
-        return self._matches(self.blacklist, ip)
+        return _matches(self._black, ip)  # type: ignore[attr-defined]
 
     def whitelisted(self, ip: str) -> bool:
-        return self._matches(self.whitelist, ip)
+        return _matches(self._white, ip)  # type: ignore[attr-defined]
 
 
 _lock = threading.Lock()
