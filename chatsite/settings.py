@@ -241,6 +241,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"GroupRoleEnum": "messaging.models.Membership.Role"},
+    # chatsite.converters.DatabaseIdConverter: ids in paths are 64-bit database integers.
+    "PATH_CONVERTER_OVERRIDES": {
+        "dbid": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1}
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "protection.schema.document_refusals",

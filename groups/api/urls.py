@@ -4,12 +4,12 @@ from . import views
 
 urlpatterns = [
     path("groups/", views.GroupCreateView.as_view(), name="groups"),
-    path("groups/<int:group_id>/", views.GroupDetailView.as_view(), name="group"),
-    path("groups/<int:group_id>/members/", views.GroupMembersView.as_view(), name="group-members"),
+    path("groups/<dbid:group_id>/", views.GroupDetailView.as_view(), name="group"),
+    path("groups/<dbid:group_id>/members/", views.GroupMembersView.as_view(), name="group-members"),
     path(
-        "groups/<int:group_id>/members/<int:user_id>/",
+        "groups/<dbid:group_id>/members/<dbid:user_id>/",
         views.GroupMemberView.as_view(),
         name="group-member",
     ),
-    path("groups/<int:group_id>/leave/", views.GroupLeaveView.as_view(), name="group-leave"),
+    path("groups/<dbid:group_id>/leave/", views.GroupLeaveView.as_view(), name="group-leave"),
 ]

@@ -13,12 +13,12 @@ urlpatterns = [
         name="messages",
     ),
     path(
-        "conversations/<int:conversation_id>/messages/<int:message_id>/",
+        "conversations/<dbid:conversation_id>/messages/<dbid:message_id>/",
         views.MessageView.as_view(),
         name="message",
     ),
     path(
-        "conversations/<int:conversation_id>/changes/",
+        "conversations/<dbid:conversation_id>/changes/",
         views.ChangeListView.as_view(),
         name="changes",
     ),
