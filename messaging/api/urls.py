@@ -23,7 +23,7 @@ urlpatterns = [
         name="changes",
     ),
     path(
-        "conversations/<int:conversation_id>/membership/",
+        "conversations/<dbid:conversation_id>/membership/",
         views.MembershipView.as_view(),
         name="membership",
     ),
