@@ -122,7 +122,9 @@ def test_generated_frames_get_a_reply_or_an_error_and_the_socket_stays_usable(dj
         max_examples=40,
         database=None,
         deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        # Generation health checks (slow or large data under a loaded machine) are not
+        # findings about the server.
+        suppress_health_check=list(HealthCheck),
     )
     @given(st.lists(frames([*mine, strangers]), min_size=1, max_size=8))
     def run(batch):
