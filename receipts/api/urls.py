@@ -4,7 +4,7 @@ from . import views
 
 urlpatterns = [
     path(
-        "conversations/<int:conversation_id>/read/",
+        "conversations/<dbid:conversation_id>/read/",
         views.ReadView.as_view(),
         name="conversation-read",
     ),

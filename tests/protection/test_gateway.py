@@ -140,3 +140,15 @@ async def test_a_blacklisted_network_closes_every_socket_inside_it():
     await db(blacklist_add)(network="192.0.2.0/25")
     for s in sockets:
         assert await asyncio.wait_for(close_code(s), 5) == 4403
+
+
+async def test_typing_over_its_limit_is_refused(settings):
+    settings.PARLEY_RATE_LIMITS = {**settings.PARLEY_RATE_LIMITS, "ws_typing": "1/m:2"}
+    alice, _, direct = await pair()
+    a, _ = await ready_socket(alice)
+    for _ in range(3):
+        await a.send_json_to({"type": "typing", "conversation": direct.pk})
+    await a.send_json_to({"type": "ping"})
+    before, _ = await receive_until(a, "pong")
+    assert [(f["type"], f.get("code")) for f in before] == [("error", "rate_limited")]
+    await a.disconnect()
