@@ -32,11 +32,12 @@ def wait_http(url: str, *, timeout: float = 20.0) -> None:
 
 
 @contextlib.contextmanager
-def daphne(
+def daphne_process(
     env: dict[str, str], *, port: int | None = None, stdout: IO | None = None
-) -> Iterator[int]:
-    """Runs `daphne chatsite.asgi:application` on 127.0.0.1 and yields its port (its stdout goes
-    to `stdout` when given)."""
+) -> Iterator[tuple[subprocess.Popen, int]]:
+    """Runs `daphne chatsite.asgi:application` on 127.0.0.1 and yields (process, port), so a
+    test can also kill it; stopped at the end if still running (its stdout goes to `stdout`
+    when given)."""
     port = port or free_port()
     process = subprocess.Popen(
         [
@@ -62,7 +63,7 @@ def daphne(
             raise RuntimeError(
                 f"daphne did not start: {process.communicate()[1].decode()[-2000:]}"
             ) from None
-        yield port
+        yield process, port
     finally:
         if process.poll() is None:
             process.terminate()
@@ -73,3 +74,12 @@ def daphne(
                 process.wait()
         if process.stderr:
             process.stderr.close()
+
+
+@contextlib.contextmanager
+def daphne(
+    env: dict[str, str], *, port: int | None = None, stdout: IO | None = None
+) -> Iterator[int]:
+    """Runs `daphne chatsite.asgi:application` on 127.0.0.1 and yields its port."""
+    with daphne_process(env, port=port, stdout=stdout) as (_process, bound_port):
+        yield bound_port

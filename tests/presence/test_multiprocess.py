@@ -6,8 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -16,37 +14,9 @@ import websockets
 from presence.store import presence_store
 from tests.conftest import postgres_env_for_subprocess
 from tests.factories import access_token, make_direct, make_user
-from tests.servers import ROOT, daphne, free_port, wait_http
+from tests.servers import daphne, daphne_process
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-@contextlib.contextmanager
-def killable_daphne(env):
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "chatsite.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/")
-        yield process, port
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
 
 
 async def next_presence(socket, user_id, status, *, wait):
@@ -96,7 +66,7 @@ def test_users_of_a_killed_process_go_offline_by_themselves(client_for):
             finally:
                 pinger.cancel()
 
-    with killable_daphne(env) as (doomed, port_a), daphne(env) as port_b:
+    with daphne_process(env) as (doomed, port_a), daphne(env) as port_b:
         asyncio.run(scenario(doomed, port_a, port_b))
     print(f"offline {measured['offline_after']:.1f} s after kill -9")
     assert measured["offline_after"] < 90
