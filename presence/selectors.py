@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from django.db.models import Q
+from django.db.models import Count, OuterRef, Q, Subquery
 
 from messaging.events import iso
 from messaging.models import Conversation, Membership
@@ -15,12 +15,24 @@ from .store import presence_store
 SHARING_KINDS = (Conversation.Kind.DIRECT, Conversation.Kind.GROUP)
 
 
-def contact_ids(*, user_id: int, among: list[int] | None = None) -> list[int]:
+def contact_ids(
+    *, user_id: int, among: list[int] | None = None, max_group_members: int | None = None
+) -> list[int]:
     """Users other than user_id who share a direct chat or a group with them (optionally only
-    those in `among`)."""
-    shared = Membership.objects.filter(
-        user_id=user_id, conversation__kind__in=SHARING_KINDS
-    ).values("conversation_id")
+    those in `among`; optionally only through groups of at most `max_group_members`)."""
+    memberships = Membership.objects.filter(user_id=user_id, conversation__kind__in=SHARING_KINDS)
+    if max_group_members is not None:
+        sizes = (
+            Membership.objects.filter(conversation_id=OuterRef("conversation_id"))
+            .order_by()
+            .values("conversation_id")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        memberships = memberships.annotate(size=Subquery(sizes)).filter(
+            Q(conversation__kind=Conversation.Kind.DIRECT) | Q(size__lte=max_group_members)
+        )
+    shared = memberships.values("conversation_id")
     contacts = Membership.objects.filter(conversation_id__in=shared).exclude(user_id=user_id)
     if among is not None:
         contacts = contacts.filter(Q(user_id__in=among))

@@ -35,7 +35,12 @@ def _announce(*, user_id: int, online: bool) -> None:
     metrics.presence_changed(status="online" if online else "offline")
     state = presence_store().states([user_id])[user_id]
     event = presence_event(user_id=user_id, online=online, last_seen=state.last_seen)
-    contacts = contact_ids(user_id=user_id)
+    # Live presence goes through direct chats and groups up to a size: in a big group everyone
+    # coming online at once would be members² frames. Larger groups' members can still ask
+    # GET /api/presence/.
+    contacts = contact_ids(
+        user_id=user_id, max_group_members=settings.PARLEY_PRESENCE_PUSH_MAX_MEMBERS
+    )
     transaction.on_commit(partial(_publish, contacts, event), robust=True)
 
 

@@ -40,6 +40,25 @@ def test_contacts_are_people_sharing_a_direct_chat_or_group_not_the_announcement
     assert contact_ids(user_id=dave.pk) == []
 
 
+def test_presence_is_pushed_through_small_groups_only_but_readable_in_large_ones(
+    settings, client_for
+):
+    settings.PARLEY_PRESENCE_PUSH_MAX_MEMBERS = 3
+    alice, bob, carol, dave, erin = make_users("alice", "bob", "carol", "dave", "erin")
+    make_direct(alice, erin)
+    make_group(alice, bob, carol)  # 3 members: small enough
+    make_group(dave, alice, bob, carol)  # 4 members: too large for live presence
+    limit = settings.PARLEY_PRESENCE_PUSH_MAX_MEMBERS
+    assert contact_ids(user_id=alice.pk, max_group_members=limit) == sorted(
+        [bob.pk, carol.pk, erin.pk]
+    )
+    assert contact_ids(user_id=dave.pk, max_group_members=limit) == []
+    # Dave still shares a conversation with Alice, so he may ask.
+    presence_connect(user_id=alice.pk, connection_id="a1")
+    answer = client_for(dave).get(f"/api/presence/?users={alice.pk}").json()
+    assert [(p["user"], p["status"]) for p in answer["results"]] == [(alice.pk, "online")]
+
+
 def changes(status):
     return REGISTRY.get_sample_value("parley_presence_changes_total", {"status": status}) or 0
 
