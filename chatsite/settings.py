@@ -264,7 +264,7 @@ PARLEY_RECEIPT_COALESCE_MEMBERS = env_int("PARLEY_RECEIPT_COALESCE_MEMBERS", 50)
 # Presence changes are pushed live through direct chats and through groups of at most this
 # many members (a mass reconnect of a big group would otherwise cost members² frames); the
 # members of larger groups read presence with GET /api/presence/.
-PARLEY_PRESENCE_PUSH_MAX_MEMBERS = env_int("PARLEY_PRESENCE_PUSH_MAX_MEMBERS", 100)
+PARLEY_PRESENCE_PUSH_MAX_MEMBERS = env_int("PARLEY_PRESENCE_PUSH_MAX_MEMBERS", 25)
 # Seconds between two relayed typing notices of one user in one conversation.
 PARLEY_TYPING_THROTTLE = env_float("PARLEY_TYPING_THROTTLE", 2.0)
 # Largest inbound WebSocket text frame, in bytes.
