@@ -1,4 +1,5 @@
-"""The process's Redis client for Parley's shared state (presence, rate limits, lists, ...).
+"""The process's Redis clients: REDIS_URL for shared state (presence, rate limits, lists, ...),
+and the realtime tier's shards (REDIS_SHARD_URLS) for the conversation fan-out.
 
 None on the embedded default: callers then keep that state in process memory, which is right
 for the single process the embedded default runs.
@@ -16,4 +17,20 @@ def redis_client() -> redis.Redis | None:
         return None
     return redis.Redis.from_url(
         settings.REDIS_URL, max_connections=settings.REDIS_POOL, health_check_interval=30
+    )
+
+
+@functools.cache
+def shard_clients() -> tuple[redis.Redis, ...]:
+    """Sync clients of the realtime tier's Redis shards (REDIS_SHARD_URLS), in settings order;
+    empty on the embedded default. A shard that is REDIS_URL itself shares its client."""
+    if not settings.REDIS_URL:
+        return ()
+    return tuple(
+        redis_client()
+        if url == settings.REDIS_URL
+        else redis.Redis.from_url(
+            url, max_connections=settings.REDIS_POOL, health_check_interval=30
+        )
+        for url in settings.REDIS_SHARD_URLS
     )

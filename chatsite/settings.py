@@ -136,6 +136,10 @@ USES_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 # --- Redis: channel layer, cache, Celery ----------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 REDIS_POOL = env_int("REDIS_POOL", 1000)
+# The realtime tier (channel layer, conversation fan-out) sharded over these Redis instances;
+# every server process must list the same URLs in the same order. Shared state (presence,
+# rate limits, cache, Celery) stays on REDIS_URL. Empty: REDIS_URL alone.
+REDIS_SHARD_URLS = env_list("REDIS_SHARD_URLS", [REDIS_URL] if REDIS_URL else [])
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -146,7 +150,8 @@ if REDIS_URL:
                 # redis-py 8 reads with a 5 s socket timeout by default, the same as the layer's
                 # blocking-pop timeout: a socket idle for 5 s would crash with a read timeout.
                 "hosts": [
-                    {"address": REDIS_URL, "max_connections": REDIS_POOL, "socket_timeout": 15}
+                    {"address": url, "max_connections": REDIS_POOL, "socket_timeout": 15}
+                    for url in REDIS_SHARD_URLS
                 ],
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "parley"),
                 "capacity": env_int("CHANNEL_CAPACITY", 1000),

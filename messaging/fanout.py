@@ -7,9 +7,13 @@ the event once, decodes it once, and hands the same frame text to each of its lo
 from a process-local registry. The cost per message is one publish plus one receive per
 process, instead of one channel-layer message per recipient.
 
-Pub/sub is at-most-once, like the channel layer: when the subscription breaks, the hub
-resubscribes and tells every local socket to re-read its conversations from the database
-(`fanout_reset`), so the gap heals without the client noticing.
+With several Redis instances (REDIS_SHARD_URLS) a conversation's channel lives on the shard
+`shard_index` picks from a stable hash of its id: the service publishes there, and each process
+holds one pub/sub connection per shard it needs.
+
+Pub/sub is at-most-once, like the channel layer: when a shard's subscription breaks, the hub
+resubscribes and tells every local socket of that shard's conversations to re-read them from the
+database (`fanout_reset`), so the gap heals without the client noticing.
 """
 
 import asyncio
@@ -18,6 +22,7 @@ import json
 import logging
 import threading
 import weakref
+import zlib
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -25,7 +30,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from chatsite import metrics
-from chatsite.redis import redis_client
+from chatsite.redis import shard_clients
 
 logger = logging.getLogger(__name__)
 
@@ -45,30 +50,64 @@ def encode(handler: str, event: dict[str, Any]) -> str:
     return json.dumps({"handler": handler, "event": event}, separators=(",", ":"))
 
 
+def shard_index(conversation_id: int, shard_count: int) -> int:
+    """The shard of a conversation's channel: the same in every process and after restarts."""
+    if shard_count <= 1:
+        return 0
+    return zlib.crc32(str(int(conversation_id)).encode()) % shard_count
+
+
+class Subscription:
+    """One pub/sub connection to one Redis shard, and the task that reads it."""
+
+    def __init__(self, index: int, url: str) -> None:
+        self.index = index
+        self.url = url
+        self.redis: aioredis.Redis | None = None
+        self.pubsub: aioredis.client.PubSub | None = None
+        self.reader: asyncio.Task[None] | None = None
+        self.lock = asyncio.Lock()
+
+    @property
+    def subscribed(self) -> bool:
+        return self.pubsub is not None and bool(self.pubsub.subscribed)
+
+
 class Hub:
-    """This event loop's registry of sockets by conversation, and its Redis subscription."""
+    """This event loop's registry of sockets by conversation, and its Redis subscriptions (one
+    per shard)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.local: dict[int, set[Subscriber]] = {}
-        self._pubsub: aioredis.client.PubSub | None = None
-        self._redis: aioredis.Redis | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()
+        self.shard_urls: list[str] = list(settings.REDIS_SHARD_URLS) if settings.REDIS_URL else []
+        self.subscriptions: dict[int, Subscription] = {}
+
+    def shard_of(self, conversation_id: int) -> int:
+        return shard_index(conversation_id, len(self.shard_urls))
+
+    def _by_shard(self, conversation_ids: Iterable[int]) -> dict[int, list[int]]:
+        shards: dict[int, list[int]] = {}
+        for conversation_id in conversation_ids:
+            shards.setdefault(self.shard_of(conversation_id), []).append(conversation_id)
+        return shards
 
     # --- registry ----------------------------------------------------------------------
 
     async def join(self, subscriber: Subscriber, conversation_ids: Iterable[int]) -> None:
-        new_channels = []
+        new = []
         for conversation_id in conversation_ids:
             members = self.local.setdefault(conversation_id, set())
             if not members:
-                new_channels.append(channel_name(conversation_id))
+                new.append(conversation_id)
             members.add(subscriber)
-        if new_channels and settings.REDIS_URL:
-            async with self._lock:
-                pubsub = await self._ensure_pubsub()
-                await pubsub.subscribe(*new_channels)
+        if not new or not self.shard_urls:
+            return
+        for index, ids in self._by_shard(new).items():
+            subscription = self._subscription(index)
+            async with subscription.lock:
+                pubsub = await self._ensure_pubsub(subscription)
+                await pubsub.subscribe(*(channel_name(c) for c in ids))
 
     async def leave(self, subscriber: Subscriber, conversation_ids: Iterable[int]) -> None:
         gone = []
@@ -79,12 +118,16 @@ class Hub:
             members.discard(subscriber)
             if not members:
                 del self.local[conversation_id]
-                gone.append(channel_name(conversation_id))
-        if gone and self._pubsub is not None:
+                gone.append(conversation_id)
+        for index, ids in self._by_shard(gone).items():
+            subscription = self.subscriptions.get(index)
+            if subscription is None or subscription.pubsub is None:
+                continue
             # On a broken connection the resubscribe covers only conversations still held.
-            async with self._lock:
+            async with subscription.lock:
                 with contextlib.suppress(aioredis.ConnectionError, aioredis.TimeoutError, OSError):
-                    await self._pubsub.unsubscribe(*gone)
+                    if subscription.pubsub is not None:
+                        await subscription.pubsub.unsubscribe(*(channel_name(c) for c in ids))
 
     # --- delivery ----------------------------------------------------------------------
 
@@ -103,18 +146,26 @@ class Hub:
             except Exception:
                 logger.exception("fan-out to a socket failed")
 
-    # --- Redis subscription --------------------------------------------------------------
+    # --- Redis subscriptions -------------------------------------------------------------
 
-    async def _ensure_pubsub(self) -> aioredis.client.PubSub:
-        if self._pubsub is None:
-            self._redis = aioredis.from_url(settings.REDIS_URL, health_check_interval=30)
-            self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            self._reader = self.loop.create_task(self._read())
-        return self._pubsub
+    def _subscription(self, index: int) -> Subscription:
+        subscription = self.subscriptions.get(index)
+        if subscription is None:
+            subscription = self.subscriptions[index] = Subscription(index, self.shard_urls[index])
+        return subscription
 
-    async def _read(self) -> None:
+    async def _ensure_pubsub(self, subscription: Subscription) -> aioredis.client.PubSub:
+        if subscription.pubsub is None:
+            if subscription.redis is None:
+                subscription.redis = aioredis.from_url(subscription.url, health_check_interval=30)
+            subscription.pubsub = subscription.redis.pubsub(ignore_subscribe_messages=True)
+        if subscription.reader is None:
+            subscription.reader = self.loop.create_task(self._read(subscription))
+        return subscription.pubsub
+
+    async def _read(self, subscription: Subscription) -> None:
         while True:
-            pubsub = self._pubsub
+            pubsub = subscription.pubsub
             try:
                 if pubsub is None or not pubsub.subscribed:
                     await asyncio.sleep(0.05)
@@ -127,35 +178,44 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
-                logger.warning("fan-out subscription lost; resubscribing")
-                await self._resubscribe()
+                logger.warning(
+                    "fan-out subscription to shard %s lost; resubscribing", subscription.index
+                )
+                await self._resubscribe(subscription)
             except Exception:
                 logger.exception("fan-out reader failed on a message")
 
-    async def _resubscribe(self) -> None:
-        """A new subscription for every conversation still held; then sockets heal from the DB."""
+    async def _resubscribe(self, subscription: Subscription) -> None:
+        """A new subscription for every conversation of this shard still held; then those
+        sockets heal from the database."""
         for attempt in range(1_000_000):
             await asyncio.sleep(RESUBSCRIBE_BACKOFF[min(attempt, len(RESUBSCRIBE_BACKOFF) - 1)])
-            async with self._lock:
-                old, self._pubsub = self._pubsub, None
+            async with subscription.lock:
+                old, subscription.pubsub = subscription.pubsub, None
                 if old is not None:
                     with contextlib.suppress(Exception):  # it is already broken
                         await old.aclose()
-                if self._redis is None:
+                if subscription.redis is None:
                     return
-                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                pubsub = subscription.redis.pubsub(ignore_subscribe_messages=True)
                 try:
-                    channels = [channel_name(c) for c in self.local]
+                    channels = [
+                        channel_name(c)
+                        for c in self.local
+                        if self.shard_of(c) == subscription.index
+                    ]
                     if channels:
                         await pubsub.subscribe(*channels)
                 except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
                     await pubsub.aclose()
                     continue
-                self._pubsub = pubsub
+                subscription.pubsub = pubsub
             break
         metrics.fanout_resubscribed()
         held: dict[Subscriber, list[int]] = {}
         for conversation_id, members in self.local.items():
+            if self.shard_of(conversation_id) != subscription.index:
+                continue
             for subscriber in members:
                 held.setdefault(subscriber, []).append(conversation_id)
         for subscriber, conversation_ids in held.items():
@@ -179,8 +239,9 @@ def get_hub() -> Hub:
 def publish(conversation_id: int, handler: str, event: dict[str, Any]) -> None:
     """Publishes a conversation event once (called from sync code, after commit)."""
     text = encode(handler, event)
-    client = redis_client()
-    if client is not None:
+    clients = shard_clients()
+    if clients:
+        client = clients[shard_index(conversation_id, len(clients))]
         client.publish(channel_name(conversation_id), text)
         return
     # Embedded default: every hub lives in this process.

@@ -1,6 +1,8 @@
-"""Real server processes for tests: daphne on free loopback ports, stopped by the test."""
+"""Real server processes for tests: daphne and private redis-servers on free loopback ports,
+stopped by the test."""
 
 import contextlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -83,3 +85,40 @@ def daphne(
     """Runs `daphne chatsite.asgi:application` on 127.0.0.1 and yields its port."""
     with daphne_process(env, port=port, stdout=stdout) as (_process, bound_port):
         yield bound_port
+
+
+@contextlib.contextmanager
+def redis_server(port: int, directory: Path) -> Iterator[subprocess.Popen]:
+    """A private redis-server on 127.0.0.1:port, stopped at the end (never the shared one)."""
+    process = subprocess.Popen(
+        [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", port), timeout=0.5),
+            ):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

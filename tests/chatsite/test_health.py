@@ -1,23 +1,17 @@
 """/healthz and /readyz: liveness touches nothing; readiness follows the database, the channel
 layer and the cache, and comes back by itself when Redis does."""
 
-import contextlib
 import json
 import os
-import shutil
-import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.test import AsyncClient
 
 from tests.conftest import REAL_SERVICES, postgres_env_for_subprocess
-from tests.servers import daphne, free_port
+from tests.servers import daphne, free_port, redis_server
 
 
 def test_healthz_answers_without_touching_anything(client):
@@ -58,43 +52,6 @@ async def test_readyz_is_503_naming_a_cache_that_does_not_answer(settings):
     assert body["checks"]["database"] == "ok"
     assert body["checks"]["channel_layer"] == "ok"
     assert "ConnectionError" in body["checks"]["cache"]
-
-
-@contextlib.contextmanager
-def redis_server(port: int, directory: Path) -> Iterator[subprocess.Popen]:
-    """A private redis-server on 127.0.0.1:port, stopped at the end (never the shared one)."""
-    process = subprocess.Popen(
-        [
-            shutil.which("redis-server") or "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(directory),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", port), timeout=0.5),
-            ):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def readyz(port: int) -> tuple[int, dict]:

@@ -116,7 +116,7 @@ async def test_a_lost_subscription_is_renewed_and_the_gap_read_from_the_database
     # And live delivery works again on the renewed subscription.
     monkeypatch.undo()
     for _ in range(50):
-        if fanout.get_hub()._pubsub is not None and fanout.get_hub()._pubsub.subscribed:
+        if all(s.subscribed for s in fanout.get_hub().subscriptions.values()):
             break
         await asyncio.sleep(0.1)
     await db(message_send)(
