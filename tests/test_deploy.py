@@ -141,3 +141,42 @@ def test_promtool_checks_and_unit_tests_the_rules():
         [PROMTOOL, "test", "rules", str(RULE_TESTS)], capture_output=True, text=True
     )
     assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+NGINX = DEPLOY / "nginx" / "parley.conf"
+
+
+def nginx_location(path: str) -> dict[str, str]:
+    """The directives of one `location` block of the sample nginx config (name -> value)."""
+    block = re.search(r"location " + re.escape(path) + r" \{(.*?)\n    \}", NGINX.read_text(), re.S)
+    assert block, f"no location {path}"
+    directives = {}
+    for line in block.group(1).splitlines():
+        line = line.split("#", 1)[0].strip().rstrip(";")
+        if line:
+            name, _, value = line.partition(" ")
+            directives.setdefault(name, "")
+            directives[name] += value.strip() + "\n"
+    return directives
+
+
+def test_the_nginx_sample_passes_websocket_upgrades_to_the_socket_path(settings):
+    ws = nginx_location("/ws/")
+    assert ws["proxy_pass"].strip() == "http://parley"
+    assert "Upgrade $http_upgrade" in " ".join(ws["proxy_set_header"].split())
+    assert "Connection $connection_upgrade" in " ".join(ws["proxy_set_header"].split())
+    assert "map $http_upgrade $connection_upgrade" in NGINX.read_text()
+
+
+def test_the_nginx_sample_never_cuts_a_socket_parley_keeps(settings):
+    # nginx ends an open socket after these idle seconds: they must exceed the daphne ping
+    # interval documented in docs/operations.md (20 s), the client heartbeat and the server's
+    # heartbeat watchdog, or a quiet but healthy socket would be cut.
+    ws = nginx_location("/ws/")
+    watchdog = settings.PARLEY_HEARTBEAT_INTERVAL * settings.PARLEY_HEARTBEAT_TIMEOUT_FACTOR
+    operations = (DEPLOY.parent / "docs" / "operations.md").read_text()
+    assert "--ping-interval 20" in operations
+    for directive in ("proxy_read_timeout", "proxy_send_timeout"):
+        seconds = int(ws[directive].strip().removesuffix("s"))
+        assert seconds > max(20, settings.PARLEY_HEARTBEAT_INTERVAL, watchdog), directive
+        assert f"{directive} {seconds}s;" in operations
