@@ -6,6 +6,7 @@ are the truth, these frames are a fast hint that sockets repair with a database 
 """
 
 import asyncio
+import concurrent.futures
 import logging
 from collections.abc import Callable, Coroutine
 from time import perf_counter
@@ -22,22 +23,36 @@ from . import fanout
 logger = logging.getLogger(__name__)
 
 
+# Longest a publishing thread waits for the event loop to take an event.
+LOOP_WAIT_SECONDS = 10.0
+
+
 def _in_event_loop(make_coroutine: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Runs a channel-layer coroutine from sync code (a service, after commit).
 
     asgiref's async_to_sync, called from a database hop, hands the coroutine to the event loop
-    that made the hop and waits without a limit; if that loop has already stopped (a socket
-    that closed during its hop, at shutdown or between tests), the hop thread (channels' one
-    thread for every socket of the process) would wait forever. A stopped loop gets nothing:
-    the event is lost like any at-most-once delivery, and the database has it."""
+    that made the hop and waits without a limit; if that loop has stopped meanwhile (a socket
+    that closed during its hop, at shutdown or between tests), the hop thread — channels' one
+    thread for every socket of the process — would wait forever. So: a loop that no longer runs
+    gets nothing (the event is lost like any at-most-once delivery; the database has it), and
+    a running one is waited for at most LOOP_WAIT_SECONDS."""
     loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
-    if loop is not None and not loop.is_running():
+    if loop is None:
+        # Not inside a hop (a management command, a Celery task): asgiref runs it in a loop of
+        # its own.
+        async def run() -> None:
+            await make_coroutine()
+
+        async_to_sync(run)()
+        return
+    if not loop.is_running():
         raise RuntimeError("the event loop that made this call has stopped")
-
-    async def run() -> None:
-        await make_coroutine()
-
-    async_to_sync(run)()
+    future = asyncio.run_coroutine_threadsafe(make_coroutine(), loop)
+    try:
+        future.result(timeout=LOOP_WAIT_SECONDS)
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+        raise
 
 
 def user_group(user_id: int) -> str:
