@@ -6,13 +6,11 @@ are the truth, these frames are a fast hint that sockets repair with a database 
 """
 
 import asyncio
-import concurrent.futures
 import logging
-from collections.abc import Callable, Coroutine
 from time import perf_counter
 from typing import Any
 
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import async_to_sync
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 
@@ -21,38 +19,6 @@ from chatsite import metrics
 from . import fanout
 
 logger = logging.getLogger(__name__)
-
-
-# Longest a publishing thread waits for the event loop to take an event.
-LOOP_WAIT_SECONDS = 10.0
-
-
-def _in_event_loop(make_coroutine: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Runs a channel-layer coroutine from sync code (a service, after commit).
-
-    asgiref's async_to_sync, called from a database hop, hands the coroutine to the event loop
-    that made the hop and waits without a limit; if that loop has stopped meanwhile (a socket
-    that closed during its hop, at shutdown or between tests), the hop thread — channels' one
-    thread for every socket of the process — would wait forever. So: a loop that no longer runs
-    gets nothing (the event is lost like any at-most-once delivery; the database has it), and
-    a running one is waited for at most LOOP_WAIT_SECONDS."""
-    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
-    if loop is None:
-        # Not inside a hop (a management command, a Celery task): asgiref runs it in a loop of
-        # its own.
-        async def run() -> None:
-            await make_coroutine()
-
-        async_to_sync(run)()
-        return
-    if not loop.is_running():
-        raise RuntimeError("the event loop that made this call has stopped")
-    future = asyncio.run_coroutine_threadsafe(make_coroutine(), loop)
-    try:
-        future.result(timeout=LOOP_WAIT_SECONDS)
-    except concurrent.futures.TimeoutError:
-        future.cancel()
-        raise
 
 
 def user_group(user_id: int) -> str:
@@ -65,7 +31,7 @@ def _group_send(group: str, handler: str, payload: dict[str, Any]) -> None:
         return
     started = perf_counter()
     try:
-        _in_event_loop(lambda: layer.group_send(group, {"type": handler, "event": payload}))
+        async_to_sync(layer.group_send)(group, {"type": handler, "event": payload})
     except Exception as exc:
         # The message is already committed; sockets heal from the database (gap fill, sync).
         reason = "channel_full" if isinstance(exc, ChannelFull) else "error"
@@ -119,10 +85,7 @@ def publish_to_users(user_ids: list[int], handler: str, payload: dict[str, Any])
         for start in range(0, len(user_ids), 100):
             await asyncio.gather(*(send_one(uid) for uid in user_ids[start : start + 100]))
 
-    try:
-        _in_event_loop(send_all)
-    except Exception:
-        logger.exception("publishing %s to %d users failed", handler, len(user_ids))
+    async_to_sync(send_all)()
 
 
 def close_user_sockets(user_id: int, code: int) -> None:
