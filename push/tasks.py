@@ -24,13 +24,24 @@ def push_window_notify(conversation_id: int, window_ms: int, window_seconds: int
     return pending
 
 
+# Eager (embedded default, on the push timer thread): how often a locked SQLite table is retried.
+EAGER_LOCKED_ATTEMPTS = 50
+
+
 @shared_task(bind=True, acks_late=True, max_retries=None)
 def push_deliver(self, notification_id: str) -> str:  # type: ignore[no-untyped-def]
+    locked = 0
     while True:
         try:
             outcome = services.push_deliver(notification_id=notification_id)
         except OperationalError as error:
-            raise self.retry(countdown=5, exc=error) from error
+            # A worker retries later; the in-process timer has nobody to hand the retry to (an
+            # eager retry runs again at once), so it waits out the other writer here.
+            locked += 1
+            if not self.request.is_eager or locked >= EAGER_LOCKED_ATTEMPTS:
+                raise self.retry(countdown=5, exc=error) from error
+            time.sleep(0.1)
+            continue
         if outcome.retry_in is None:
             return outcome.status
         if not self.request.is_eager:

@@ -1,8 +1,9 @@
+import asyncio
 import os
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import channel_layers, get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -41,7 +42,14 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _fresh_realtime_state():
-    """Each test starts with an empty channel layer and cache (and Redis DB, when used)."""
+    """Each test starts with an empty channel layer and cache (and Redis DB, when used).
+
+    The layer object itself is new too: a server process runs one event loop for its life, but
+    every async test gets its own, and channels_redis keeps loop-bound state on the layer (the
+    receive lock, the loop that owns it, a count of receivers). A receive cut off when an earlier
+    test's loop closed would leave that state pointing at a dead loop, so the next test would
+    fail with "bound to a different event loop" or wait forever on a lock nobody releases."""
+    channel_layers.backends.clear()
     if settings.REDIS_URL:
         import redis
 
@@ -55,6 +63,28 @@ def _fresh_realtime_state():
         held_receipts.clear()
     cache.clear()
     protection_state_reset()
+
+
+@pytest.fixture(autouse=True)
+async def _settle_tasks_before_the_loop_closes():
+    """Every test's own event loop ends with no database hop still in flight.
+
+    A socket's database hop runs on channels' single worker thread and may call back into the
+    loop (a presence change publishes after commit through `async_to_sync`). When a test ends
+    while such a hop runs, pytest-asyncio cancels the socket's task, which stops waiting for the
+    hop, then closes the loop; the hop's callback lands on a loop that never runs again and the
+    worker thread, shared by every later test, waits for it forever. So: cancel what is left
+    while the loop still runs, then wait for the worker thread to drain."""
+    yield
+    current = asyncio.current_task()
+    left = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+    for task in left:
+        task.cancel()
+    if left:
+        await asyncio.wait(left, timeout=10)
+    # The worker is one thread taking hops in order: when this no-op has run, every hop queued
+    # before it has finished, its callbacks into this loop included.
+    await asyncio.wait_for(sync_to_async(lambda: None, thread_sensitive=True)(), timeout=30)
 
 
 @pytest.fixture
