@@ -6,6 +6,7 @@ PostgreSQL, channels_redis, the Redis cache and Celery on Redis.
 """
 
 import secrets
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -140,6 +141,23 @@ REDIS_POOL = env_int("REDIS_POOL", 1000)
 # every server process must list the same URLs in the same order. Shared state (presence,
 # rate limits, cache, Celery) stays on REDIS_URL. Empty: REDIS_URL alone.
 REDIS_SHARD_URLS = env_list("REDIS_SHARD_URLS", [REDIS_URL] if REDIS_URL else [])
+# Async Redis connections of the realtime tier (channel layer, fan-out subscriptions) run with
+# no socket timeout. redis-py 8 defaults to 5 s, and any timeout sends each command through
+# asyncio.wait_for, which on Python 3.11 loses a cancellation that arrives as the write completes
+# (CPython gh-86296, fixed in 3.12): the layer receive of a closed socket then never ends and
+# polls Redis forever (measured: 8 of 30 cancelled receives). Reads are bounded anyway (the
+# layer's blocking pop times out after 5 s, pub/sub reads pass their own timeout); TCP keepalive
+# finds a peer that vanished without a reset in about 25 s.
+REALTIME_REDIS_OPTIONS = {
+    "max_connections": REDIS_POOL,
+    "socket_timeout": None,
+    "socket_keepalive": True,
+    "socket_keepalive_options": {
+        socket.TCP_KEEPIDLE: 10,
+        socket.TCP_KEEPINTVL: 5,
+        socket.TCP_KEEPCNT: 3,
+    },
+}
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -147,12 +165,7 @@ if REDIS_URL:
             "CONFIG": {
                 # A dict host lets us size the connection pool: redis-py caps a pool at 100
                 # connections by default, which many simultaneous handshakes exhaust.
-                # redis-py 8 reads with a 5 s socket timeout by default, the same as the layer's
-                # blocking-pop timeout: a socket idle for 5 s would crash with a read timeout.
-                "hosts": [
-                    {"address": url, "max_connections": REDIS_POOL, "socket_timeout": 15}
-                    for url in REDIS_SHARD_URLS
-                ],
+                "hosts": [{"address": url, **REALTIME_REDIS_OPTIONS} for url in REDIS_SHARD_URLS],
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "parley"),
                 "capacity": env_int("CHANNEL_CAPACITY", 1000),
                 "expiry": 60,

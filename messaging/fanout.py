@@ -157,7 +157,16 @@ class Hub:
     async def _ensure_pubsub(self, subscription: Subscription) -> aioredis.client.PubSub:
         if subscription.pubsub is None:
             if subscription.redis is None:
-                subscription.redis = aioredis.from_url(subscription.url, health_check_interval=30)
+                subscription.redis = aioredis.from_url(
+                    subscription.url,
+                    health_check_interval=30,
+                    # See REALTIME_REDIS_OPTIONS: with a socket timeout, a cancellation can be lost.
+                    **{
+                        key: value
+                        for key, value in settings.REALTIME_REDIS_OPTIONS.items()
+                        if key != "max_connections"
+                    },
+                )
             subscription.pubsub = subscription.redis.pubsub(ignore_subscribe_messages=True)
         if subscription.reader is None:
             subscription.reader = self.loop.create_task(self._read(subscription))

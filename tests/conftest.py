@@ -1,5 +1,6 @@
 import asyncio
 import os
+import warnings
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -81,7 +82,9 @@ async def _settle_tasks_before_the_loop_closes():
     for task in left:
         task.cancel()
     if left:
-        await asyncio.wait(left, timeout=10)
+        _, pending = await asyncio.wait(left, timeout=10)
+        if pending:  # a task that ignores cancellation is a leak in production too
+            warnings.warn(f"still running 10 s after being cancelled: {pending}", stacklevel=1)
     # The worker is one thread taking hops in order: when this no-op has run, every hop queued
     # before it has finished, its callbacks into this loop included.
     await asyncio.wait_for(sync_to_async(lambda: None, thread_sensitive=True)(), timeout=30)
