@@ -88,6 +88,9 @@ async def _settle_tasks_before_the_loop_closes():
     # The worker is one thread taking hops in order: when this no-op has run, every hop queued
     # before it has finished, its callbacks into this loop included.
     await asyncio.wait_for(sync_to_async(lambda: None, thread_sensitive=True)(), timeout=30)
+    # Hops that run on the loop's thread pool (chatsite/asyncdb.py) finish here too, while the
+    # loop still runs everything they call back into.
+    await asyncio.wait_for(asyncio.get_running_loop().shutdown_default_executor(), timeout=30)
 
 
 @pytest.fixture
