@@ -3,6 +3,7 @@
 import logging
 from typing import Any
 
+import redis
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
@@ -29,6 +30,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             {
                 "code": "unavailable",
                 "detail": "The database is unavailable; retry later.",
+                "field": None,
+            },
+            status=503,
+        )
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        logger.exception("redis error in %s", context.get("view"))
+        return Response(
+            {
+                "code": "unavailable",
+                "detail": "A backing service is unavailable; retry later.",
                 "field": None,
             },
             status=503,

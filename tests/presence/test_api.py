@@ -47,3 +47,21 @@ def test_bad_user_lists_are_400(client_for, query):
 
 def test_presence_needs_authentication(anon_client):
     assert anon_client.get("/api/presence/?users=1").status_code == 401
+
+
+@pytest.mark.postgres
+def test_redis_down_is_503_unavailable_not_a_server_error(client_for, settings):
+    from chatsite.redis import redis_client
+
+    alice, bob = make_users("alice", "bob")
+    make_direct(alice, bob)
+    client = client_for(alice)
+    assert client.get("/api/presence/", {"users": bob.pk}).status_code == 200
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
+    redis_client.cache_clear()
+    try:
+        response = client.get("/api/presence/", {"users": bob.pk})
+    finally:
+        redis_client.cache_clear()
+    assert response.status_code == 503
+    assert response.json()["code"] == "unavailable"
