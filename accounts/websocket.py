@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import get_user
-from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.sessions import CookieMiddleware, SessionMiddleware
 from django.conf import settings
@@ -17,6 +16,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.http.request import split_domain_port, validate_host
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
+
+from chatsite.asyncdb import db_hop
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -55,7 +56,7 @@ def origin_allowed(origin: str) -> bool:
     return bool(domain) and validate_host(domain, allowed)
 
 
-@database_sync_to_async
+@db_hop
 def user_for_token(token: str):  # type: ignore[no-untyped-def]
     auth = JWTAuthentication()
     try:

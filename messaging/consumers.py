@@ -18,12 +18,12 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
 from chatsite import metrics
+from chatsite.asyncdb import db_hop
 from presence.services import (
     presence_connect,
     presence_disconnect,
@@ -109,12 +109,10 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         await self._join(realtime.user_group(self.user.pk))
         # Subscribe to the conversations before reading last_seq, so any message committed
         # after that read is also fanned out to this socket.
-        conversation_ids = await database_sync_to_async(conversation_ids_for_user)(
-            user_id=self.user.pk
-        )
+        conversation_ids = await db_hop(conversation_ids_for_user)(user_id=self.user.pk)
         self.hub = fanout.get_hub()
         await self.hub.join(self, conversation_ids)
-        summaries = await database_sync_to_async(conversation_summaries)(user_id=self.user.pk)
+        summaries = await db_hop(conversation_summaries)(user_id=self.user.pk)
         self.cursors = {s["id"]: s["last_seq"] for s in summaries}
         # Where each conversation's history starts for this user: changes to older messages
         # are not theirs to see.
@@ -132,9 +130,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         for handler, event, text in early:
             self.fanout_event(handler, event, text)
         try:
-            await database_sync_to_async(presence_connect)(
-                user_id=self.user.pk, connection_id=self.channel_name
-            )
+            await db_hop(presence_connect)(user_id=self.user.pk, connection_id=self.channel_name)
         except Exception:
             logger.exception("presence connect failed")  # the next heartbeat retries
         self.watchdog = asyncio.create_task(self._watchdog())
@@ -230,7 +226,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
     async def on_send(self, frame: dict[str, Any]) -> None:
         await self.rate_limit("ws_send")
         conversation_id = int_field(frame, "conversation", minimum=1)
-        ack = await database_sync_to_async(message_send)(
+        ack = await db_hop(message_send)(
             sender=self.user,
             conversation_id=conversation_id,
             client_msg_id=frame.get("client_msg_id"),
@@ -242,7 +238,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         conversation_id = int_field(frame, "conversation", minimum=1)
         after_seq = int_field(frame, "after_seq", minimum=0)
         limit = int_field(frame, "limit", minimum=1, required=False) or MAX_PAGE
-        page, has_more, last_seq = await database_sync_to_async(message_history)(
+        page, has_more, last_seq = await db_hop(message_history)(
             user_id=self.user.pk,
             conversation_id=conversation_id,
             after_seq=after_seq,
@@ -274,7 +270,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
 
     async def on_edit(self, frame: dict[str, Any]) -> None:
         await self.rate_limit("ws_send")
-        event = await database_sync_to_async(message_edit)(
+        event = await db_hop(message_edit)(
             editor=self.user,
             conversation_id=int_field(frame, "conversation", minimum=1),
             message_id=message_id_field(frame),
@@ -284,7 +280,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
 
     async def on_delete(self, frame: dict[str, Any]) -> None:
         await self.rate_limit("ws_send")
-        event = await database_sync_to_async(message_delete)(
+        event = await db_hop(message_delete)(
             actor=self.user,
             conversation_id=int_field(frame, "conversation", minimum=1),
             message_id=message_id_field(frame),
@@ -311,7 +307,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         conversation_id = int_field(frame, "conversation", minimum=1)
         after = int_field(frame, "after_change_seq", minimum=0)
         limit = int_field(frame, "limit", minimum=1, required=False) or MAX_PAGE
-        page, has_more, last_change_seq = await database_sync_to_async(message_changes)(
+        page, has_more, last_change_seq = await db_hop(message_changes)(
             user_id=self.user.pk,
             conversation_id=conversation_id,
             after_change_seq=after,
@@ -337,14 +333,14 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
     async def _mark(self, frame: dict[str, Any], *, read: bool) -> None:
         conversation_id = int_field(frame, "conversation", minimum=1)
         seq = int_field(frame, "seq", minimum=0)
-        await database_sync_to_async(receipt_mark)(
+        await db_hop(receipt_mark)(
             user_id=self.user.pk, conversation_id=conversation_id, seq=seq, read=read
         )
 
     async def on_typing(self, frame: dict[str, Any]) -> None:
         await self.rate_limit("ws_typing")
         conversation_id = int_field(frame, "conversation", minimum=1)
-        await database_sync_to_async(typing_relay)(user=self.user, conversation_id=conversation_id)
+        await db_hop(typing_relay)(user=self.user, conversation_id=conversation_id)
 
     # A handler that costs the server (stores, fans out) starts with
     # `await self.rate_limit("<name in PARLEY_RATE_LIMITS>")`; `typing` uses "ws_typing".
@@ -496,11 +492,11 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
             if now >= next_refresh:
                 next_refresh = now + interval
                 try:
-                    present = await database_sync_to_async(presence_heartbeat)(
+                    present = await db_hop(presence_heartbeat)(
                         user_id=self.user.pk, connection_id=self.channel_name
                     )
                     if not present and not self.closing:  # lapsed (e.g. a stall): re-enter
-                        await database_sync_to_async(presence_connect)(
+                        await db_hop(presence_connect)(
                             user_id=self.user.pk, connection_id=self.channel_name
                         )
                 except Exception:
@@ -508,9 +504,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
 
     async def _leave_presence(self) -> None:
         try:
-            await database_sync_to_async(presence_disconnect)(
-                user_id=self.user.pk, connection_id=self.channel_name
-            )
+            await db_hop(presence_disconnect)(user_id=self.user.pk, connection_id=self.channel_name)
         except Exception:
             # The entry lapses by itself after the heartbeat timeout.
             logger.exception("presence disconnect failed")
@@ -558,7 +552,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
                 try:
                     # Read as this member (membership and join floor checked): a socket whose
                     # user was removed must not read on.
-                    missing, has_more, _ = await database_sync_to_async(message_history)(
+                    missing, has_more, _ = await db_hop(message_history)(
                         user_id=self.user.pk,
                         conversation_id=conversation_id,
                         after_seq=after,
