@@ -279,6 +279,9 @@ PARLEY_MAX_FRAME_BYTES = env_int("PARLEY_MAX_FRAME_BYTES", 64 * 1024)
 PARLEY_REORDER_WAIT = env_float("PARLEY_REORDER_WAIT", 0.5)
 # Live frames queued for one socket before it counts as too slow and is closed with 1013.
 PARLEY_OUTBOX_LIMIT = env_int("PARLEY_OUTBOX_LIMIT", 2000)
+# On SIGTERM, seconds daphne waits for closed sockets' consumers to finish before cancelling
+# them (chatsite/serving.py); keep it below the orchestrator's kill timeout.
+PARLEY_SHUTDOWN_GRACE: float = env_float("PARLEY_SHUTDOWN_GRACE", 5)
 # Prefix of the Redis pub/sub channels of the conversation fan-out.
 PARLEY_FANOUT_PREFIX = env_str("PARLEY_FANOUT_PREFIX", env_str("CHANNEL_LAYER_PREFIX", "parley"))
 # Node number (0..1023) inside message ids; distinct per process avoids id collisions.

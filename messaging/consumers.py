@@ -10,6 +10,11 @@ waits up to PARLEY_REORDER_WAIT seconds, after which the missing ones are read f
 database. Live frames go through one outbox per socket, written in order by one task; a socket
 whose outbox grows past PARLEY_OUTBOX_LIMIT cannot keep up and is closed with 1013, so its
 client reconnects and syncs instead of silently missing messages.
+
+When the realtime path itself may have lost this socket's events beyond what a database read
+repairs (its channel-layer receive failed, or the hub found Redis restarted, which loses group
+memberships), the socket is closed with 1012 (`realtime_lost`): the client reconnects, which
+rebuilds the memberships, and syncs.
 """
 
 import asyncio
@@ -68,6 +73,7 @@ def int_field(
 
 
 CLOSE_TOO_SLOW = 1013
+CLOSE_SERVICE_RESTART = 1012
 
 OutboxItem = str | Callable[[], Awaitable[None]]
 
@@ -83,6 +89,10 @@ def message_id_field(frame: dict[str, Any]) -> int:
 
 
 class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsocketConsumer):
+    # Class defaults: the layer's receive starts before `connect` runs.
+    user: Any = None
+    lost: asyncio.Task[None] | None = None
+
     async def connect(self) -> None:
         self.user = None
         self.cursors: dict[int, int] = {}
@@ -147,6 +157,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
             self.writer.cancel()
         if self.hub is not None:
             await self.hub.leave(self, list(self.cursors))
+            self.hub.detach(self)
         self.closing = True
         if self.watchdog is not None:
             self.watchdog.cancel()
@@ -154,6 +165,38 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined.clear()
+
+    # --- losses of the realtime path ---------------------------------------------------------
+
+    # channels' AsyncConsumer sets `channel_receive` to the layer's receive for this socket's
+    # channel; reading it through this property lets a failed receive close the socket with
+    # 1012 instead of crashing it (1011, and the client would not know why).
+    @property
+    def channel_receive(self) -> Callable[[], Awaitable[dict[str, Any]]]:
+        return self._receive_from_layer
+
+    @channel_receive.setter
+    def channel_receive(self, receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        self._layer_receive = receive
+
+    async def _receive_from_layer(self) -> dict[str, Any]:
+        try:
+            return await self._layer_receive()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("channel layer receive failed; closing the socket", exc_info=True)
+            self.realtime_lost("layer_receive")
+            await asyncio.Event().wait()  # nothing more from the layer: the socket is closing
+            raise AssertionError("unreachable") from None
+
+    def realtime_lost(self, reason: str) -> None:
+        """This socket may have missed events the database cannot replay (per-user events,
+        group memberships): close it with 1012 so the client reconnects and syncs."""
+        if self.lost is not None or self.user is None:
+            return
+        metrics.realtime_loss_closed(reason=reason)
+        self.lost = asyncio.get_running_loop().create_task(self.close(code=CLOSE_SERVICE_RESTART))
 
     async def _join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)
