@@ -5,6 +5,7 @@ consumer accepts the socket and closes it with 4401 or 4403 when the handshake f
 clients get a close code they can act on.
 """
 
+import logging
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,8 +19,13 @@ from django.http.request import split_domain_port, validate_host
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
+from messaging.errors import DATABASE_ERRORS
+
+logger = logging.getLogger(__name__)
+
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -69,6 +75,16 @@ class GatewayAuthMiddleware(BaseMiddleware):
 
     async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
         scope = dict(scope)
+        try:
+            await self._authenticate(scope)
+        except DATABASE_ERRORS:
+            # Who is connecting cannot be told now: the consumer closes with 1013 (try again).
+            logger.warning("database unavailable during a handshake", exc_info=True)
+            scope["user"] = AnonymousUser()
+            scope["auth_failure"] = CLOSE_TRY_AGAIN_LATER
+        return await super().__call__(scope, receive, send)
+
+    async def _authenticate(self, scope: dict[str, Any]) -> None:
         origin = _header(scope, b"origin")
         token = bearer_token(scope)
         if token is not None:
@@ -86,7 +102,6 @@ class GatewayAuthMiddleware(BaseMiddleware):
                 scope["auth_failure"] = CLOSE_FORBIDDEN
         if not scope["user"].is_authenticated and "auth_failure" not in scope:
             scope["auth_failure"] = CLOSE_UNAUTHORIZED
-        return await super().__call__(scope, receive, send)
 
 
 def GatewayAuthStack(inner):  # type: ignore[no-untyped-def]

@@ -26,7 +26,6 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.db import DatabaseError
 
 from chatsite import metrics
 from presence.services import (
@@ -41,7 +40,7 @@ from receipts.coalescing import ensure_flusher
 from receipts.services import receipt_mark
 
 from . import fanout, realtime
-from .errors import BadRequest, ChatError, NotFound, RateLimited, Unavailable
+from .errors import DATABASE_ERRORS, BadRequest, ChatError, NotFound, RateLimited, Unavailable
 from .instrumentation import GatewayInstrumentation
 from .selectors import (
     MAX_PAGE,
@@ -73,6 +72,7 @@ def int_field(
 
 
 CLOSE_TOO_SLOW = 1013
+CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_SERVICE_RESTART = 1012
 
 OutboxItem = str | Callable[[], Awaitable[None]]
@@ -115,6 +115,13 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
             await self.close(code=failure)
             return
         self.user = self.scope["user"]
+        try:
+            await self._start()
+        except DATABASE_ERRORS:
+            logger.warning("database unavailable during a handshake", exc_info=True)
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+
+    async def _start(self) -> None:
         await self.protection_start()
         await self._join(realtime.user_group(self.user.pk))
         # Subscribe to the conversations before reading last_seq, so any message committed
@@ -247,7 +254,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
             await self.send_error(exc.code, exc.detail, ref=ref, **exc.extra)
             if isinstance(exc, RateLimited):
                 await self.refusal_counted()
-        except DatabaseError:
+        except DATABASE_ERRORS:
             logger.exception("database error handling a %s frame", frame_type)
             await self.send_error(
                 Unavailable.code, "the database is unavailable; retry later", ref=ref
@@ -618,7 +625,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
                         }
                     )
                     return
-                except DatabaseError:
+                except DATABASE_ERRORS:
                     logger.exception("gap fill for conversation %s failed", conversation_id)
                     self.pending.pop(conversation_id, None)
                     frame = {"type": "resync", "conversation": conversation_id, "after_seq": after}
