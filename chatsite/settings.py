@@ -140,6 +140,10 @@ REDIS_POOL = env_int("REDIS_POOL", 1000)
 # every server process must list the same URLs in the same order. Shared state (presence,
 # rate limits, cache, Celery) stays on REDIS_URL. Empty: REDIS_URL alone.
 REDIS_SHARD_URLS = env_list("REDIS_SHARD_URLS", [REDIS_URL] if REDIS_URL else [])
+# The channel layer forgets a group membership this many seconds after its group_add; sockets
+# renew theirs every half of it, and daphne's --websocket_timeout stays at or below it (see
+# docs/operations.md, "Timeouts along the path").
+CHANNEL_GROUP_EXPIRY = env_int("CHANNEL_GROUP_EXPIRY", 86400)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -156,7 +160,7 @@ if REDIS_URL:
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "parley"),
                 "capacity": env_int("CHANNEL_CAPACITY", 1000),
                 "expiry": 60,
-                "group_expiry": env_int("CHANNEL_GROUP_EXPIRY", 86400),
+                "group_expiry": CHANNEL_GROUP_EXPIRY,
             },
         }
     }
@@ -170,7 +174,12 @@ if REDIS_URL:
     CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
     CELERY_TASK_ALWAYS_EAGER = False
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"group_expiry": CHANNEL_GROUP_EXPIRY},
+        }
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True

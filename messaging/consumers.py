@@ -78,6 +78,11 @@ CLOSE_SERVICE_RESTART = 1012
 OutboxItem = str | Callable[[], Awaitable[None]]
 
 
+def group_renewal_interval(layer: Any) -> float:
+    """Half the layer's group expiry (both channels backends default to 86400 s)."""
+    return max(float(getattr(layer, "group_expiry", 86400)) / 2, 0.05)
+
+
 def message_id_field(frame: dict[str, Any]) -> int:
     """A message id: the string the server sends (or, leniently, a JSON integer)."""
     value = frame.get("id")
@@ -531,18 +536,24 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
 
     async def _watchdog(self) -> None:
         """Closes the socket (4408) once it has been silent for the heartbeat timeout; until
-        then keeps its presence entry fresh, once per heartbeat interval."""
+        then keeps its presence entry fresh, once per heartbeat interval, and its channel-layer
+        group memberships, once per half `group_expiry`."""
         loop = asyncio.get_running_loop()
         interval = settings.PARLEY_HEARTBEAT_INTERVAL
         next_refresh = loop.time() + interval
+        renew_every = group_renewal_interval(self.channel_layer)
+        next_renewal = loop.time() + renew_every
         while True:
-            await asyncio.sleep(interval / 2)
+            await asyncio.sleep(min(interval, renew_every) / 2)
             now = loop.time()
             if now - self.last_frame_at > presence_timeout():
                 self.closing = True
                 await self._leave_presence()
                 await self.close(code=CLOSE_HEARTBEAT_TIMEOUT)
                 return
+            if now >= next_renewal:
+                next_renewal = now + renew_every
+                await self._renew_groups()
             if now >= next_refresh:
                 next_refresh = now + interval
                 try:
@@ -555,6 +566,16 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
                         )
                 except Exception:
                     logger.exception("presence refresh failed")
+
+    async def _renew_groups(self) -> None:
+        """The layer forgets a membership `group_expiry` seconds after its group_add: adding
+        again restarts that clock, so a socket outliving it keeps its per-user events."""
+        try:
+            for group in list(self.groups_joined):
+                await self.channel_layer.group_add(group, self.channel_name)
+        except Exception:
+            # The layer is failing; its receive fails too and closes the socket (1012).
+            logger.warning("renewing group memberships failed", exc_info=True)
 
     async def _leave_presence(self) -> None:
         try:

@@ -164,3 +164,25 @@ def test_a_redis_restart_closes_the_server_process_sockets_with_1012_and_they_co
             stack.enter_context(redis_server(redis_port, tmp_path))
 
         asyncio.run(scenario(port, restart))
+
+
+async def test_a_socket_outliving_group_expiry_keeps_its_per_user_events(settings):
+    """The layer forgets a membership group_expiry seconds after group_add; the socket renews
+    it every half expiry, so per-user events still reach a socket that lives longer."""
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"group_expiry": 1},
+        }
+    }
+    alice, bob = await db(make_users)("alice", "bob")
+    on_alice, _ = await ready_socket(alice)
+    layer = get_channel_layer()
+    assert layer.group_expiry == 1
+    await asyncio.sleep(3)  # three expiries: without renewal the membership is gone
+    await layer.group_send(
+        realtime.user_group(alice.pk),
+        {"type": "typing.relayed", "event": {"type": "typing", "conversation": 1, "user": bob.pk}},
+    )
+    assert (await receive(on_alice))["type"] == "typing"
+    await on_alice.disconnect()
