@@ -129,6 +129,8 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
     async def _start(self) -> None:
         await self.protection_start()
         await self._join(realtime.user_group(self.user.pk))
+        if self.scope.get("auth_session"):  # closed as one on logout
+            await self._join(realtime.session_group(self.scope["auth_session"]))
         # Subscribe to the conversations before reading last_seq, so any message committed
         # after that read is also fanned out to this socket.
         conversation_ids = await database_sync_to_async(conversation_ids_for_user)(
