@@ -33,3 +33,18 @@ def token_revoked(*, user: User, token: Mapping[str, Any]) -> bool:
         return True
     session_id = token.get(SESSION_CLAIM)
     return bool(session_id) and cache.get(session_ended_key(str(session_id))) is not None
+
+
+def socket_refusal(*, user_id: int, token_generation: int, session_id: str | None) -> str | None:
+    """Why a socket authenticated a moment ago must close now, or None. A ban, a revocation or a
+    logout closes sockets through the user's channel-layer groups, which a socket joins only
+    after authenticating: one that authenticated just before and joined just after would miss
+    its close, so it asks again once joined. "banned" or "revoked"."""
+    row = User.objects.filter(pk=user_id).values_list("is_active", "token_generation").first()
+    if row is None or not row[0]:
+        return "banned"
+    if row[1] != token_generation:
+        return "revoked"
+    if session_id and cache.get(session_ended_key(session_id)) is not None:
+        return "revoked"
+    return None

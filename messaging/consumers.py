@@ -26,6 +26,8 @@ from typing import Any
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from accounts.selectors import socket_refusal
+from accounts.websocket import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED
 from chatsite import metrics
 from chatsite.asyncdb import db_hop
 from presence.services import (
@@ -131,6 +133,14 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         await self._join(realtime.user_group(self.user.pk))
         if self.scope.get("auth_session"):  # closed as one on logout
             await self._join(realtime.session_group(self.scope["auth_session"]))
+        refusal = await db_hop(socket_refusal)(
+            user_id=self.user.pk,
+            token_generation=self.user.token_generation,
+            session_id=self.scope.get("auth_session"),
+        )
+        if refusal is not None:  # banned, revoked or logged out while authenticating
+            await self.close(code=CLOSE_FORBIDDEN if refusal == "banned" else CLOSE_UNAUTHORIZED)
+            return
         # Subscribe to the conversations before reading last_seq, so any message committed
         # after that read is also fanned out to this socket.
         conversation_ids = await db_hop(conversation_ids_for_user)(user_id=self.user.pk)

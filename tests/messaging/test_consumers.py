@@ -488,3 +488,29 @@ async def test_close_user_sockets_closes_every_socket_of_that_user_only():
     await other.send_json_to({"type": "ping"})
     assert await receive(other, "pong") == {"type": "pong"}
     await other.disconnect()
+
+
+@pytest.mark.parametrize("change", ["ban", "revoke"])
+async def test_a_ban_or_revocation_while_authenticating_still_closes_the_socket(
+    monkeypatch, change
+):
+    """Bans and revocations close sockets through the user's groups, which a socket joins after
+    authenticating: one that changes in between must close all the same."""
+    from accounts.services import user_tokens_revoke
+    from messaging.consumers import GatewayConsumer
+    from moderation.services import user_ban
+
+    alice = await db(make_user)("alice")
+    moderator = await db(make_user)("mod", is_staff=True)
+    real_start = GatewayConsumer.protection_start
+
+    async def changed_meanwhile(consumer):
+        await real_start(consumer)
+        if change == "ban":
+            await db(user_ban)(actor=moderator, user=alice)
+        else:
+            await db(user_tokens_revoke)(user=alice)
+
+    monkeypatch.setattr(GatewayConsumer, "protection_start", changed_meanwhile)
+    socket = await open_socket(alice)
+    assert await close_code(socket) == (4403 if change == "ban" else 4401)
