@@ -1,5 +1,6 @@
 """/metrics: protected, and Parley's counters move as a scripted session says they should."""
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -22,6 +23,17 @@ async def scrape() -> dict:
     return parse(response.content.decode())
 
 
+async def scrape_until(condition, wait: float = 10) -> dict:
+    """Scrapes until `condition(metrics)` holds: a socket is counted once its handshake has
+    finished, a moment after its ready frame (presence is set up in between)."""
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        scraped = await scrape()
+        if condition(scraped) or asyncio.get_running_loop().time() > deadline:
+            return scraped
+        await asyncio.sleep(0.05)
+
+
 def send(conversation: int, client_msg_id: str, body: str) -> str:
     return json.dumps(
         {"type": "send", "conversation": conversation, "client_msg_id": client_msg_id, "body": body}
@@ -37,7 +49,7 @@ async def test_a_scripted_session_moves_the_counters():
 
     a, _ = await ready_socket(alice)
     b, _ = await ready_socket(bob)
-    live = await scrape()
+    live = await scrape_until(lambda s: delta(s, before, "parley_websocket_connections") >= 2)
     assert delta(live, before, "parley_websocket_connections") == 2
 
     # Two refused handshakes: no credentials, and a token from a page of another origin.
