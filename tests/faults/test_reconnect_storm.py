@@ -1,0 +1,140 @@
+"""Scenario 5: a reconnect storm. 1,000 sockets on two daphne processes are dropped at once
+(both processes killed -9 and restarted on their ports); while they are down, every group gets
+new messages. Clients come back with jittered exponential backoff; at least 99% must be back
+within 60 s and every member's view (sync) must equal the database.
+"""
+
+import asyncio
+import os
+import random
+import time
+from collections import Counter
+
+import pytest
+
+from messaging.services import message_send
+from tests.faults.client import percentiles, until
+from tests.faults.conftest import Population, check_views, server_env
+from tests.faults.harness import DaphneServer
+
+pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+SOCKETS = int(os.environ.get("PARLEY_FAULTS_SOCKETS", 1000))
+GROUP_SIZE = 20
+MESSAGES_WHILE_DOWN = 2  # per group
+BACK_WITHIN = 60.0
+BACK_SHARE = 0.99
+
+
+async def connect_gradually(clients, *, per_second: int = 200) -> float:
+    """Starts the clients at a steady pace (the first connect is not the storm under test)."""
+    started = time.monotonic()
+    for n, client in enumerate(clients):
+        client.start()
+        if n % 20 == 19:
+            await asyncio.sleep(20 / per_second)
+    await until(
+        lambda: all(c.connected.is_set() for c in clients), within=180, what="every socket ready"
+    )
+    return time.monotonic() - started
+
+
+def test_1000_sockets_dropped_at_once_come_back_with_backoff_and_sync_gap_free(
+    tmp_path, private_redis, servers, database, measured
+):
+    seed = int(os.environ.get("PARLEY_FAULTS_SEED") or random.randrange(1_000_000))
+    rng = random.Random(seed)
+    measured.update({"seed": seed, "sockets": SOCKETS})
+    population = Population(SOCKETS, GROUP_SIZE)
+    env = server_env(private_redis.url)
+    servers.extend(DaphneServer(env, tmp_path, name=n) for n in ("a", "b"))
+    for server in servers:
+        server.start()
+
+    def send_while_down() -> int:
+        stored = 0
+        for conversation, members in population.groups.items():
+            for n in range(MESSAGES_WHILE_DOWN):
+                sender = next(u for u in population.users if u.pk == members[n % len(members)])
+                message_send(
+                    sender=sender,
+                    conversation_id=conversation,
+                    client_msg_id=f"down-{conversation}-{n}",
+                    body="sent while the servers were down",
+                )
+                stored += 1
+        return stored
+
+    async def scenario() -> list:
+        clients = population.clients(
+            [s.ws for s in servers],
+            rng=random.Random(rng.random()),
+            backoff_base=0.5,
+            backoff_cap=10.0,
+        )
+        measured["initial_connect_s"] = round(await connect_gradually(clients), 2)
+        rss_before = {s.name: s.rss_kib() for s in servers}
+
+        for server in servers:
+            server.kill9()
+        dropped_at = time.monotonic()
+        measured["stored_while_down"] = await asyncio.to_thread(send_while_down)
+        restart = await asyncio.gather(*(asyncio.to_thread(s.start) for s in servers))
+        measured["server_restart_s"] = [round(x, 2) for x in restart]
+        measured["servers_back_after_drop_s"] = round(time.monotonic() - dropped_at, 2)
+
+        def back() -> list[float]:
+            return [
+                c.sessions[-1].opened - dropped_at
+                for c in clients
+                if c.connected.is_set() and c.sessions[-1].opened > dropped_at
+            ]
+
+        try:
+            await until(lambda: len(back()) >= SOCKETS, within=BACK_WITHIN, what="every socket")
+        except AssertionError:
+            pass
+        within = back()
+        measured["back_within_60s"] = len(within)
+        measured["back_within_60s_share"] = round(len(within) / SOCKETS, 4)
+        # Stragglers get more time: every view is checked, not only the 99%.
+        await until(lambda: len(back()) >= SOCKETS, within=60, what="the stragglers")
+        measured["reconnect_s"] = percentiles(back())
+
+        conversations = list(population.groups)
+        deadline = time.monotonic() + 90
+        while True:
+            last = await asyncio.to_thread(database.last_seqs, conversations)
+            behind = [
+                c
+                for c in clients
+                if c.highest.get(population.group_of[int(c.name)], 0)
+                != last[population.group_of[int(c.name)]]
+            ]
+            if not behind:
+                break
+            assert time.monotonic() < deadline, f"{len(behind)} views did not catch up"
+            await asyncio.sleep(0.5)
+        measured["all_synced_after_drop_s"] = round(time.monotonic() - dropped_at, 2)
+        measured.update(
+            {
+                "failed_connect_attempts": sum(c.connect_failures for c in clients),
+                "sessions_per_client": dict(Counter(len(c.sessions) for c in clients)),
+                "close_codes": dict(
+                    Counter(
+                        str(s.code) for c in clients for s in c.sessions if s.closed is not None
+                    )
+                ),
+                "syncs": sum(c.counts["syncs"] for c in clients),
+                "errors": dict(sum((c.errors for c in clients), Counter())),
+                "server_rss_kib_before_drop": rss_before,
+                "server_rss_kib_after": {s.name: s.rss_kib() for s in servers},
+            }
+        )
+        for client in clients:
+            await client.stop()
+        return clients
+
+    clients = asyncio.run(scenario())
+    assert measured["back_within_60s_share"] >= BACK_SHARE
+    measured.update(check_views(clients, database, population.group_of))
