@@ -323,3 +323,31 @@ def percentiles(values: list[float]) -> dict[str, float]:
         return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
     return {"n": len(ordered), "p50": at(0.5), "p95": at(0.95), "p99": at(0.99), "max": at(1.0)}
+
+
+async def connect_gradually(clients, *, in_flight: int = 20) -> float:
+    """Connects the clients with at most `in_flight` handshakes at a time (the first connect
+    is set-up, not the storm under test); returns the seconds it took."""
+    started = time.monotonic()
+    gate = asyncio.Semaphore(in_flight)
+
+    async def one(client) -> None:
+        async with gate:
+            client.start()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(client.connected.wait(), 60)
+
+    await asyncio.gather(*(one(c) for c in clients))
+    try:
+        await until(
+            lambda: all(c.connected.is_set() for c in clients), within=60, what="every socket"
+        )
+    except AssertionError:
+        ready = sum(c.connected.is_set() for c in clients)
+        failures = sum(c.connect_failures for c in clients)
+        codes = Counter(str(s.code) for c in clients for s in c.sessions if s.closed)
+        raise AssertionError(
+            f"{ready} of {len(clients)} sockets ready after {time.monotonic() - started:.0f} s;"
+            f" {failures} failed handshakes, closes {dict(codes)}"
+        ) from None
+    return time.monotonic() - started
