@@ -5,6 +5,7 @@ consumer accepts the socket and closes it with 4401 or 4403 when the handshake f
 clients get a close code they can act on.
 """
 
+import logging
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,11 +16,19 @@ from channels.sessions import CookieMiddleware, SessionMiddleware
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import split_domain_port, validate_host
-from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
+
+from messaging.errors import DATABASE_ERRORS
+
+from .authentication import RevocableJWTAuthentication
+from .selectors import SESSION_CLAIM
+from .services import web_session_id
+
+logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -57,11 +66,15 @@ def origin_allowed(origin: str) -> bool:
 
 @database_sync_to_async
 def user_for_token(token: str):  # type: ignore[no-untyped-def]
-    auth = JWTAuthentication()
+    """(user, login-session id or None); AnonymousUser for a bad, expired or revoked token."""
+    auth = RevocableJWTAuthentication()
     try:
-        return auth.get_user(auth.get_validated_token(token.encode()))
+        validated = auth.get_validated_token(token.encode())
+        user = auth.get_user(validated)
     except (InvalidToken, AuthenticationFailed, TokenError):
-        return AnonymousUser()
+        return AnonymousUser(), None
+    session_id = validated.get(SESSION_CLAIM)
+    return user, str(session_id) if session_id else None
 
 
 class GatewayAuthMiddleware(BaseMiddleware):
@@ -69,24 +82,39 @@ class GatewayAuthMiddleware(BaseMiddleware):
 
     async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
         scope = dict(scope)
+        try:
+            await self._authenticate(scope)
+        except DATABASE_ERRORS:
+            # Who is connecting cannot be told now: the consumer closes with 1013 (try again).
+            logger.warning("database unavailable during a handshake", exc_info=True)
+            scope["user"] = AnonymousUser()
+            scope["auth_failure"] = CLOSE_TRY_AGAIN_LATER
+        return await super().__call__(scope, receive, send)
+
+    async def _authenticate(self, scope: dict[str, Any]) -> None:
         origin = _header(scope, b"origin")
         token = bearer_token(scope)
         if token is not None:
             scope["auth_method"] = "token"
-            scope["user"] = await user_for_token(token) if token else AnonymousUser()
+            if token:
+                scope["user"], scope["auth_session"] = await user_for_token(token)
+            else:
+                scope["user"] = AnonymousUser()
             # Non-browser clients send no Origin; a browser page from elsewhere does.
             if origin is not None and not origin_allowed(origin):
                 scope["auth_failure"] = CLOSE_FORBIDDEN
         else:
             scope["auth_method"] = "session"
             scope["user"] = await get_user(scope)
+            session_key = getattr(scope.get("session"), "session_key", None)
+            if scope["user"].is_authenticated and session_key:
+                scope["auth_session"] = web_session_id(session_key)
             # A cookie rides along with any cross-site request: without an allowed Origin
             # this could be Cross-Site WebSocket Hijacking.
             if scope["user"].is_authenticated and (origin is None or not origin_allowed(origin)):
                 scope["auth_failure"] = CLOSE_FORBIDDEN
         if not scope["user"].is_authenticated and "auth_failure" not in scope:
             scope["auth_failure"] = CLOSE_UNAUTHORIZED
-        return await super().__call__(scope, receive, send)
 
 
 def GatewayAuthStack(inner):  # type: ignore[no-untyped-def]

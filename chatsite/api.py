@@ -3,14 +3,13 @@
 import logging
 from typing import Any
 
-from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework.exceptions import APIException, Throttled, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from messaging.errors import ChatError, RateLimited
+from messaging.errors import DATABASE_ERRORS, ChatError, RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +22,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if isinstance(exc, RateLimited):
             response["Retry-After"] = str(exc.retry_after)
         return response
-    if isinstance(exc, DatabaseError):
+    if isinstance(exc, DATABASE_ERRORS):
         logger.exception("database error in %s", context.get("view"))
         return Response(
             {

@@ -10,12 +10,15 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.websocket import GatewayAuthStack  # noqa: E402
+from chatsite import serving  # noqa: E402
 from chatsite.logs import install_daphne_access_log  # noqa: E402
 from messaging.routing import websocket_urlpatterns  # noqa: E402
 from protection.gateway import HandshakeGuard  # noqa: E402
 
 # daphne's own access log would print request URIs, query strings (?token=) included.
 install_daphne_access_log()
+# Close codes 1001/1012/1013, and a graceful shutdown on SIGTERM (see chatsite/serving.py).
+serving.install()
 
 application = ProtocolTypeRouter(
     {

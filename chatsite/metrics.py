@@ -73,6 +73,11 @@ fanout_resubscribes = Counter(
     "parley_fanout_resubscribes",
     "Broken fan-out subscriptions renewed (the process's sockets then re-read from the database).",
 )
+realtime_loss_closes = Counter(
+    "parley_realtime_loss_closes",
+    "Sockets closed with 1012 because the realtime path may have lost their events, by reason.",
+    ["reason"],
+)
 ratelimit_refusals = Counter(
     "parley_ratelimit_refusals",
     "Requests, frames or handshakes refused by a rate limit, by scope.",
@@ -152,6 +157,14 @@ def slow_socket_closed() -> None:
 
 def fanout_resubscribed() -> None:
     fanout_resubscribes.inc()
+
+
+REALTIME_LOSS_REASONS = ("redis_restarted", "layer_receive")
+
+
+def realtime_loss_closed(*, reason: str) -> None:
+    """One socket closed with 1012: `reason` one of REALTIME_LOSS_REASONS."""
+    realtime_loss_closes.labels(reason=reason).inc()
 
 
 # --- for the features built on other branches -------------------------------------------------

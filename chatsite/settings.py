@@ -140,6 +140,10 @@ REDIS_POOL = env_int("REDIS_POOL", 1000)
 # every server process must list the same URLs in the same order. Shared state (presence,
 # rate limits, cache, Celery) stays on REDIS_URL. Empty: REDIS_URL alone.
 REDIS_SHARD_URLS = env_list("REDIS_SHARD_URLS", [REDIS_URL] if REDIS_URL else [])
+# The channel layer forgets a group membership this many seconds after its group_add; sockets
+# renew theirs every half of it, and daphne's --websocket_timeout stays at or below it (see
+# docs/operations.md, "Timeouts along the path").
+CHANNEL_GROUP_EXPIRY = env_int("CHANNEL_GROUP_EXPIRY", 86400)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -156,7 +160,7 @@ if REDIS_URL:
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "parley"),
                 "capacity": env_int("CHANNEL_CAPACITY", 1000),
                 "expiry": 60,
-                "group_expiry": env_int("CHANNEL_GROUP_EXPIRY", 86400),
+                "group_expiry": CHANNEL_GROUP_EXPIRY,
             },
         }
     }
@@ -171,7 +175,12 @@ if REDIS_URL:
     CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
     CELERY_TASK_ALWAYS_EAGER = False
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"group_expiry": CHANNEL_GROUP_EXPIRY},
+        }
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
@@ -216,7 +225,7 @@ LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.RevocableJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -280,6 +289,9 @@ PARLEY_MAX_FRAME_BYTES = env_int("PARLEY_MAX_FRAME_BYTES", 64 * 1024)
 PARLEY_REORDER_WAIT = env_float("PARLEY_REORDER_WAIT", 0.5)
 # Live frames queued for one socket before it counts as too slow and is closed with 1013.
 PARLEY_OUTBOX_LIMIT = env_int("PARLEY_OUTBOX_LIMIT", 2000)
+# On SIGTERM, seconds daphne waits for closed sockets' consumers to finish before cancelling
+# them (chatsite/serving.py); keep it below the orchestrator's kill timeout.
+PARLEY_SHUTDOWN_GRACE: float = env_float("PARLEY_SHUTDOWN_GRACE", 5)
 # Prefix of the Redis pub/sub channels of the conversation fan-out.
 PARLEY_FANOUT_PREFIX = env_str("PARLEY_FANOUT_PREFIX", env_str("CHANNEL_LAYER_PREFIX", "parley"))
 # Node number (0..1023) inside message ids; distinct per process avoids id collisions.

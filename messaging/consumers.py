@@ -10,6 +10,11 @@ waits up to PARLEY_REORDER_WAIT seconds, after which the missing ones are read f
 database. Live frames go through one outbox per socket, written in order by one task; a socket
 whose outbox grows past PARLEY_OUTBOX_LIMIT cannot keep up and is closed with 1013, so its
 client reconnects and syncs instead of silently missing messages.
+
+When the realtime path itself may have lost this socket's events beyond what a database read
+repairs (its channel-layer receive failed, or the hub found Redis restarted, which loses group
+memberships), the socket is closed with 1012 (`realtime_lost`): the client reconnects, which
+rebuilds the memberships, and syncs.
 """
 
 import asyncio
@@ -21,7 +26,6 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.db import DatabaseError
 
 from chatsite import metrics
 from presence.services import (
@@ -36,7 +40,7 @@ from receipts.coalescing import ensure_flusher
 from receipts.services import receipt_mark
 
 from . import fanout, realtime
-from .errors import BadRequest, ChatError, NotFound, RateLimited, Unavailable
+from .errors import DATABASE_ERRORS, BadRequest, ChatError, NotFound, RateLimited, Unavailable
 from .instrumentation import GatewayInstrumentation
 from .selectors import (
     MAX_PAGE,
@@ -68,8 +72,15 @@ def int_field(
 
 
 CLOSE_TOO_SLOW = 1013
+CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_SERVICE_RESTART = 1012
 
 OutboxItem = str | Callable[[], Awaitable[None]]
+
+
+def group_renewal_interval(layer: Any) -> float:
+    """Half the layer's group expiry (both channels backends default to 86400 s)."""
+    return max(float(getattr(layer, "group_expiry", 86400)) / 2, 0.05)
 
 
 def message_id_field(frame: dict[str, Any]) -> int:
@@ -83,6 +94,10 @@ def message_id_field(frame: dict[str, Any]) -> int:
 
 
 class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsocketConsumer):
+    # Class defaults: the layer's receive starts before `connect` runs.
+    user: Any = None
+    lost: asyncio.Task[None] | None = None
+
     async def connect(self) -> None:
         self.user = None
         self.cursors: dict[int, int] = {}
@@ -105,8 +120,17 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
             await self.close(code=failure)
             return
         self.user = self.scope["user"]
+        try:
+            await self._start()
+        except DATABASE_ERRORS:
+            logger.warning("database unavailable during a handshake", exc_info=True)
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+
+    async def _start(self) -> None:
         await self.protection_start()
         await self._join(realtime.user_group(self.user.pk))
+        if self.scope.get("auth_session"):  # closed as one on logout
+            await self._join(realtime.session_group(self.scope["auth_session"]))
         # Subscribe to the conversations before reading last_seq, so any message committed
         # after that read is also fanned out to this socket.
         conversation_ids = await database_sync_to_async(conversation_ids_for_user)(
@@ -147,6 +171,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
             self.writer.cancel()
         if self.hub is not None:
             await self.hub.leave(self, list(self.cursors))
+            self.hub.detach(self)
         self.closing = True
         if self.watchdog is not None:
             self.watchdog.cancel()
@@ -154,6 +179,38 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined.clear()
+
+    # --- losses of the realtime path ---------------------------------------------------------
+
+    # channels' AsyncConsumer sets `channel_receive` to the layer's receive for this socket's
+    # channel; reading it through this property lets a failed receive close the socket with
+    # 1012 instead of crashing it (1011, and the client would not know why).
+    @property
+    def channel_receive(self) -> Callable[[], Awaitable[dict[str, Any]]]:
+        return self._receive_from_layer
+
+    @channel_receive.setter
+    def channel_receive(self, receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        self._layer_receive = receive
+
+    async def _receive_from_layer(self) -> dict[str, Any]:
+        try:
+            return await self._layer_receive()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("channel layer receive failed; closing the socket", exc_info=True)
+            self.realtime_lost("layer_receive")
+            await asyncio.Event().wait()  # nothing more from the layer: the socket is closing
+            raise AssertionError("unreachable") from None
+
+    def realtime_lost(self, reason: str) -> None:
+        """This socket may have missed events the database cannot replay (per-user events,
+        group memberships): close it with 1012 so the client reconnects and syncs."""
+        if self.lost is not None or self.user is None:
+            return
+        metrics.realtime_loss_closed(reason=reason)
+        self.lost = asyncio.get_running_loop().create_task(self.close(code=CLOSE_SERVICE_RESTART))
 
     async def _join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)
@@ -204,7 +261,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
             await self.send_error(exc.code, exc.detail, ref=ref, **exc.extra)
             if isinstance(exc, RateLimited):
                 await self.refusal_counted()
-        except DatabaseError:
+        except DATABASE_ERRORS:
             logger.exception("database error handling a %s frame", frame_type)
             await self.send_error(
                 Unavailable.code, "the database is unavailable; retry later", ref=ref
@@ -481,18 +538,24 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
 
     async def _watchdog(self) -> None:
         """Closes the socket (4408) once it has been silent for the heartbeat timeout; until
-        then keeps its presence entry fresh, once per heartbeat interval."""
+        then keeps its presence entry fresh, once per heartbeat interval, and its channel-layer
+        group memberships, once per half `group_expiry`."""
         loop = asyncio.get_running_loop()
         interval = settings.PARLEY_HEARTBEAT_INTERVAL
         next_refresh = loop.time() + interval
+        renew_every = group_renewal_interval(self.channel_layer)
+        next_renewal = loop.time() + renew_every
         while True:
-            await asyncio.sleep(interval / 2)
+            await asyncio.sleep(min(interval, renew_every) / 2)
             now = loop.time()
             if now - self.last_frame_at > presence_timeout():
                 self.closing = True
                 await self._leave_presence()
                 await self.close(code=CLOSE_HEARTBEAT_TIMEOUT)
                 return
+            if now >= next_renewal:
+                next_renewal = now + renew_every
+                await self._renew_groups()
             if now >= next_refresh:
                 next_refresh = now + interval
                 try:
@@ -505,6 +568,16 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
                         )
                 except Exception:
                     logger.exception("presence refresh failed")
+
+    async def _renew_groups(self) -> None:
+        """The layer forgets a membership `group_expiry` seconds after its group_add: adding
+        again restarts that clock, so a socket outliving it keeps its per-user events."""
+        try:
+            for group in list(self.groups_joined):
+                await self.channel_layer.group_add(group, self.channel_name)
+        except Exception:
+            # The layer is failing; its receive fails too and closes the socket (1012).
+            logger.warning("renewing group memberships failed", exc_info=True)
 
     async def _leave_presence(self) -> None:
         try:
@@ -575,7 +648,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
                         }
                     )
                     return
-                except DatabaseError:
+                except DATABASE_ERRORS:
                     logger.exception("gap fill for conversation %s failed", conversation_id)
                     self.pending.pop(conversation_id, None)
                     frame = {"type": "resync", "conversation": conversation_id, "after_seq": after}

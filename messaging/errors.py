@@ -7,6 +7,12 @@ Both carry `extra` fields when a class has them (e.g. `retry_after`).
 
 import math
 
+from django.db import DatabaseError, InterfaceError
+
+# What "the database is unavailable" looks like to a caller: Django's InterfaceError ("connection
+# already closed") is not a DatabaseError subclass.
+DATABASE_ERRORS = (DatabaseError, InterfaceError)
+
 
 class ChatError(Exception):
     code = "bad_request"

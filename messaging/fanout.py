@@ -11,9 +11,14 @@ With several Redis instances (REDIS_SHARD_URLS) a conversation's channel lives o
 `shard_index` picks from a stable hash of its id: the service publishes there, and each process
 holds one pub/sub connection per shard it needs.
 
-Pub/sub is at-most-once, like the channel layer: when a shard's subscription breaks, the hub
-resubscribes and tells every local socket of that shard's conversations to re-read them from the
-database (`fanout_reset`), so the gap heals without the client noticing.
+Pub/sub is at-most-once, like the channel layer: when a shard's subscription breaks (the hub
+sees the error, or redis-py reconnects it by itself), the hub resubscribes and tells every local
+socket of that shard's conversations to re-read them from the database (`fanout_reset`), so the
+gap heals without the client noticing. When the Redis behind the subscription is not the one it
+subscribed to (its run_id changed: a restart or a failover), the channel layer's group
+memberships and queued messages on it are gone too, which no database read repairs: the hub
+then closes every socket of this process with 1012 (`realtime_lost`), and clients reconnect,
+which rebuilds the memberships, and sync.
 """
 
 import asyncio
@@ -40,6 +45,23 @@ RESUBSCRIBE_BACKOFF = (0.1, 0.5, 1.0, 2.0, 5.0)
 class Subscriber(Protocol):
     def fanout_event(self, handler: str, event: dict[str, Any], text: str) -> None: ...
     def fanout_reset(self, conversation_ids: Iterable[int]) -> None: ...
+    def realtime_lost(self, reason: str) -> None: ...
+
+
+class ReportingPubSub(aioredis.client.PubSub):
+    """A pub/sub that reports the reconnects redis-py makes by itself: its retry resubscribes
+    silently, and whatever was published in between is lost."""
+
+    def __init__(self, *args: Any, on_reconnect: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connects = 0
+        self.on_reconnect = on_reconnect
+
+    async def on_connect(self, connection: Any) -> None:
+        await super().on_connect(connection)
+        self.connects += 1
+        if self.connects > 1:
+            self.on_reconnect()
 
 
 def channel_name(conversation_id: int) -> str:
@@ -67,6 +89,9 @@ class Subscription:
         self.pubsub: aioredis.client.PubSub | None = None
         self.reader: asyncio.Task[None] | None = None
         self.lock = asyncio.Lock()
+        # The run_id of the Redis server subscribed to: a new one means a restarted server.
+        self.run_id: str | None = None
+        self.recovery: asyncio.Task[None] | None = None
 
     @property
     def subscribed(self) -> bool:
@@ -82,6 +107,8 @@ class Hub:
         self.local: dict[int, set[Subscriber]] = {}
         self.shard_urls: list[str] = list(settings.REDIS_SHARD_URLS) if settings.REDIS_URL else []
         self.subscriptions: dict[int, Subscription] = {}
+        # Every socket of this loop, with or without conversations.
+        self.sockets: set[Subscriber] = set()
 
     def shard_of(self, conversation_id: int) -> int:
         return shard_index(conversation_id, len(self.shard_urls))
@@ -95,6 +122,7 @@ class Hub:
     # --- registry ----------------------------------------------------------------------
 
     async def join(self, subscriber: Subscriber, conversation_ids: Iterable[int]) -> None:
+        self.sockets.add(subscriber)
         new = []
         for conversation_id in conversation_ids:
             members = self.local.setdefault(conversation_id, set())
@@ -129,6 +157,10 @@ class Hub:
                     if subscription.pubsub is not None:
                         await subscription.pubsub.unsubscribe(*(channel_name(c) for c in ids))
 
+    def detach(self, subscriber: Subscriber) -> None:
+        """The socket is gone: after `leave` for its conversations."""
+        self.sockets.discard(subscriber)
+
     # --- delivery ----------------------------------------------------------------------
 
     def deliver(self, conversation_id: int, text: str) -> None:
@@ -154,11 +186,23 @@ class Hub:
             subscription = self.subscriptions[index] = Subscription(index, self.shard_urls[index])
         return subscription
 
+    def _new_pubsub(
+        self, subscription: Subscription, redis: aioredis.Redis
+    ) -> aioredis.client.PubSub:
+        return ReportingPubSub(
+            connection_pool=redis.connection_pool,
+            event_dispatcher=redis._event_dispatcher,
+            ignore_subscribe_messages=True,
+            on_reconnect=lambda: self._recover_soon(subscription),
+        )
+
     async def _ensure_pubsub(self, subscription: Subscription) -> aioredis.client.PubSub:
         if subscription.pubsub is None:
             if subscription.redis is None:
                 subscription.redis = aioredis.from_url(subscription.url, health_check_interval=30)
-            subscription.pubsub = subscription.redis.pubsub(ignore_subscribe_messages=True)
+            if subscription.run_id is None:
+                subscription.run_id = await self._run_id(subscription)
+            subscription.pubsub = self._new_pubsub(subscription, subscription.redis)
         if subscription.reader is None:
             subscription.reader = self.loop.create_task(self._read(subscription))
         return subscription.pubsub
@@ -182,6 +226,7 @@ class Hub:
                     "fan-out subscription to shard %s lost; resubscribing", subscription.index
                 )
                 await self._resubscribe(subscription)
+                await self._recover(subscription)
             except Exception:
                 logger.exception("fan-out reader failed on a message")
 
@@ -197,7 +242,7 @@ class Hub:
                         await old.aclose()
                 if subscription.redis is None:
                     return
-                pubsub = subscription.redis.pubsub(ignore_subscribe_messages=True)
+                pubsub = self._new_pubsub(subscription, subscription.redis)
                 try:
                     channels = [
                         channel_name(c)
@@ -211,7 +256,39 @@ class Hub:
                     continue
                 subscription.pubsub = pubsub
             break
+
+    def _recover_soon(self, subscription: Subscription) -> None:
+        """redis-py reconnected the pub/sub itself (called from inside its read)."""
+        if subscription.recovery is None or subscription.recovery.done():
+            subscription.recovery = self.loop.create_task(self._recover(subscription))
+
+    async def _run_id(self, subscription: Subscription) -> str | None:
+        if subscription.redis is None:
+            return None
+        try:
+            info = await subscription.redis.info("server")
+        except (aioredis.RedisError, OSError):
+            return None
+        return str(info.get("run_id") or "") or None
+
+    async def _recover(self, subscription: Subscription) -> None:
+        """After a broken subscription: the same Redis server means only what was published in
+        between is lost (sockets re-read it); another one (restart, failover) means group
+        memberships and queued per-user events may be gone too (sockets close with 1012)."""
         metrics.fanout_resubscribed()
+        if subscription.redis is None:
+            return
+        run_id = await self._run_id(subscription)
+        if run_id is None or run_id != subscription.run_id:
+            subscription.run_id = run_id
+            logger.warning(
+                "Redis shard %s was restarted or replaced; closing this process's %s sockets",
+                subscription.index,
+                len(self.sockets),
+            )
+            for socket in list(self.sockets):
+                socket.realtime_lost("redis_restarted")
+            return
         held: dict[Subscriber, list[int]] = {}
         for conversation_id, members in self.local.items():
             if self.shard_of(conversation_id) != subscription.index:

@@ -93,6 +93,18 @@ def close_user_sockets(user_id: int, code: int) -> None:
     _group_send(user_group(user_id), "gateway.close", {"code": int(code)})
 
 
+def session_group(session_id: str) -> str:
+    """The sockets of one login session; `session_id` comes from a signed token or a digest."""
+    if not session_id.isalnum() or len(session_id) > 64:
+        raise ValueError("a session id is alphanumeric, at most 64 characters")
+    return f"session.{session_id}"
+
+
+def close_session_sockets(session_id: str, code: int) -> None:
+    """Closes the sockets of one login session (a logout), on every server process."""
+    _group_send(session_group(session_id), "gateway.close", {"code": int(code)})
+
+
 ADDRESSES_GROUP = "gateway.addresses"
 
 

@@ -180,3 +180,34 @@ def test_the_nginx_sample_never_cuts_a_socket_parley_keeps(settings):
         seconds = int(ws[directive].strip().removesuffix("s"))
         assert seconds > max(20, settings.PARLEY_HEARTBEAT_INTERVAL, watchdog), directive
         assert f"{directive} {seconds}s;" in operations
+
+
+ROOT = DEPLOY.parent
+# daphne's own default for --websocket_timeout (daphne/cli.py).
+DAPHNE_WEBSOCKET_TIMEOUT = 86400
+
+
+def documented_daphne_commands() -> list[str]:
+    """Every `daphne ... chatsite.asgi:application` command line of the docs and deploy/
+    (continuation lines joined)."""
+    commands = []
+    sources = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    sources += [p for p in sorted(DEPLOY.rglob("*")) if p.is_file() and p.suffix != ".json"]
+    for source in sources:
+        text = source.read_text().replace("\\\n", " ")
+        commands += [line for line in text.splitlines() if re.search(r"\bdaphne\b.*asgi:", line)]
+    return commands
+
+
+def test_documented_daphne_commands_close_sockets_before_the_group_memberships_expire(settings):
+    """--websocket_timeout never exceeds CHANNEL_GROUP_EXPIRY (docs/operations.md)."""
+    commands = documented_daphne_commands()
+    assert len(commands) >= 3, commands
+    for command in commands:
+        found = re.findall(r"--websocket[_-]timeout[ =](-?\d+)", command)
+        timeout = int(found[-1]) if found else DAPHNE_WEBSOCKET_TIMEOUT
+        assert 0 <= timeout <= settings.CHANNEL_GROUP_EXPIRY, command
+    table = (ROOT / "docs" / "operations.md").read_text()
+    assert f"| `CHANNEL_GROUP_EXPIRY` | `{settings.CHANNEL_GROUP_EXPIRY}` |" in table
+    layer = settings.CHANNEL_LAYERS["default"]
+    assert layer["CONFIG"]["group_expiry"] == settings.CHANNEL_GROUP_EXPIRY

@@ -7,6 +7,8 @@ urlpatterns = [
     path("auth/token/", views.LoginView.as_view(), name="token"),
     path("auth/token/refresh/", views.RefreshView.as_view(), name="token-refresh"),
     path("auth/logout/", views.LogoutView.as_view(), name="logout"),
+    path("auth/logout/all/", views.LogoutEverywhereView.as_view(), name="logout-all"),
+    path("auth/password/", views.PasswordChangeView.as_view(), name="password-change"),
     path("me/", views.MeView.as_view(), name="me"),
     path("users/", views.UserSearchView.as_view(), name="users"),
 ]

@@ -8,7 +8,13 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts.selectors import user_search
-from accounts.services import refresh_token_revoke, user_register
+from accounts.services import (
+    session_end,
+    session_tokens_issue,
+    user_password_change,
+    user_register,
+    user_tokens_revoke,
+)
 from messaging.api.serializers import ErrorSerializer
 from protection.throttles import LoginThrottle, RegisterThrottle
 
@@ -58,9 +64,17 @@ class UserSearchView(APIView):
         return Response(UserSerializer(users, many=True).data)
 
 
-class LoginView(TokenObtainPairView):
-    """simplejwt's token pair, limited per IP (PARLEY_RATE_LIMITS["login"])."""
+class LoginSerializer(TokenObtainPairSerializer):
+    @classmethod
+    def get_token(cls, user):  # type: ignore[no-untyped-def]
+        return session_tokens_issue(user=user)
 
+
+class LoginView(TokenObtainPairView):
+    """simplejwt's token pair, each login a session of its own (logout ends it), limited per
+    IP (PARLEY_RATE_LIMITS["login"])."""
+
+    serializer_class = LoginSerializer
     throttle_classes = [LoginThrottle]
 
     @extend_schema(responses={200: TokenObtainPairSerializer, 401: ErrorSerializer})
@@ -93,12 +107,58 @@ class LogoutView(APIView):
     @extend_schema(
         request=LogoutSerializer,
         responses={204: None, 400: ErrorSerializer},
-        description="Blacklists the refresh token. Access tokens already issued stay valid "
-        "until they expire (JWT_ACCESS_MINUTES); the client should drop them and close its "
-        "socket.",
+        description="Ends this login session: blacklists the refresh token, refuses the access "
+        "tokens minted from it (401) and closes the session's WebSockets with close code 4401 "
+        "within seconds. Other devices of the user stay logged in.",
     )
     def post(self, request: Request) -> Response:
         serializer = LogoutSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        refresh_token_revoke(refresh=serializer.validated_data["refresh"])
+        session_end(refresh=serializer.validated_data["refresh"])
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutEverywhereView(APIView):
+    @extend_schema(
+        request=None,
+        responses={204: None, 401: ErrorSerializer},
+        description="Ends every login session of the user, this one included: every refresh "
+        "token is blacklisted, every access token issued until now is refused (401) and every "
+        "WebSocket of the user is closed with 4401 within seconds.",
+    )
+    def post(self, request: Request) -> Response:
+        user_tokens_revoke(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    old_password = serializers.CharField(max_length=128, style={"input_type": "password"})
+    new_password = serializers.CharField(max_length=128, style={"input_type": "password"})
+
+
+class PasswordChangeView(APIView):
+    """Limited like logins: the old password is checked, so it could be guessed here."""
+
+    throttle_classes = [LoginThrottle]
+
+    class NewTokens(serializers.Serializer):
+        access = serializers.CharField()
+        refresh = serializers.CharField()
+
+    @extend_schema(
+        request=PasswordChangeSerializer,
+        responses={200: NewTokens, 400: ErrorSerializer, 401: ErrorSerializer},
+        description="Sets a new password (validated like at registration) after checking the "
+        "current one. Every token issued before is refused and every WebSocket of the user, on "
+        "every device, is closed with 4401 within seconds; the answer is a new token pair for "
+        "the caller, who reconnects with it. Browser sessions end too (Django's session hash).",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PasswordChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        refresh = user_password_change(
+            user=request.user,
+            old_password=serializer.validated_data["old_password"],
+            new_password=serializer.validated_data["new_password"],
+        )
+        return Response({"access": str(refresh.access_token), "refresh": str(refresh)})

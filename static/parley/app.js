@@ -308,6 +308,9 @@ function onSyncDone(frame) {
   } else {
     conv.synced = Math.max(conv.synced, frame.last_seq);
     conv.lastSeq = Math.max(conv.lastSeq, frame.last_seq);
+    while (conv.messages.has(conv.synced + 1)) conv.synced += 1;
+    // A live message that skipped ahead while this sync ran: fetch what it skipped.
+    if (conv.lastSeq > conv.synced) syncConversation(conv, conv.synced);
   }
   refresh(conv);
 }
@@ -317,7 +320,8 @@ function onMessage(message) {
   if (!conv) return;
   const fresh = ingest(conv, message, { live: !conv.syncing });
   if (fresh && message.seq > conv.synced + 1 && !conv.syncing) {
-    // A gap (should not happen on a healthy socket): fetch what is missing.
+    // A gap: frames were lost on the way (the server orders and heals what it sends, so
+    // this is rare). Fetch what is missing; see docs/protocol.md, "Gaps".
     syncConversation(conv, conv.synced);
   }
   refresh(conv);

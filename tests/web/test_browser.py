@@ -563,3 +563,50 @@ def test_failed_and_unacknowledged_sends_are_retried_without_duplicates(open_pag
         ids.setdefault(frame["body"], set()).add(frame["client_msg_id"])
     assert len(seen) >= 4 and all(len(cids) == 1 for cids in ids.values())
     assert [m["body"] for m in bob.history(conversation)] == ["first try", "ack gets lost"]
+
+
+def test_a_live_message_lost_on_the_way_is_fetched_when_the_next_seq_skips_ahead(
+    open_page, base_url
+):
+    """The gap rule (docs/protocol.md, "Gaps"): the route drops one live message between server
+    and page; the next one's seq skips ahead, so the page syncs and shows both, in order."""
+    alice, bob = Account.register(base_url, "alice"), Account.register(base_url, "bob")
+    conversation = alice.direct_with(bob)
+    syncs: list[dict] = []
+    dropped: list[int] = []
+
+    def route(page_socket):
+        server = page_socket.connect_to_server()
+
+        def from_page(message):
+            frame = json.loads(message)
+            if frame.get("type") == "sync":
+                syncs.append(frame)
+            server.send(message)
+
+        def from_server(message):
+            frame = json.loads(message)
+            # The live copy only; the sync's copy gets through.
+            if (
+                frame.get("type") == "message"
+                and frame["body"] == "lost on the way"
+                and not dropped
+            ):
+                dropped.append(frame["seq"])
+                return
+            page_socket.send(message)
+
+        page_socket.on_message(from_page)
+        server.on_message(from_server)
+
+    on_bob = open_page(bob, route=route)
+    conversation_row(on_bob, alice.username).get_by_role("button").click()
+    expect(on_bob.locator("#banner")).to_have_attribute("data-state", "online")
+    syncs.clear()  # whatever the page synced on connecting
+
+    alice.send(conversation, "lost on the way")
+    alice.send(conversation, "after the gap")
+    expect(on_bob.locator("#messages li.message[data-seq]")).to_have_count(2)
+    assert bodies(on_bob) == ["lost on the way", "after the gap"]
+    assert dropped, "the route never saw the live message it was to drop"
+    assert [(s["conversation"], s["after_seq"]) for s in syncs] == [(conversation, dropped[0] - 1)]

@@ -1,0 +1,188 @@
+"""When the realtime path may have lost a socket's events beyond what a database read repairs,
+the socket is closed with 1012 and the loss is counted (messaging/consumers.py, fanout.py)."""
+
+import asyncio
+import contextlib
+import json
+import shutil
+
+import pytest
+import websockets
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from chatsite import metrics
+from chatsite.redis import redis_client
+from messaging import fanout, realtime
+from messaging.services import message_send
+from tests.conftest import postgres_env_for_subprocess
+from tests.factories import access_token, make_direct, make_users
+from tests.servers import daphne, free_port, redis_server
+from tests.ws import close_code, ready_socket, receive
+
+pytestmark = pytest.mark.django_db(transaction=True)
+db = database_sync_to_async
+
+
+def closes(reason: str) -> float:
+    return metrics.realtime_loss_closes.labels(reason=reason)._value.get()
+
+
+async def test_a_failed_channel_layer_receive_closes_that_socket_with_1012(monkeypatch):
+    alice, bob = await db(make_users)("alice", "bob")
+    layer = get_channel_layer()
+    original = layer.receive
+    failing: set[str] = set()
+    receiving: list[str] = []
+
+    async def layer_receive(channel: str):
+        receiving.append(channel)
+        if channel in failing:
+            raise ConnectionError("the channel layer's Redis went away")
+        return await original(channel)
+
+    monkeypatch.setattr(layer, "receive", layer_receive)
+    on_alice, _ = await ready_socket(alice)
+    alice_channel = receiving[0]
+    on_bob, _ = await ready_socket(bob)
+    before = closes("layer_receive")
+    # Alice's next receive fails: wake her pending one with an event, then it is called again.
+    failing.add(alice_channel)
+    await layer.group_send(
+        realtime.user_group(alice.pk),
+        {"type": "typing.relayed", "event": {"type": "typing", "conversation": 1, "user": 0}},
+    )
+    await receive_typing(on_alice)
+    assert await close_code(on_alice, wait=10) == 1012
+    assert closes("layer_receive") == before + 1
+    # Only that socket: Bob's still answers.
+    await on_bob.send_json_to({"type": "ping"})
+    assert await receive(on_bob, "pong") == {"type": "pong"}
+    await on_bob.disconnect()
+    await on_alice.disconnect()
+
+
+async def receive_typing(socket) -> None:
+    frame = await receive(socket)
+    assert frame["type"] == "typing", frame
+
+
+@pytest.mark.postgres
+async def test_a_subscription_renewed_on_a_restarted_redis_closes_every_socket_with_1012(
+    monkeypatch,
+):
+    """The same server (run_id) would mean only in-flight events were lost and the sockets heal
+    (test_fanout); another one lost the layer's group memberships too, so every socket of the
+    process closes, those without conversations included."""
+    alice, bob, carol = await db(make_users)("alice", "bob", "carol")
+    await db(make_direct)(alice, bob)
+    on_bob, _ = await ready_socket(bob)
+    on_carol, _ = await ready_socket(carol)  # in no conversation: not subscribed to anything
+    hub = fanout.get_hub()
+    assert all(s.run_id for s in hub.subscriptions.values())
+
+    async def another_server(self, subscription):
+        return "a-restarted-redis"
+
+    monkeypatch.setattr(fanout.Hub, "_run_id", another_server)
+    before = closes("redis_restarted")
+    client = redis_client()
+    db_index = client.connection_pool.connection_kwargs.get("db", 0)
+    for entry in client.client_list(_type="pubsub"):
+        if int(entry.get("db", 0)) == db_index:
+            client.client_kill_filter(_id=entry["id"])
+    assert await close_code(on_bob, wait=15) == 1012
+    assert await close_code(on_carol, wait=15) == 1012
+    assert closes("redis_restarted") == before + 2
+    await on_bob.disconnect()
+    await on_carol.disconnect()
+
+
+async def close_code_of(socket) -> int | None:
+    """Reads (and drops) frames until the server closes the socket; its close code."""
+    try:
+        while True:
+            await asyncio.wait_for(socket.recv(), timeout=30)
+    except websockets.ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
+def test_a_redis_restart_closes_the_server_process_sockets_with_1012_and_they_come_back(
+    tmp_path,
+):
+    """A real daphne on a private Redis that is restarted: its sockets close with 1012; a client
+    reconnecting afterwards gets ready and, with sync, the message sent meanwhile."""
+    alice, bob = make_users("alice", "bob")
+    direct = make_direct(alice, bob)
+    redis_port = free_port()
+    env = postgres_env_for_subprocess()
+    env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+    env.pop("REDIS_SHARD_URLS", None)
+
+    async def scenario(port: int, restart) -> None:
+        url = f"ws://127.0.0.1:{port}/ws/?token="
+        async with (
+            websockets.connect(url + access_token(alice)) as on_alice,
+            websockets.connect(url + access_token(bob)) as on_bob,
+        ):
+            for socket in (on_alice, on_bob):
+                assert json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "ready"
+            await asyncio.to_thread(restart)
+            for socket in (on_alice, on_bob):
+                assert await close_code_of(socket) == 1012
+        await asyncio.to_thread(
+            message_send, sender=alice, conversation_id=direct.pk, client_msg_id="m", body="after"
+        )
+        # Realtime resumes: a reconnect is answered with ready, and sync brings the message.
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            try:
+                async with websockets.connect(url + access_token(bob)) as on_bob:
+                    ready = json.loads(await asyncio.wait_for(on_bob.recv(), 10))
+                    assert ready["type"] == "ready"
+                    await on_bob.send(
+                        json.dumps({"type": "sync", "conversation": direct.pk, "after_seq": 0})
+                    )
+                    frame = json.loads(await asyncio.wait_for(on_bob.recv(), 10))
+                    assert frame["type"] == "message" and frame["body"] == "after"
+                    return
+            except (OSError, websockets.ConnectionClosed, websockets.InvalidStatus):
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+
+    with contextlib.ExitStack() as stack:
+        first = stack.enter_context(redis_server(redis_port, tmp_path))
+        port = stack.enter_context(daphne(env))
+
+        def restart() -> None:
+            # The same port, an empty server with a new run_id: as after a crash.
+            first.terminate()
+            first.wait(timeout=10)
+            stack.enter_context(redis_server(redis_port, tmp_path))
+
+        asyncio.run(scenario(port, restart))
+
+
+async def test_a_socket_outliving_group_expiry_keeps_its_per_user_events(settings):
+    """The layer forgets a membership group_expiry seconds after group_add; the socket renews
+    it every half expiry, so per-user events still reach a socket that lives longer."""
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"group_expiry": 1},
+        }
+    }
+    alice, bob = await db(make_users)("alice", "bob")
+    on_alice, _ = await ready_socket(alice)
+    layer = get_channel_layer()
+    assert layer.group_expiry == 1
+    await asyncio.sleep(3)  # three expiries: without renewal the membership is gone
+    await layer.group_send(
+        realtime.user_group(alice.pk),
+        {"type": "typing.relayed", "event": {"type": "typing", "conversation": 1, "user": bob.pk}},
+    )
+    assert (await receive(on_alice))["type"] == "typing"
+    await on_alice.disconnect()
