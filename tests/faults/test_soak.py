@@ -168,6 +168,10 @@ def soak(seconds, tmp_path, private_redis, servers, database, measured) -> None:
                     "fanout_channels": len(r.pubsub_channels("parley.conv.*")),
                 }
 
+        measured["consumers_killed_by_daphne"] = sum(
+            s.log_count("took too long to shut down and was killed") for s in servers
+        )
+
         cleaned_s = None
         cleanup_started = time.monotonic()
         deadline = cleanup_started + CLEANUP_WITHIN
@@ -176,12 +180,11 @@ def soak(seconds, tmp_path, private_redis, servers, database, measured) -> None:
             if not any(left.values()):
                 cleaned_s = time.monotonic() - cleanup_started
             else:
-                assert time.monotonic() < deadline, f"left behind in Redis: {left}"
+                if time.monotonic() > deadline:
+                    names = await asyncio.to_thread(private_redis.keys, "parley:group:*")
+                    raise AssertionError(f"left behind in Redis: {left} {names[:5]}")
                 await asyncio.sleep(0.5)
         measured["redis_clean_after_leave_s"] = round(cleaned_s, 2)
-        measured["consumers_killed_by_daphne"] = sum(
-            s.log_count("took too long to shut down and was killed") for s in servers
-        )
         return clients
 
     clients = asyncio.run(scenario())

@@ -454,3 +454,34 @@ async def test_close_user_sockets_closes_every_socket_of_that_user_only():
     await other.send_json_to({"type": "ping"})
     assert await receive(other, "pong") == {"type": "pong"}
     await other.disconnect()
+
+
+async def test_a_frame_for_a_socket_the_client_just_closed_is_dropped_not_raised():
+    """daphne raises autobahn's Disconnected when the client's close beat the frame; escaping
+    the handler it would end the consumer before disconnect() cleans up its groups."""
+    from autobahn.exception import Disconnected
+
+    from messaging.consumers import GatewayConsumer
+
+    consumer = GatewayConsumer()
+    sent = []
+
+    async def closed_transport(message):
+        raise Disconnected("Attempt to send on a closed protocol")
+
+    consumer.base_send = closed_transport
+    await consumer.send(text_data='{"type":"pong"}')  # no exception
+
+    async def broken_transport(message):
+        raise RuntimeError("something else")
+
+    consumer.base_send = broken_transport
+    with pytest.raises(RuntimeError, match="something else"):
+        await consumer.send(text_data='{"type":"pong"}')
+
+    async def open_transport(message):
+        sent.append(message)
+
+    consumer.base_send = open_transport
+    await consumer.send(text_data='{"type":"pong"}')
+    assert sent == [{"type": "websocket.send", "text": '{"type":"pong"}'}]
