@@ -177,6 +177,13 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         except Disconnected:
             logger.info("frame for a closed socket dropped")
 
+    async def send_json(self, content: dict[str, Any], close: bool = False) -> None:
+        # channels' send_json reaches the transport without passing through `send` above.
+        try:
+            await super().send_json(content, close)
+        except Disconnected:
+            logger.info("frame for a closed socket dropped")
+
     async def disconnect(self, code: int) -> None:
         for task in self.heal_tasks.values():
             task.cancel()

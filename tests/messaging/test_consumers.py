@@ -471,6 +471,7 @@ async def test_a_frame_for_a_socket_the_client_just_closed_is_dropped_not_raised
 
     consumer.base_send = closed_transport
     await consumer.send(text_data='{"type":"pong"}')  # no exception
+    await consumer.send_json({"type": "presence", "user": 1, "status": "online"})  # nor here
 
     async def broken_transport(message):
         raise RuntimeError("something else")
