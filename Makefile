@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate test test-embedded test-services lint format worker beat bench
+.PHONY: help install run migrate test test-embedded test-services test-faults test-soak lint format worker beat bench
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +41,14 @@ test-embedded: install ## Suite on the embedded default (SQLite, in-memory layer
 test-services: install ## Suite on PostgreSQL + Redis (needs DATABASE_URL and REDIS_URL; flushes that Redis DB)
 	@[ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ] || { echo "set DATABASE_URL and REDIS_URL" >&2; exit 1; }
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-faults: install ## Only the fault-injection scenarios (part of test-services; docs/reliability.md)
+	@[ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ] || { echo "set DATABASE_URL and REDIS_URL" >&2; exit 1; }
+	$(PY) -m pytest tests/faults -m faults -p no:cacheprovider -rA $(PYTEST_ARGS)
+
+test-soak: install ## The long soak: 1,000 sockets for PARLEY_SOAK_SECONDS (default 600)
+	@[ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ] || { echo "set DATABASE_URL and REDIS_URL" >&2; exit 1; }
+	$(PY) -m pytest tests/faults -m soak -p no:cacheprovider -rA $(PYTEST_ARGS)
 
 lint: install ## ruff lint and format check, and no missing migrations
 	$(PY) -m ruff check .

@@ -57,7 +57,11 @@ async def _channel_layer() -> None:
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("no channel layer is configured")
-    channel = await layer.new_channel("readyz.")
+    # The default "specific." prefix on purpose: channels_redis lets one receiver at a time read
+    # the process's specific channels, and it only hands over messages of channels sharing its
+    # prefix. With another prefix, a process serving sockets (whose receivers hold that lock)
+    # never delivered the ping and /readyz timed out while everything was fine.
+    channel = await layer.new_channel()
     nonce = uuid.uuid4().hex
     await layer.send(channel, {"type": "readyz.ping", "nonce": nonce})
     reply = await layer.receive(channel)

@@ -179,7 +179,8 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache with one connection pool per process (see chatsite/cache.py).
+            "BACKEND": "chatsite.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "parley",
         }

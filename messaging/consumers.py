@@ -23,6 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from autobahn.exception import Disconnected
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
@@ -169,6 +170,25 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
             logger.exception("presence connect failed")  # the next heartbeat retries
         self.watchdog = asyncio.create_task(self._watchdog())
         ensure_flusher()  # this process publishes held receipts of large conversations
+
+    async def send(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
+    ) -> None:
+        """A frame for a socket the client has just closed is dropped: daphne raises autobahn's
+        Disconnected when the close beat the frame, and an exception escaping a handler ends the
+        consumer before `websocket.disconnect` runs `disconnect()`, leaving its channel-layer
+        groups and fan-out subscriptions behind (found by the fault suite's soak)."""
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except Disconnected:
+            logger.info("frame for a closed socket dropped")
+
+    async def send_json(self, content: dict[str, Any], close: bool = False) -> None:
+        # channels' send_json reaches the transport without passing through `send` above.
+        try:
+            await super().send_json(content, close)
+        except Disconnected:
+            logger.info("frame for a closed socket dropped")
 
     async def disconnect(self, code: int) -> None:
         for task in self.heal_tasks.values():

@@ -1,6 +1,7 @@
 """/healthz and /readyz: liveness touches nothing; readiness follows the database, the channel
 layer and the cache, and comes back by itself when Redis does."""
 
+import asyncio
 import json
 import os
 import time
@@ -8,9 +9,11 @@ import urllib.error
 import urllib.request
 
 import pytest
+import websockets
 from django.test import AsyncClient
 
 from tests.conftest import REAL_SERVICES, postgres_env_for_subprocess
+from tests.factories import access_token, make_user
 from tests.servers import daphne, free_port, redis_server
 
 
@@ -97,3 +100,31 @@ def test_readyz_follows_redis_going_away_and_coming_back(tmp_path):
                 "channel_layer": "ok",
                 "cache": "ok",
             }
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_readyz_is_200_while_the_process_serves_sockets(tmp_path):
+    """The channel-layer check shares the receive loop of the sockets' channels: with sockets
+    connected (their receivers take turns on the layer's receive lock) it must still answer."""
+    users = [make_user() for _ in range(3)]
+    redis_port = free_port()
+    env = postgres_env_for_subprocess()
+    env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+    env["PARLEY_READYZ_TIMEOUT"] = "2"
+
+    async def connected_then_ready(port: int) -> None:
+        sockets = [
+            await websockets.connect(f"ws://127.0.0.1:{port}/ws/?token={access_token(u)}")
+            for u in users
+        ]
+        for socket in sockets:
+            assert json.loads(await socket.recv())["type"] == "ready"
+        for _ in range(5):
+            status, body = await asyncio.to_thread(readyz, port)
+            assert (status, body["checks"]["channel_layer"]) == (200, "ok"), body
+        for socket in sockets:
+            await socket.close()
+
+    with redis_server(redis_port, tmp_path), daphne(env) as port:
+        asyncio.run(connected_then_ready(port))

@@ -514,3 +514,35 @@ async def test_a_ban_or_revocation_while_authenticating_still_closes_the_socket(
     monkeypatch.setattr(GatewayConsumer, "protection_start", changed_meanwhile)
     socket = await open_socket(alice)
     assert await close_code(socket) == (4403 if change == "ban" else 4401)
+
+
+async def test_a_frame_for_a_socket_the_client_just_closed_is_dropped_not_raised():
+    """daphne raises autobahn's Disconnected when the client's close beat the frame; escaping
+    the handler it would end the consumer before disconnect() cleans up its groups."""
+    from autobahn.exception import Disconnected
+
+    from messaging.consumers import GatewayConsumer
+
+    consumer = GatewayConsumer()
+    sent = []
+
+    async def closed_transport(message):
+        raise Disconnected("Attempt to send on a closed protocol")
+
+    consumer.base_send = closed_transport
+    await consumer.send(text_data='{"type":"pong"}')  # no exception
+    await consumer.send_json({"type": "presence", "user": 1, "status": "online"})  # nor here
+
+    async def broken_transport(message):
+        raise RuntimeError("something else")
+
+    consumer.base_send = broken_transport
+    with pytest.raises(RuntimeError, match="something else"):
+        await consumer.send(text_data='{"type":"pong"}')
+
+    async def open_transport(message):
+        sent.append(message)
+
+    consumer.base_send = open_transport
+    await consumer.send(text_data='{"type":"pong"}')
+    assert sent == [{"type": "websocket.send", "text": '{"type":"pong"}'}]

@@ -1,0 +1,305 @@
+"""The components the fault suite kills and restarts, all on loopback and all its own: daphne
+processes, private redis-servers and a TCP proxy in front of PostgreSQL that it can cut.
+
+Nothing here touches the shared PostgreSQL or Redis: the proxy only forwards to PostgreSQL,
+and cutting it closes the proxy's own sockets.
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import IO
+
+import psycopg
+import redis
+
+from tests.servers import ROOT, free_port
+
+
+class DaphneServer:
+    """One daphne process on a fixed port, which the test may kill -9, terminate and restart
+    on the same port. Its output goes to a log file (printed when a scenario fails)."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path, *, name: str) -> None:
+        self.env = env
+        self.name = name
+        self.port = free_port()
+        self.log_path = log_dir / f"daphne-{name}.log"
+        self.process: subprocess.Popen | None = None
+        self._log: IO | None = None
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self, *, timeout: float = 60.0) -> float:
+        """Starts the process; returns the seconds until it answered HTTP."""
+        started = time.monotonic()
+        self._log = self.log_path.open("a")
+        self.process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)),
+                "chatsite.asgi:application",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne {self.name} exited:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.http}/healthz", timeout=2):  # noqa: S310
+                    return time.monotonic() - started
+            except OSError:
+                if time.monotonic() - started > timeout:
+                    raise RuntimeError(
+                        f"daphne {self.name} did not start:\n{self.log_tail()}"
+                    ) from None
+                time.sleep(0.1)
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+    def log_count(self, needle: str) -> int:
+        try:
+            return self.log_path.read_text(errors="replace").count(needle)
+        except FileNotFoundError:
+            return 0
+
+    def readyz(self) -> tuple[int, dict]:
+        """(status, body) of /readyz; (0, {}) when the process does not answer."""
+        try:
+            with urllib.request.urlopen(f"{self.http}/readyz", timeout=5) as answer:  # noqa: S310
+                return answer.status, json.loads(answer.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            with contextlib.suppress(ValueError):
+                return error.code, json.loads(error.read() or b"{}")
+            return error.code, {}
+        except OSError:
+            return 0, {}
+
+
+class RedisInstance:
+    """A private redis-server on its own port; kill() and start() again keep the port."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                *(shutil.which("redis-server") or "redis-server", "--port", str(self.port)),
+                *("--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+                *("--maxclients", "10000", "--dir", str(self.directory)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(redis.RedisError):
+                if self.client().ping():
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL: everything in flight and in memory is gone."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+
+    def connected_clients(self) -> int:
+        with self.client() as client:
+            return int(client.info("clients")["connected_clients"]) - 1  # not this one
+
+    def keys(self, pattern: str) -> list[bytes]:
+        with self.client() as client:
+            return list(client.scan_iter(pattern, count=1000))
+
+
+class TcpProxy:
+    """A loopback TCP proxy (its own thread and event loop) that can be cut: `cut()` stops
+    listening and drops every connection, as a stopped database would; `restore()` listens on
+    the same port again."""
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        self.upstream = (upstream_host, upstream_port)
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        self.server: asyncio.Server | None = None
+        self.transports: set[asyncio.BaseTransport] = set()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.accepted = 0
+
+    def start(self) -> "TcpProxy":
+        self.thread.start()
+        self.restore()
+        return self
+
+    def _call(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=10)
+
+    def restore(self) -> None:
+        self._call(self._listen())
+
+    def cut(self) -> None:
+        self._call(self._cut())
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._call(self._cut())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
+    async def _listen(self) -> None:
+        self.server = await asyncio.start_server(
+            self._handle, "127.0.0.1", self.port, reuse_address=True
+        )
+
+    async def _cut(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        for transport in list(self.transports):
+            transport.abort()
+        self.transports.clear()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        except OSError:
+            writer.transport.abort()
+            return
+        pair = (writer.transport, up_writer.transport)
+        self.transports.update(pair)
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(Exception):
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            sink.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self.transports.difference_update(pair)
+
+
+class Database:
+    """Plain psycopg reads of the test database (no Django connection crosses threads)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with psycopg.connect(self.url, autocommit=True) as connection:
+            return connection.execute(sql, params).fetchall()
+
+    def messages(self, conversation: int) -> list[tuple[int, str, str | None]]:
+        """(seq, id as string, client_msg_id) of every stored message, in seq order."""
+        return [
+            (seq, str(pk), client_msg_id)
+            for seq, pk, client_msg_id in self.rows(
+                "SELECT seq, id, client_msg_id FROM messaging_message"
+                " WHERE conversation_id = %s ORDER BY seq",
+                (conversation,),
+            )
+        ]
+
+    def last_seqs(self, conversations: list[int]) -> dict[int, int]:
+        rows = self.rows(
+            "SELECT conversation_id, coalesce(max(seq), 0) FROM messaging_message"
+            " WHERE conversation_id = ANY(%s) GROUP BY conversation_id",
+            (conversations,),
+        )
+        found = dict(rows)
+        return {c: found.get(c, 0) for c in conversations}
+
+    def backends(self, database: str) -> int:
+        """Connections to the test database, this one excluded."""
+        return self.rows(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        )[0][0]
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/")[0])
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
