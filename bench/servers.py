@@ -59,7 +59,8 @@ def server_command(server: str, target: str, port: int) -> list[str]:
         return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), target]
     if server == "uvicorn":
         # As docs/operations.md runs it: websockets protocol (flow control, so the outbox limit
-        # and its 1013 work), uvloop + httptools, no access log (it would print ?token=).
+        # and its 1013 work), no per-message compression (it would deflate every frame once per
+        # socket), uvloop + httptools, no access log (it would print ?token=).
         return [
             sys.executable,
             "-m",
@@ -80,6 +81,8 @@ def server_command(server: str, target: str, port: int) -> list[str]:
             "--no-access-log",
             "--ws-max-size",
             "1048576",
+            "--ws-per-message-deflate",
+            "false",
         ]
     raise ValueError(f"unknown server {server!r}")
 
