@@ -1,4 +1,4 @@
-"""ASGI entry point: `daphne chatsite.asgi:application`."""
+"""ASGI entry point: `daphne chatsite.asgi:application`, or uvicorn (see docs/operations.md)."""
 
 import os
 
@@ -10,12 +10,14 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.websocket import GatewayAuthStack  # noqa: E402
-from chatsite.logs import install_daphne_access_log  # noqa: E402
+from chatsite.logs import install_daphne_access_log, install_uvicorn_log_redaction  # noqa: E402
 from messaging.routing import websocket_urlpatterns  # noqa: E402
 from protection.gateway import HandshakeGuard  # noqa: E402
 
 # daphne's own access log would print request URIs, query strings (?token=) included.
 install_daphne_access_log()
+# uvicorn's handshake log lines carry the query string (?token=) too.
+install_uvicorn_log_redaction()
 
 application = ProtocolTypeRouter(
     {
