@@ -83,6 +83,12 @@ def server_command(server: str, target: str, port: int) -> list[str]:
             "1048576",
             "--ws-per-message-deflate",
             "false",
+            "--ws-ping-interval",
+            "20",
+            "--ws-ping-timeout",
+            "30",
+            # Parley reads X-Forwarded-For itself, from PARLEY_TRUSTED_PROXIES only.
+            "--no-proxy-headers",
         ]
     raise ValueError(f"unknown server {server!r}")
 
