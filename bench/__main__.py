@@ -2,12 +2,14 @@
 
 Examples:
     python -m bench --target parley --scenario fanout --members 1000 --rate 10 --duration 10
+    python -m bench --server uvicorn --target parley --scenario fanout --members 1000 --rate 10
     python -m bench --target baseline --scenario pairs --pairs 50 --duration 10
     python -m bench --suite quick --target parley --target baseline --json var/bench/quick.json
 
-Servers are started by the tool (daphne pinned to core 0; the load generator pins itself to
-core 1), with the configuration in the environment: DATABASE_URL/REDIS_URL for PostgreSQL +
-Redis, none for the embedded default. Everything is bounded in count and time.
+Servers are started by the tool (daphne, or uvicorn with --server uvicorn, pinned to core 0;
+the load generator pins itself to core 1), with the configuration in the environment:
+DATABASE_URL/REDIS_URL for PostgreSQL + Redis, none for the embedded default. Everything is
+bounded in count and time.
 """
 
 import argparse
@@ -21,7 +23,7 @@ import time
 from pathlib import Path
 
 from . import scenarios
-from .servers import ROOT, spawn
+from .servers import ROOT, SERVERS, spawn
 
 SUITES = {
     "quick": [
@@ -65,14 +67,26 @@ def _migrate() -> None:
     )
 
 
-def run_one(target_kind: str, scenario: str, params: dict, *, servers: int, pin: bool) -> dict:
+def run_one(
+    target_kind: str,
+    scenario: str,
+    params: dict,
+    *,
+    servers: int,
+    pin: bool,
+    server: str = "daphne",
+    connect_concurrency: int = 50,
+) -> dict:
     if target_kind == "parley":
         _migrate()
-    with spawn(target_kind, count=servers, server_core="0" if pin else "") as running:
+    with spawn(
+        target_kind, count=servers, server_core="0" if pin else "", server=server
+    ) as running:
         target = scenarios.Target(
             kind=target_kind,
             ws_urls=[f"ws://127.0.0.1:{port}" for port, _ in running],
             server_pids=[pid for _, pid in running],
+            connect_concurrency=connect_concurrency,
         )
         time.sleep(1)  # let the servers settle after start-up before measuring memory
         function = getattr(scenarios, scenario)
@@ -83,6 +97,8 @@ def run_one(target_kind: str, scenario: str, params: dict, *, servers: int, pin:
         "scenario": scenario,
         "params": params,
         "servers": servers,
+        "server": server,
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "configuration": "postgres+redis" if os.environ.get("DATABASE_URL") else "embedded",
         "wall_seconds": round(time.monotonic() - started, 1),
         **result,
@@ -98,7 +114,10 @@ def _row(result: dict) -> str:
         "lost_live",
         "lost_after_sync",
     ]
-    parts = [f"{result['target']:8} {result['scenario']:8} {json.dumps(result['params'])}"]
+    parts = [
+        f"{result['target']:8} {result['server']:7} {result['scenario']:8} "
+        f"{json.dumps(result['params'])}  load={result['load_average_1min']}"
+    ]
     parts += [f"{k}={result[k]}" for k in keys if k in result]
     for k in ("ack_latency_ms", "delivery_latency_ms"):
         if k in result:
@@ -123,6 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=10, help="messages/s; pairs: 0 = closed loop")
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--servers", type=int, default=1, help="server processes to start")
+    parser.add_argument(
+        "--server", choices=SERVERS, default="daphne", help="ASGI server to run (default daphne)"
+    )
+    parser.add_argument(
+        "--connect-concurrency", type=int, default=50, help="handshakes in flight at once"
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin server/generator cores")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
@@ -145,7 +170,15 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for scenario, params in plan:
         for target in targets:
-            result = run_one(target, scenario, params, servers=args.servers, pin=not args.no_pin)
+            result = run_one(
+                target,
+                scenario,
+                params,
+                servers=args.servers,
+                pin=not args.no_pin,
+                server=args.server,
+                connect_concurrency=args.connect_concurrency,
+            )
             results.append(result)
             print(_row(result), flush=True)
     print(json.dumps(results, indent=2))

@@ -1,4 +1,5 @@
-"""Server processes for a run: daphne pinned to one core, the load generator on the other."""
+"""Server processes for a run: daphne (or uvicorn) pinned to one core, the load generator on the
+other."""
 
 import os
 import socket
@@ -49,11 +50,59 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+SERVERS = ("daphne", "uvicorn")
+
+
+def server_command(server: str, target: str, port: int) -> list[str]:
+    """The command line that serves `target` on 127.0.0.1:`port` with `server`."""
+    if server == "daphne":
+        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), target]
+    if server == "uvicorn":
+        # As docs/operations.md runs it: websockets protocol (flow control, so the outbox limit
+        # and its 1013 work), no per-message compression (it would deflate every frame once per
+        # socket), uvloop + httptools, no access log (it would print ?token=).
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--ws",
+            "websockets",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--lifespan",
+            "off",
+            "--no-access-log",
+            "--ws-max-size",
+            "1048576",
+            "--ws-per-message-deflate",
+            "false",
+            "--ws-ping-interval",
+            "20",
+            "--ws-ping-timeout",
+            "30",
+            # Parley reads X-Forwarded-For itself, from PARLEY_TRUSTED_PROXIES only.
+            "--no-proxy-headers",
+        ]
+    raise ValueError(f"unknown server {server!r}")
+
+
 @contextmanager
 def spawn(
-    app: str, *, count: int = 1, server_core: str = "0", extra_env: dict[str, str] | None = None
+    app: str,
+    *,
+    count: int = 1,
+    server_core: str = "0",
+    extra_env: dict[str, str] | None = None,
+    server: str = "daphne",
 ):
-    """Starts `count` daphne processes of `app` on free ports; yields [(port, pid)]."""
+    """Starts `count` server processes of `app` on free ports; yields [(port, pid)]."""
     target, settings_module = APPS[app]
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings_module, **(extra_env or {})}
     LOG_DIR.mkdir(parents=True, exist_ok=True)
@@ -62,8 +111,8 @@ def spawn(
         for index in range(count):
             port = free_port()
             env_one = {**env, "PARLEY_NODE_ID": str(100 + index)}
-            log = (LOG_DIR / f"{app}-{port}.log").open("w")
-            command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), target]
+            log = (LOG_DIR / f"{app}-{server}-{port}.log").open("w")
+            command = server_command(server, target, port)
             if server_core:
                 command = ["taskset", "-c", server_core, *command]
             processes.append(

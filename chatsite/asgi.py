@@ -1,4 +1,4 @@
-"""ASGI entry point: `daphne chatsite.asgi:application`."""
+"""ASGI entry point: `daphne chatsite.asgi:application`, or uvicorn (see docs/operations.md)."""
 
 import os
 
@@ -11,7 +11,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.websocket import GatewayAuthStack  # noqa: E402
 from chatsite import serving  # noqa: E402
-from chatsite.logs import install_daphne_access_log  # noqa: E402
+from chatsite.logs import install_daphne_access_log, install_uvicorn_log_redaction  # noqa: E402
 from messaging.routing import websocket_urlpatterns  # noqa: E402
 from protection.gateway import HandshakeGuard  # noqa: E402
 
@@ -19,6 +19,8 @@ from protection.gateway import HandshakeGuard  # noqa: E402
 install_daphne_access_log()
 # Close codes 1001/1012/1013, and a graceful shutdown on SIGTERM (see chatsite/serving.py).
 serving.install()
+# uvicorn's handshake log lines carry the query string (?token=) too.
+install_uvicorn_log_redaction()
 
 application = ProtocolTypeRouter(
     {

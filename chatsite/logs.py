@@ -267,3 +267,22 @@ def install_daphne_access_log() -> None:
     cli = sys.modules.get("daphne.cli")
     if cli is not None:
         cli.AccessLogGenerator = JsonAccessLog  # type: ignore[attr-defined]
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts a record's message in place, for loggers whose handlers are not Parley's."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        return True
+
+
+def install_uvicorn_log_redaction() -> None:
+    """uvicorn logs each handshake as `"WebSocket /ws/?token=..." [accepted]` on `uvicorn.error`
+    through its own handlers (and its access log likewise): redact those records at the source.
+    Harmless under daphne (the loggers stay unused)."""
+    for name in ("uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())

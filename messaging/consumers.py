@@ -7,9 +7,15 @@ forwards events. Conversation events reach it through the process's fan-out hub
 It keeps, per conversation, the highest seq it has pushed live (`cursors`), so each socket sees
 live messages in seq order without duplicates: a message that arrives ahead of its predecessor
 waits up to PARLEY_REORDER_WAIT seconds, after which the missing ones are read from the
-database. Live frames go through one outbox per socket, written in order by one task; a socket
-whose outbox grows past PARLEY_OUTBOX_LIMIT cannot keep up and is closed with 1013, so its
-client reconnects and syncs instead of silently missing messages.
+database. Live frames go through one outbox per socket, written in order; a socket whose outbox
+grows past PARLEY_OUTBOX_LIMIT cannot keep up and is closed with 1013, so its client reconnects
+and syncs instead of silently missing messages.
+
+The outbox is written eagerly: a frame for an idle socket goes to the ASGI server at once, in
+the hub's delivery loop, already encoded; only a write that has to wait (the client does not
+read, the transport pushes back) continues in a task, and frames arriving meanwhile queue
+behind it. A group fan-out thus costs one transport write per socket, not a task wake-up, a
+JSON encoding and a session check per socket.
 
 When the realtime path itself may have lost this socket's events beyond what a database read
 repairs (its channel-layer receive failed, or the hub found Redis restarted, which loses group
@@ -18,8 +24,10 @@ rebuilds the memberships, and syncs.
 """
 
 import asyncio
+import contextvars
 import json
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -43,6 +51,7 @@ from receipts.coalescing import ensure_flusher
 from receipts.services import receipt_mark
 
 from . import fanout, realtime
+from .eager import run_eagerly
 from .errors import DATABASE_ERRORS, BadRequest, ChatError, NotFound, RateLimited, Unavailable
 from .instrumentation import GatewayInstrumentation
 from .selectors import (
@@ -108,8 +117,13 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         self.heal_tasks: dict[int, asyncio.Task[None]] = {}
         self.groups_joined: set[str] = set()
         self.hub: fanout.Hub | None = None
-        self.outbox: asyncio.Queue[OutboxItem] = asyncio.Queue()
+        self.outbox: deque[OutboxItem] = deque()
+        self.outbox_open = False  # frames wait until `ready` is sent
+        self.draining = False
+        # The task carrying on a write that had to wait (None while writes complete at once).
         self.writer: asyncio.Task[None] | None = None
+        # Writes run in the socket's own context (its log bindings), whoever hands the frame.
+        self.context = contextvars.copy_context()
         # Fan-out events that arrive before the ready snapshot is taken wait here.
         self.early: list[tuple[str, dict[str, Any], str]] | None = []
         self.floors: dict[int, int] = {}
@@ -160,7 +174,8 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
                 "heartbeat_interval": settings.PARLEY_HEARTBEAT_INTERVAL,
             }
         )
-        self.writer = asyncio.create_task(self._write_outbox())
+        self.outbox_open = True
+        self._drain()
         early, self.early = self.early or [], None
         for handler, event, text in early:
             self.fanout_event(handler, event, text)
@@ -472,27 +487,44 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
                 )
 
     def _enqueue(self, items: list[OutboxItem]) -> None:
-        for item in items:
-            self.outbox.put_nowait(item)
-        if self.outbox.qsize() > settings.PARLEY_OUTBOX_LIMIT:
+        if not items:
+            return
+        self.outbox.extend(items)
+        if len(self.outbox) > settings.PARLEY_OUTBOX_LIMIT:
             logger.warning("socket of user %s cannot keep up; closing", self.user.pk)
             metrics.slow_socket_closed()
-            while not self.outbox.empty():
-                self.outbox.get_nowait()
-            self.outbox.put_nowait(lambda: self.close(code=CLOSE_TOO_SLOW))
+            self.outbox.clear()
+            self.outbox.append(lambda: self.close(code=CLOSE_TOO_SLOW))
+        self._drain()
+
+    def _drain(self) -> None:
+        """Starts writing the outbox, unless a write is under way (it writes the rest)."""
+        if self.draining or not self.outbox_open or not self.outbox:
+            return
+        self.draining = True
+        try:
+            self.writer = run_eagerly(self._write_outbox(), context=self.context)
+        except BaseException:
+            self.draining = False
+            raise
 
     async def _write_outbox(self) -> None:
-        while True:
-            item = await self.outbox.get()
-            try:
-                if isinstance(item, str):
-                    await self.send(text_data=item)
-                else:
-                    await item()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("writing to a socket failed")
+        send = self.base_send
+        try:
+            while self.outbox:
+                item = self.outbox.popleft()
+                try:
+                    if isinstance(item, str):
+                        await send({"type": "websocket.send", "text": item})
+                    else:
+                        await item()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("writing to a socket failed")
+        finally:
+            self.draining = False
+            self.writer = None
 
     # --- events from the channel layer ---------------------------------------------------
 

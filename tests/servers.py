@@ -1,16 +1,17 @@
-"""Real server processes for tests: daphne and private redis-servers on free loopback ports,
-stopped by the test."""
+"""Real server processes for tests: daphne (or uvicorn) and private redis-servers on free
+loopback ports, stopped by the test."""
 
 import contextlib
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+from bench.servers import server_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,35 +36,32 @@ def wait_http(url: str, *, timeout: float = 20.0) -> None:
 
 @contextlib.contextmanager
 def daphne_process(
-    env: dict[str, str], *, port: int | None = None, stdout: IO | None = None
+    env: dict[str, str],
+    *,
+    port: int | None = None,
+    stdout: IO | None = None,
+    server: str = "daphne",
+    stderr: IO | None = None,
 ) -> Iterator[tuple[subprocess.Popen, int]]:
-    """Runs `daphne chatsite.asgi:application` on 127.0.0.1 and yields (process, port), so a
-    test can also kill it; stopped at the end if still running (its stdout goes to `stdout`
-    when given)."""
+    """Runs `daphne chatsite.asgi:application` (or, with server="uvicorn", uvicorn as
+    docs/operations.md runs it) on 127.0.0.1 and yields (process, port), so a test can also
+    kill it; stopped at the end if still running (its stdout goes to `stdout` when given)."""
     port = port or free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "chatsite.asgi:application",
-        ],
+        server_command(server, "chatsite.asgi:application", port),
         cwd=ROOT,
         env=env,
         stdout=stdout if stdout is not None else subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=stderr if stderr is not None else subprocess.PIPE,
     )
     try:
         try:
             wait_http(f"http://127.0.0.1:{port}/")
         except OSError:
             process.kill()
+            output = process.communicate()[1]
             raise RuntimeError(
-                f"daphne did not start: {process.communicate()[1].decode()[-2000:]}"
+                f"{server} did not start: {(output or b'').decode()[-2000:]}"
             ) from None
         yield process, port
     finally:
@@ -85,6 +83,15 @@ def daphne(
     """Runs `daphne chatsite.asgi:application` on 127.0.0.1 and yields its port."""
     with daphne_process(env, port=port, stdout=stdout) as (_process, bound_port):
         yield bound_port
+
+
+@contextlib.contextmanager
+def uvicorn(
+    env: dict[str, str], *, stdout: IO | None = None, stderr: IO | None = None
+) -> Iterator[int]:
+    """Runs Parley under uvicorn on 127.0.0.1 and yields its port."""
+    with daphne_process(env, stdout=stdout, stderr=stderr, server="uvicorn") as (_p, port):
+        yield port
 
 
 @contextlib.contextmanager

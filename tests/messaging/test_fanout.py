@@ -1,6 +1,7 @@
 """The conversation fan-out hub: one publish per message, local delivery, slow sockets, healing."""
 
 import asyncio
+import json
 
 import pytest
 from channels.db import database_sync_to_async
@@ -68,15 +69,40 @@ async def test_a_socket_that_cannot_keep_up_is_closed_with_1013(settings):
     alice, bob = await db(make_users)("alice", "bob")
     direct = await db(make_direct)(alice, bob)
     slow, _ = await ready_socket(bob)
+    # The client stops reading: the transport takes one more frame, then pushes back (the
+    # socket's ASGI send waits).
+    slow.output_queue._maxsize = slow.output_queue.qsize() + 1
     hub = fanout.get_hub()
-    # Twenty frames land in one go, before the socket's writer gets a turn.
     for seq in range(1, 21):
         hub.deliver(direct.pk, fanout.encode("chat.message", fake_message(direct.pk, seq)))
+    slow.output_queue._maxsize = 0  # reading again
+    seqs = []
     while True:
         output = await slow.receive_output(timeout=TIMEOUT)
         if output["type"] == "websocket.close":
             break
+        frame = json.loads(output["text"])
+        if frame["type"] == "message":
+            seqs.append(frame["seq"])
     assert output["code"] == 1013
+    assert seqs == sorted(seqs)
+    assert len(seqs) < 20  # the rest is for the client's sync after it reconnects
+    await slow.disconnect()  # lets the socket's handshake hops finish while the loop runs
+
+
+async def test_frames_for_an_idle_socket_are_written_in_order_without_waiting():
+    alice, bob = await db(make_users)("alice", "bob")
+    direct = await db(make_direct)(alice, bob)
+    socket, _ = await ready_socket(bob)
+    hub = fanout.get_hub()
+    # Out of order: 2 waits for 1; then 1 releases both, in seq order.
+    hub.deliver(direct.pk, fanout.encode("chat.message", fake_message(direct.pk, 2)))
+    hub.deliver(direct.pk, fanout.encode("chat.message", fake_message(direct.pk, 1)))
+    hub.deliver(direct.pk, fanout.encode("chat.message", fake_message(direct.pk, 3)))
+    # Written during deliver() itself: already in the communicator's output, no task in between.
+    assert socket.output_queue.qsize() >= 3
+    assert [(await receive(socket, "message"))["seq"] for _ in range(3)] == [1, 2, 3]
+    await socket.disconnect()
 
 
 async def test_an_unknown_conversation_event_does_not_break_the_socket():
