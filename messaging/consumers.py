@@ -52,7 +52,15 @@ from receipts.services import receipt_mark
 
 from . import fanout, realtime
 from .eager import run_eagerly
-from .errors import DATABASE_ERRORS, BadRequest, ChatError, NotFound, RateLimited, Unavailable
+from .errors import (
+    DATABASE_ERRORS,
+    REDIS_ERRORS,
+    BadRequest,
+    ChatError,
+    NotFound,
+    RateLimited,
+    Unavailable,
+)
 from .instrumentation import GatewayInstrumentation
 from .selectors import (
     MAX_PAGE,
@@ -139,8 +147,8 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         self.user = self.scope["user"]
         try:
             await self._start()
-        except DATABASE_ERRORS:
-            logger.warning("database unavailable during a handshake", exc_info=True)
+        except (*DATABASE_ERRORS, *REDIS_ERRORS):
+            logger.warning("database or Redis unavailable during a handshake", exc_info=True)
             await self.close(code=CLOSE_TRY_AGAIN_LATER)
 
     async def _start(self) -> None:

@@ -7,11 +7,14 @@ Both carry `extra` fields when a class has them (e.g. `retry_after`).
 
 import math
 
+import redis
 from django.db import DatabaseError, InterfaceError
 
 # What "the database is unavailable" looks like to a caller: Django's InterfaceError ("connection
 # already closed") is not a DatabaseError subclass.
 DATABASE_ERRORS = (DatabaseError, InterfaceError)
+# What "Redis is unavailable" looks like (connection refused or reset, a read that timed out).
+REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError)
 
 
 class ChatError(Exception):

@@ -130,7 +130,10 @@ def _async_client() -> redis.asyncio.Redis:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        client = redis.asyncio.Redis.from_url(settings.REDIS_URL, max_connections=100)
+        # Sized like the realtime tier's pools (a burst of handshakes overflowed 100 in the
+        # fault suite's reconnect storm), and like them without a socket timeout
+        # (REALTIME_REDIS_OPTIONS explains the lost cancellations).
+        client = redis.asyncio.Redis.from_url(settings.REDIS_URL, **settings.REALTIME_REDIS_OPTIONS)
         _async_clients[loop] = client
     return client
 

@@ -546,3 +546,30 @@ async def test_a_frame_for_a_socket_the_client_just_closed_is_dropped_not_raised
     consumer.base_send = open_transport
     await consumer.send(text_data='{"type":"pong"}')
     assert sent == [{"type": "websocket.send", "text": '{"type":"pong"}'}]
+
+
+@pytest.mark.postgres
+async def test_a_handshake_while_redis_is_down_asks_the_client_to_come_back(settings):
+    """Not 1011 (a server error): the client is told to come back later, as during a database
+    outage. Whichever notices first closes: the handshake (1013) or the socket's channel-layer
+    receive (1012, realtime lost); both mean reconnect with backoff."""
+    from channels.layers import channel_layers
+
+    alice = await db(make_user)("alice")
+    dead = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
+    layer = settings.CHANNEL_LAYERS["default"]
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            **layer,
+            "CONFIG": {
+                **layer["CONFIG"],
+                "hosts": [{**layer["CONFIG"]["hosts"][0], "address": dead}],
+            },
+        }
+    }
+    channel_layers.backends.clear()
+    try:
+        socket = await open_socket(alice)
+        assert await close_code(socket, wait=10) in {1012, 1013}
+    finally:
+        channel_layers.backends.clear()
