@@ -2,7 +2,9 @@
 the test database, the promise checked against the database, and what each scenario measured
 (printed at the end of the run and written to var/faults/<scenario>.json)."""
 
+import asyncio
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -139,6 +141,26 @@ def long_lived_token(user: User) -> str:
     token = AccessToken.for_user(user)
     token.set_exp(lifetime=timedelta(hours=4))
     return str(token)
+
+
+async def views_converged(
+    clients: list[ChatClient], population: "Population", database: Database, *, within: float = 60
+) -> None:
+    """Waits until every client holds its conversation up to the last stored seq, with no sync
+    still under way; fails after `within` seconds."""
+    conversations = list(population.groups)
+    deadline = time.monotonic() + within
+    while True:
+        last = await asyncio.to_thread(database.last_seqs, conversations)
+        if all(
+            c.highest.get(population.group_of[int(c.name)], 0)
+            == last[population.group_of[int(c.name)]]
+            and not c.syncing
+            for c in clients
+        ):
+            return
+        assert time.monotonic() < deadline, "views did not converge"
+        await asyncio.sleep(0.2)
 
 
 def check_views(

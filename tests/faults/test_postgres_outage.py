@@ -24,6 +24,7 @@ from tests.faults.conftest import (
     check_acked_stored_once,
     check_views,
     server_env,
+    views_converged,
 )
 from tests.faults.harness import DaphneServer, TcpProxy
 
@@ -158,19 +159,7 @@ async def scenario(population, servers, proxy, database, rng, measured) -> list:
     await until(lambda: all(not c.outgoing for c in clients), within=60, what="the fresh round")
     errors_after_round = sum(sum(c.errors.values()) for c in clients) - errors_before_round
 
-    conversations = list(population.groups)
-
-    def converged(last: dict[int, int]) -> bool:
-        return all(
-            c.highest.get(population.group_of[int(c.name)], 0)
-            == last[population.group_of[int(c.name)]]
-            for c in clients
-        )
-
-    deadline = time.monotonic() + 60
-    while not converged(await asyncio.to_thread(database.last_seqs, conversations)):
-        assert time.monotonic() < deadline, "views did not converge"
-        await asyncio.sleep(0.2)
+    await views_converged(clients, population, database)
     await asyncio.sleep(1.0)
     for client in clients:
         await client.stop()

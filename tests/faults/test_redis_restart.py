@@ -20,6 +20,7 @@ from tests.faults.conftest import (
     check_acked_stored_once,
     check_views,
     server_env,
+    views_converged,
 )
 from tests.faults.harness import DaphneServer
 
@@ -125,18 +126,7 @@ async def scenario(population, servers, redis_instance, database, rng, measured)
     stop_streaming.set()
     await streams
     await until(lambda: all(not c.outgoing for c in clients), within=60, what="every ack")
-    conversations = list(population.groups)
-    deadline = time.monotonic() + 60
-    while True:
-        last = await asyncio.to_thread(database.last_seqs, conversations)
-        if all(
-            c.highest.get(population.group_of[int(c.name)], 0)
-            == last[population.group_of[int(c.name)]]
-            for c in clients
-        ):
-            break
-        assert time.monotonic() < deadline, "views did not converge"
-        await asyncio.sleep(0.2)
+    await views_converged(clients, population, database)
     await asyncio.sleep(1.0)
     for client in clients:
         await client.stop()

@@ -18,6 +18,7 @@ from tests.faults.conftest import (
     check_acked_stored_once,
     check_views,
     server_env,
+    views_converged,
 )
 from tests.faults.harness import DaphneServer
 
@@ -73,21 +74,8 @@ def test_kill_9_of_one_server_mid_stream_loses_and_doubles_nothing(
             return all(not c.outgoing for c in clients)
 
         acked_seconds = await until(all_acked, within=120, what="every message acked")
-        conversations = list(population.groups)
 
-        async def converged() -> bool:
-            last = await asyncio.to_thread(database.last_seqs, conversations)
-            return all(
-                c.highest.get(population.group_of[int(c.name)], 0)
-                == last[population.group_of[int(c.name)]]
-                and not c.syncing
-                for c in clients
-            )
-
-        converge_started = time.monotonic()
-        while not await converged():
-            assert time.monotonic() - converge_started < 60, "views did not converge"
-            await asyncio.sleep(0.2)
+        await views_converged(clients, population, database)
         await asyncio.sleep(1.0)  # a late duplicate would land here
         reconnects = [
             min(s.opened for s in c.sessions if s.opened > killed_at) - killed_at

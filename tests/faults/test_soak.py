@@ -22,6 +22,7 @@ from tests.faults.conftest import (
     check_acked_stored_once,
     check_views,
     server_env,
+    views_converged,
 )
 from tests.faults.harness import DaphneServer
 
@@ -110,18 +111,7 @@ def soak(seconds, tmp_path, private_redis, servers, database, measured) -> None:
             redis_clients.append((now, await asyncio.to_thread(private_redis.connected_clients)))
         chatter.cancel()
         await until(lambda: all(not c.outgoing for c in clients), within=60, what="every ack")
-        conversations = list(population.groups)
-        deadline = time.monotonic() + 60
-        while True:
-            last = await asyncio.to_thread(database.last_seqs, conversations)
-            if all(
-                c.highest.get(population.group_of[int(c.name)], 0)
-                == last[population.group_of[int(c.name)]]
-                for c in clients
-            ):
-                break
-            assert time.monotonic() < deadline, "views did not converge"
-            await asyncio.sleep(0.5)
+        await views_converged(clients, population, database)
         unexpected = sum(len(c.unexpected_closes()) for c in clients)
         # Everyone leaves, at the pace they came (a mass leave is the storm's business).
         left_started = time.monotonic()
