@@ -315,6 +315,11 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
             await self.send_error(
                 Unavailable.code, "the database is unavailable; retry later", ref=ref
             )
+        except REDIS_ERRORS:
+            # e.g. the dedup lookup before a send: nothing was stored, the same frame may be
+            # resent (the fault suite's Redis restart saw one server_error here).
+            logger.exception("redis error handling a %s frame", frame_type)
+            await self.send_error(Unavailable.code, "Redis is unavailable; retry later", ref=ref)
         except Exception:
             logger.exception("unexpected error handling a %s frame", frame_type)
             await self.send_error("server_error", "the server failed to handle this frame", ref=ref)

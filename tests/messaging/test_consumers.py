@@ -573,3 +573,30 @@ async def test_a_handshake_while_redis_is_down_asks_the_client_to_come_back(sett
         assert await close_code(socket, wait=10) in {1012, 1013}
     finally:
         channel_layers.backends.clear()
+
+
+async def test_redis_failing_under_a_send_answers_unavailable_and_the_resend_stores_once(
+    monkeypatch,
+):
+    import redis
+
+    from messaging import dedup
+
+    alice, bob = await db(make_user)("alice"), await db(make_user)("bob")
+    direct = await db(make_direct)(alice, bob)
+    socket, _ = await ready_socket(alice)
+    real = dedup.cached_ack
+
+    def redis_down(**kwargs):
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(dedup, "cached_ack", redis_down)
+    await send_frame(socket, direct.pk, "r-1")
+    error = await receive(socket, "error")
+    assert error["code"] == "unavailable"
+    monkeypatch.setattr(dedup, "cached_ack", real)
+    await send_frame(socket, direct.pk, "r-1")
+    _, ack = await receive_until(socket, "ack")
+    assert ack["duplicate"] is False
+    assert await db(Message.objects.filter(conversation=direct).count)() == 1
+    await socket.disconnect()
