@@ -34,6 +34,18 @@ def wait_http(url: str, *, timeout: float = 20.0) -> None:
             time.sleep(0.1)
 
 
+def stop_process(process: subprocess.Popen, *, timeout: float) -> None:
+    """SIGTERM (a server's graceful shutdown), then SIGKILL if it has not exited in `timeout`."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextlib.contextmanager
 def daphne_process(
     env: dict[str, str],
@@ -65,13 +77,7 @@ def daphne_process(
             ) from None
         yield process, port
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, timeout=10)
         if process.stderr:
             process.stderr.close()
 

@@ -17,7 +17,7 @@ from tests.chatsite.metrics_scrape import parse, value
 from tests.chatsite.worker_tasks import add
 from tests.conftest import postgres_env_for_subprocess
 from tests.factories import access_token, make_direct, make_user
-from tests.servers import ROOT, daphne
+from tests.servers import ROOT, daphne, stop_process
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -64,12 +64,7 @@ def celery_worker(env: dict[str, str]) -> Iterator[None]:
     try:
         yield
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=15)
 
 
 def test_metrics_add_up_across_server_processes_and_a_worker(tmp_path):

@@ -24,7 +24,7 @@ from typing import IO
 import psycopg
 import redis
 
-from tests.servers import ROOT, free_port
+from tests.servers import ROOT, free_port, stop_process
 
 
 class DaphneServer:
@@ -85,14 +85,8 @@ class DaphneServer:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        process = self.process
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if self.process is not None:
+            stop_process(self.process, timeout=15)
         if self._log is not None:
             self._log.close()
             self._log = None
