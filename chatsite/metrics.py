@@ -54,6 +54,11 @@ ack_latency = Histogram(
     "From a send frame received to its ack sent on the socket.",
     buckets=LATENCY_BUCKETS,
 )
+send_batch_size = Histogram(
+    "parley_send_batch_size",
+    "WebSocket sends stored together in one transaction (group commit, messaging/batching.py).",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200),
+)
 fanout_latency = Histogram(
     "parley_fanout_latency_seconds",
     "From the after-commit publish of an event to the channel layer accepting it, by event.",
@@ -137,6 +142,10 @@ def error_frame_sent(*, code: str) -> None:
 
 def message_stored(*, kind: str) -> None:
     messages_stored.labels(kind=kind).inc()
+
+
+def send_batch_stored(*, size: int) -> None:
+    send_batch_size.observe(size)
 
 
 def ack_sent(*, seconds: float) -> None:

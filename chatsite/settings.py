@@ -302,6 +302,10 @@ PARLEY_MAX_FRAME_BYTES = env_int("PARLEY_MAX_FRAME_BYTES", 64 * 1024)
 PARLEY_REORDER_WAIT = env_float("PARLEY_REORDER_WAIT", 0.5)
 # Live frames queued for one socket before it counts as too slow and is closed with 1013.
 PARLEY_OUTBOX_LIMIT = env_int("PARLEY_OUTBOX_LIMIT", 2000)
+# Group commit of the gateway's sends (messaging/batching.py): the most sends stored in one
+# transaction, and how many such transactions a server process runs at once.
+PARLEY_SEND_BATCH_MAX = env_int("PARLEY_SEND_BATCH_MAX", 100)
+PARLEY_SEND_BATCHES_IN_FLIGHT = env_int("PARLEY_SEND_BATCHES_IN_FLIGHT", 2)
 # On SIGTERM, seconds daphne waits for closed sockets' consumers to finish before cancelling
 # them (chatsite/serving.py); keep it below the orchestrator's kill timeout.
 PARLEY_SHUTDOWN_GRACE: float = env_float("PARLEY_SHUTDOWN_GRACE", 5)

@@ -20,14 +20,25 @@ def _key(sender_id: int, client_msg_id: str) -> str:
     return f"dedup:{sender_id}:{client_msg_id}"
 
 
-def cached_ack(*, sender_id: int, client_msg_id: str) -> AckEvent | None:
-    return cache.get(_key(sender_id, client_msg_id))
+def cached_acks(keys: list[tuple[int, str]]) -> dict[tuple[int, str], AckEvent]:
+    """The cached acks of (sender_id, client_msg_id) pairs, in one round trip."""
+    if not keys:
+        return {}
+    by_key = {
+        _key(sender_id, client_msg_id): (sender_id, client_msg_id)
+        for sender_id, client_msg_id in keys
+    }
+    found = cache.get_many(list(by_key))
+    return {by_key[key]: ack for key, ack in found.items()}
 
 
-def ack_remember(*, sender_id: int, ack: AckEvent) -> None:
-    cache.set(
-        _key(sender_id, ack["client_msg_id"]), ack, timeout=settings.PARLEY_DEDUP_CACHE_SECONDS
-    )
+def acks_remember(acks: list[tuple[int, AckEvent]]) -> None:
+    """Caches the acks of just-stored messages, (sender_id, ack) each, in one round trip."""
+    if acks:
+        cache.set_many(
+            {_key(sender_id, ack["client_msg_id"]): ack for sender_id, ack in acks},
+            timeout=settings.PARLEY_DEDUP_CACHE_SECONDS,
+        )
 
 
 def ack_forget(*, sender_id: int, client_msg_id: str) -> None:

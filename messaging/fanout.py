@@ -324,15 +324,30 @@ def get_hub() -> Hub:
 
 def publish(conversation_id: int, handler: str, event: dict[str, Any]) -> None:
     """Publishes a conversation event once (called from sync code, after commit)."""
-    text = encode(handler, event)
+    publish_many([(conversation_id, handler, event)])
+
+
+def publish_many(events: list[tuple[int, str, dict[str, Any]]]) -> None:
+    """Publishes (conversation_id, handler, event) each once, in order: one pipelined round
+    trip per Redis shard (called from sync code, after commit)."""
+    encoded = [
+        (conversation_id, encode(handler, event)) for conversation_id, handler, event in events
+    ]
     clients = shard_clients()
     if clients:
-        client = clients[shard_index(conversation_id, len(clients))]
-        client.publish(channel_name(conversation_id), text)
+        pipelines: dict[int, Any] = {}
+        for conversation_id, text in encoded:
+            index = shard_index(conversation_id, len(clients))
+            if index not in pipelines:
+                pipelines[index] = clients[index].pipeline(transaction=False)
+            pipelines[index].publish(channel_name(conversation_id), text)
+        for pipeline in pipelines.values():
+            pipeline.execute()
         return
     # Embedded default: every hub lives in this process.
     with _hubs_lock:
         hubs = list(_hubs.values())
     for hub in hubs:
         if not hub.loop.is_closed():
-            hub.loop.call_soon_threadsafe(hub.deliver, conversation_id, text)
+            for conversation_id, text in encoded:
+                hub.loop.call_soon_threadsafe(hub.deliver, conversation_id, text)

@@ -106,17 +106,24 @@ def page_store(
     cache.set(_entry_key(conversation_id), entry, timeout=_timeout())
 
 
-def message_added(event: MessageEvent) -> None:
-    """Appends a just-committed message to a warm entry that ends right before it."""
-    conversation_id = event["conversation"]
-    entry: _Entry | None = cache.get(_entry_key(conversation_id))
-    if entry is None or entry["top_seq"] != event["seq"] - 1:
-        return
-    messages = [*entry["messages"], event]
-    entry = {
-        "generation": entry["generation"],
-        "top_seq": event["seq"],
-        "complete": entry["complete"] and len(messages) <= _kept(),
-        "messages": messages[-_kept() :],
-    }
-    cache.set(_entry_key(conversation_id), entry, timeout=_timeout())
+def messages_added(events: list[MessageEvent]) -> None:
+    """Appends just-committed messages (in seq order per conversation) to the warm entries that
+    end right before them: one read and at most one write to the cache for the lot."""
+    by_conversation: dict[int, list[MessageEvent]] = {}
+    for event in events:
+        by_conversation.setdefault(event["conversation"], []).append(event)
+    keys = {_entry_key(conversation_id): conversation_id for conversation_id in by_conversation}
+    updated: dict[str, _Entry] = {}
+    for key, entry in cache.get_many(list(keys)).items():
+        added = by_conversation[keys[key]]
+        if entry["top_seq"] != added[0]["seq"] - 1:
+            continue
+        messages = [*entry["messages"], *added]
+        updated[key] = {
+            "generation": entry["generation"],
+            "top_seq": added[-1]["seq"],
+            "complete": entry["complete"] and len(messages) <= _kept(),
+            "messages": messages[-_kept() :],
+        }
+    if updated:
+        cache.set_many(updated, timeout=_timeout())

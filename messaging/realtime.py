@@ -57,6 +57,22 @@ def publish_to_conversation(conversation_id: int, handler: str, payload: dict[st
         metrics.fanout_done(event=handler, seconds=perf_counter() - started)
 
 
+def publish_messages(events: list[dict[str, Any]]) -> None:
+    """New messages ("chat.message"), in seq order per conversation, published in one trip
+    per Redis shard."""
+    if not events:
+        return
+    started = perf_counter()
+    try:
+        fanout.publish_many([(event["conversation"], "chat.message", event) for event in events])
+    except Exception:
+        # Committed all the same: sockets heal from the database (gap fill, sync).
+        metrics.channel_layer_send_failed(event="chat.message", reason="error")
+        logger.exception("fan-out publish of %d messages failed", len(events))
+    else:
+        metrics.fanout_done(event="chat.message", seconds=perf_counter() - started)
+
+
 def publish_to_user(user_id: int, handler: str, payload: dict[str, Any]) -> None:
     _group_send(user_group(user_id), handler, payload)
 

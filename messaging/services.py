@@ -2,6 +2,7 @@
 realtime events only after commit."""
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -16,7 +17,7 @@ from moderation.services import audit_record
 from push.services import push_message_sent
 
 from . import dedup, history_cache, realtime
-from .errors import BadRequest, Conflict, EditWindowClosed, Forbidden, NotFound
+from .errors import BadRequest, ChatError, Conflict, EditWindowClosed, Forbidden, NotFound
 from .events import (
     AckEvent,
     ConversationJoinedEvent,
@@ -55,20 +56,49 @@ def validate_body(body: object) -> str:
     return body
 
 
-def _next_seq(conversation_id: int) -> int:
-    """Takes the conversation's next seq. The UPDATE row-locks only this conversation, so
-    senders elsewhere are not serialized; a rollback returns the number (no gaps)."""
+@dataclass(frozen=True)
+class Draft:
+    """A message about to be stored: a user's (sender set) or a system message (system set)."""
+
+    conversation_id: int
+    sender: User | None
+    client_msg_id: str | None
+    body: str
+    system: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    """One `send`, as a client made it (validated by message_send_many)."""
+
+    sender: User
+    conversation_id: int
+    client_msg_id: object
+    body: object
+
+
+def _take_seqs(counts: dict[int, int]) -> dict[int, int]:
+    """Takes counts[c] consecutive seqs of each conversation c in one statement; returns each
+    conversation's new last_seq. The UPDATE row-locks only these conversations, so senders
+    elsewhere are not serialized; a rollback returns the numbers (no gaps). With more than one
+    conversation the caller must already hold their row locks, taken in id order, or two
+    batches could deadlock."""
     table = Conversation._meta.db_table
+    ids = sorted(counts)
+    cases = " ".join("WHEN %s THEN %s" for _ in ids)
+    placeholders = ", ".join("%s" for _ in ids)
+    params: list[Any] = [value for cid in ids for value in (cid, counts[cid])]
+    params += [timezone.now(), *ids]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET last_seq = last_seq + 1, last_message_at = %s "  # noqa: S608
-            "WHERE id = %s RETURNING last_seq",
-            [timezone.now(), conversation_id],
+            f"UPDATE {table} SET last_seq = last_seq + CASE id {cases} END, "  # noqa: S608
+            f"last_message_at = %s WHERE id IN ({placeholders}) RETURNING id, last_seq",
+            params,
         )
-        row = cursor.fetchone()
-    if row is None:
+        taken = {int(row[0]): int(row[1]) for row in cursor.fetchall()}
+    if len(taken) != len(ids):
         raise NotFound("No such conversation.", field="conversation")
-    return int(row[0])
+    return taken
 
 
 def _original_ack(*, sender: User, client_msg_id: str, conversation_id: int) -> AckEvent | None:
@@ -85,111 +115,205 @@ def _original_ack(*, sender: User, client_msg_id: str, conversation_id: int) -> 
     return ack_event(original, duplicate=True)
 
 
-def _store_message(
-    *,
-    conversation_id: int,
-    sender: User | None,
-    client_msg_id: str | None,
-    body: str,
-    system: dict[str, Any] | None = None,
-) -> Message:
-    """The one way a message is stored, user or system: takes the conversation's next seq,
-    writes its uniqueness key and the row, and after commit publishes it to the conversation
-    and adds it to the history cache. Call inside a transaction the caller owns."""
-    seq = _next_seq(conversation_id)
-    message_id = next_message_id()
-    # The key row enforces uniqueness across monthly partitions (MessageKey).
-    MessageKey.objects.create(
-        message_id=message_id,
-        conversation_id=conversation_id,
-        seq=seq,
-        sender_id=sender.pk if sender is not None else None,
-        client_msg_id=client_msg_id,
+def _store_messages(drafts: list[Draft]) -> list[Message]:
+    """The one way messages are stored, user or system: takes each conversation's next seqs (in
+    the drafts' order), writes the uniqueness keys and the rows in one INSERT each, and after
+    commit publishes them to their conversations in one trip and adds them to the history
+    cache. Call inside a transaction the caller owns (see _take_seqs on locks)."""
+    counts: dict[int, int] = {}
+    for draft in drafts:
+        counts[draft.conversation_id] = counts.get(draft.conversation_id, 0) + 1
+    last = _take_seqs(counts)
+    next_seq = {cid: last[cid] - count + 1 for cid, count in counts.items()}
+    created_at = timezone.now()
+    messages = []
+    for draft in drafts:
+        seq = next_seq[draft.conversation_id]
+        next_seq[draft.conversation_id] = seq + 1
+        messages.append(
+            Message(
+                id=next_message_id(),
+                conversation_id=draft.conversation_id,
+                seq=seq,
+                sender=draft.sender,
+                client_msg_id=draft.client_msg_id,
+                body=draft.body,
+                created_at=created_at,
+                system=draft.system,
+            )
+        )
+    # The key rows enforce uniqueness across monthly partitions (MessageKey).
+    MessageKey.objects.bulk_create(
+        [
+            MessageKey(
+                message_id=m.pk,
+                conversation_id=m.conversation_id,
+                seq=m.seq,
+                sender_id=m.sender_id,
+                client_msg_id=m.client_msg_id,
+            )
+            for m in messages
+        ]
     )
-    message = Message.objects.create(
-        id=message_id,
-        conversation_id=conversation_id,
-        seq=seq,
-        sender=sender,
-        client_msg_id=client_msg_id,
-        body=body,
-        created_at=timezone.now(),
-        system=system,
-    )
-    event = message_event(message, sender)
-    transaction.on_commit(
-        partial(realtime.publish_to_conversation, conversation_id, "chat.message", dict(event)),
-        robust=True,
-    )
-    transaction.on_commit(partial(history_cache.message_added, event), robust=True)
-    return message
+    Message.objects.bulk_create(messages)
+    events = [message_event(m, d.sender) for m, d in zip(messages, drafts, strict=True)]
+
+    def after_commit() -> None:
+        realtime.publish_messages([dict(event) for event in events])
+        history_cache.messages_added(events)
+
+    transaction.on_commit(after_commit, robust=True)
+    return messages
 
 
 def system_message_store(*, conversation_id: int, body: str, system: dict[str, Any]) -> Message:
     """Records an event in the conversation (a member joined, left, ...) as a message with a
     seq, so every member sees it in order, live and on sync. Call inside the caller's
     transaction, after any membership change it records has been made."""
-    return _store_message(
-        conversation_id=conversation_id,
-        sender=None,
-        client_msg_id=None,
-        body=body,
-        system=system,
+    draft = Draft(
+        conversation_id=conversation_id, sender=None, client_msg_id=None, body=body, system=system
     )
+    return _store_messages([draft])[0]
+
+
+_DUPLICATE_ELSEWHERE = "client_msg_id was already used for a message in another conversation"
 
 
 def message_send(*, sender: User, conversation_id: int, client_msg_id: str, body: str) -> AckEvent:
     """Stores a message exactly once per (sender, client_msg_id) with the conversation's next
     seq, and publishes it to the conversation after commit. A repeat returns the original ack."""
-    client_msg_id = validate_client_msg_id(client_msg_id)
-    body = validate_body(body)
-    cached = dedup.cached_ack(sender_id=sender.pk, client_msg_id=client_msg_id)
-    if cached is not None:
-        if cached["conversation"] != conversation_id:
-            raise Conflict(
-                "client_msg_id was already used for a message in another conversation",
-                field="client_msg_id",
+    result = message_send_many([SendRequest(sender, conversation_id, client_msg_id, body)])[0]
+    if isinstance(result, ChatError):
+        raise result
+    return result
+
+
+def message_send_many(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
+    """Sends, each exactly as message_send would, stored together in one transaction: the
+    gateway batches the sends that arrive while earlier ones are being stored (messaging/
+    batching.py), so under load one commit, one seq statement, one INSERT per table and one
+    publish carry many messages. Returns, per request and in order, its ack or the error it
+    earned; one request's error does not fail the others."""
+    results: list[AckEvent | ChatError | None] = [None] * len(requests)
+    valid: list[int] = []
+    for index, request in enumerate(requests):
+        try:
+            validate_client_msg_id(request.client_msg_id)
+            validate_body(request.body)
+        except ChatError as exc:
+            results[index] = exc
+        else:
+            valid.append(index)
+
+    # The dedup fast path (messaging/dedup.py): a retry is answered from the cache.
+    cached = dedup.cached_acks(
+        [(requests[i].sender.pk, str(requests[i].client_msg_id)) for i in valid]
+    )
+    first_of: dict[tuple[int, str], int] = {}
+    repeats: dict[int, int] = {}  # a repeat within the batch -> the request it repeats
+    to_store: list[int] = []
+    for index in valid:
+        request = requests[index]
+        key = (request.sender.pk, str(request.client_msg_id))
+        hit = cached.get(key)
+        if hit is not None:
+            results[index] = (
+                {**hit, "duplicate": True}
+                if hit["conversation"] == request.conversation_id
+                else Conflict(_DUPLICATE_ELSEWHERE, field="client_msg_id")
             )
-        return {**cached, "duplicate": True}
-    try:
-        with transaction.atomic():
-            membership = (
-                Membership.objects.select_related("conversation")
-                .filter(conversation_id=conversation_id, user_id=sender.pk)
-                .first()
+        elif key in first_of:
+            repeats[index] = first_of[key]
+        else:
+            first_of[key] = index
+            to_store.append(index)
+
+    if to_store:
+        try:
+            with transaction.atomic():
+                stored = _store_sends([requests[i] for i in to_store])
+        except IntegrityError:
+            # Unique (sender, client_msg_id) of MessageKey fired: a concurrent or earlier send
+            # stored one of them (its cache entry gone). Alone, it gets the original's ack;
+            # in a batch, each is redone alone so the others are not failed by it.
+            if len(to_store) > 1:
+                stored = [message_send_many([requests[i]])[0] for i in to_store]
+            else:
+                request = requests[to_store[0]]
+                try:
+                    duplicate = _original_ack(
+                        sender=request.sender,
+                        client_msg_id=str(request.client_msg_id),
+                        conversation_id=request.conversation_id,
+                    )
+                except Conflict as exc:
+                    duplicate = exc
+                if duplicate is None:
+                    raise
+                stored = [duplicate]
+        for index, result in zip(to_store, stored, strict=True):
+            results[index] = result
+
+    for index, original in repeats.items():
+        result = results[original]
+        if isinstance(result, dict):
+            results[index] = {**result, "duplicate": True}
+        else:
+            results[index] = result
+    return results  # type: ignore[return-value]
+
+
+def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
+    """The transaction of message_send_many: checks membership (and locks the conversations,
+    in id order), stores the messages of those allowed, and schedules their after-commit
+    work."""
+    conversation_ids = {r.conversation_id for r in requests}
+    sender_ids = {r.sender.pk for r in requests}
+    members = (
+        Membership.objects.filter(conversation_id__in=conversation_ids, user_id__in=sender_ids)
+        .select_related("conversation")
+        .only("conversation_id", "user_id", "conversation__kind")
+        .order_by("conversation_id")
+        .select_for_update(of=("conversation",))
+    )
+    kinds = {(m.conversation_id, m.user_id): m.conversation.kind for m in members}
+    results: list[AckEvent | ChatError | None] = [None] * len(requests)
+    allowed: list[int] = []
+    for index, request in enumerate(requests):
+        kind = kinds.get((request.conversation_id, request.sender.pk))
+        if kind is None:
+            results[index] = NotFound("No such conversation.", field="conversation")
+        elif kind == Conversation.Kind.ANNOUNCEMENT and not request.sender.is_staff:
+            results[index] = Forbidden("Only staff can post announcements.", field="conversation")
+        else:
+            allowed.append(index)
+    if not allowed:
+        return results  # type: ignore[return-value]
+    messages = _store_messages(
+        [
+            Draft(
+                conversation_id=requests[i].conversation_id,
+                sender=requests[i].sender,
+                client_msg_id=str(requests[i].client_msg_id),
+                body=str(requests[i].body),
             )
-            if membership is None:
-                raise NotFound("No such conversation.", field="conversation")
-            if (
-                membership.conversation.kind == Conversation.Kind.ANNOUNCEMENT
-                and not sender.is_staff
-            ):
-                raise Forbidden("Only staff can post announcements.", field="conversation")
-            message = _store_message(
-                conversation_id=conversation_id,
-                sender=sender,
-                client_msg_id=client_msg_id,
-                body=body,
-            )
-            ack = ack_event(message, duplicate=False)
-            transaction.on_commit(
-                partial(dedup.ack_remember, sender_id=sender.pk, ack=ack), robust=True
-            )
-            transaction.on_commit(
-                partial(push_message_sent, conversation_id=conversation_id, message_id=message.pk),
-                robust=True,
-            )
-    except IntegrityError:
-        # Unique (sender, client_msg_id) of MessageKey fired: a concurrent or earlier send
-        # stored it.
-        duplicate = _original_ack(
-            sender=sender, client_msg_id=client_msg_id, conversation_id=conversation_id
-        )
-        if duplicate is None:
-            raise
-        return duplicate
-    metrics.message_stored(kind=membership.conversation.kind)
-    return ack
+            for i in allowed
+        ]
+    )
+    acks: list[tuple[int, AckEvent]] = []
+    for index, message in zip(allowed, messages, strict=True):
+        ack = ack_event(message, duplicate=False)
+        results[index] = ack
+        acks.append((requests[index].sender.pk, ack))
+
+    def count_and_push() -> None:
+        for message in messages:
+            metrics.message_stored(kind=kinds[(message.conversation_id, message.sender_id)])
+            push_message_sent(conversation_id=message.conversation_id, message_id=message.pk)
+
+    transaction.on_commit(partial(dedup.acks_remember, acks), robust=True)
+    transaction.on_commit(count_and_push, robust=True)
+    return results  # type: ignore[return-value]
 
 
 def publish_conversation_joined(conversation_id: int, user_ids: list[int]) -> None:

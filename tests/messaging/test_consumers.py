@@ -356,6 +356,39 @@ async def test_group_members_all_receive_group_messages():
         await s.disconnect()
 
 
+async def test_sends_arriving_together_share_a_transaction_and_each_get_their_own_answer(
+    settings,
+):
+    from prometheus_client import REGISTRY
+
+    settings.PARLEY_SEND_BATCHES_IN_FLIGHT = 1
+    owner, *senders = await db(make_users)("owner", *(f"s{n}" for n in range(8)))
+    group = await db(make_group)(owner, *senders)
+    first_seq = (await db(Conversation.objects.get)(pk=group.pk)).last_seq
+    listener, _ = await ready_socket(owner)
+    sockets = [(await ready_socket(u))[0] for u in senders]
+
+    def batches() -> tuple[float, float]:
+        count = REGISTRY.get_sample_value("parley_send_batch_size_count") or 0.0
+        return count, REGISTRY.get_sample_value("parley_send_batch_size_sum") or 0.0
+
+    count_before, sum_before = batches()
+    for n, socket in enumerate(sockets):
+        await send_frame(socket, group.pk, f"b-{n}", f"from {n}")
+    # One of them is not a valid send: it gets its error, the others their acks.
+    await send_frame(sockets[0], group.pk, "bad id!", "x")
+    acks = [(await receive_until(socket, "ack"))[1] for socket in sockets]
+    assert (await receive_until(sockets[0], "error"))[1]["code"] == "bad_request"
+    assert sorted(a["seq"] for a in acks) == list(range(first_seq + 1, first_seq + 9))
+    received = [(await receive_until(listener, "message"))[1] for _ in acks]
+    assert [m["seq"] for m in received] == sorted(a["seq"] for a in acks)
+    count_after, sum_after = batches()
+    assert sum_after - sum_before == 9  # every send went through a batch
+    assert count_after - count_before < 9  # and some shared one
+    for socket in [listener, *sockets]:
+        await socket.disconnect()
+
+
 # --- bad input ----------------------------------------------------------------------------------
 
 BAD_FRAMES = [
@@ -585,16 +618,16 @@ async def test_redis_failing_under_a_send_answers_unavailable_and_the_resend_sto
     alice, bob = await db(make_user)("alice"), await db(make_user)("bob")
     direct = await db(make_direct)(alice, bob)
     socket, _ = await ready_socket(alice)
-    real = dedup.cached_ack
+    real = dedup.cached_acks
 
-    def redis_down(**kwargs):
+    def redis_down(*args, **kwargs):
         raise redis.ConnectionError("Connection refused")
 
-    monkeypatch.setattr(dedup, "cached_ack", redis_down)
+    monkeypatch.setattr(dedup, "cached_acks", redis_down)
     await send_frame(socket, direct.pk, "r-1")
     error = await receive(socket, "error")
     assert error["code"] == "unavailable"
-    monkeypatch.setattr(dedup, "cached_ack", real)
+    monkeypatch.setattr(dedup, "cached_acks", real)
     await send_frame(socket, direct.pk, "r-1")
     _, ack = await receive_until(socket, "ack")
     assert ack["duplicate"] is False

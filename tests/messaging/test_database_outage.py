@@ -149,10 +149,11 @@ async def test_a_socket_send_is_answered_unavailable_when_the_database_fails(err
     alice, bob = await database_sync_to_async(make_users)("alice", "bob")
     direct = await database_sync_to_async(make_direct)(alice, bob)
 
-    def failing(**kwargs):
+    def failing(requests):
         raise error("the database went away")
 
-    monkeypatch.setattr("messaging.consumers.message_send", failing)
+    # The gateway's sends are stored in batches: the whole batch fails, each sender hears it.
+    monkeypatch.setattr("messaging.batching.message_send_many", failing)
     socket, _ = await ready_socket(alice)
     await socket.send_json_to(
         {"type": "send", "conversation": direct.pk, "client_msg_id": "c1", "body": "hi"}

@@ -54,13 +54,13 @@ async def _until_message(socket):
 @pytest.fixture
 def published_count(monkeypatch):
     calls = []
-    real = fanout.publish
+    real = fanout.publish_many
 
-    def record(*args):
-        calls.append(args)
-        real(*args)
+    def record(events):
+        calls.extend(events)
+        real(events)
 
-    monkeypatch.setattr(fanout, "publish", record)
+    monkeypatch.setattr(fanout, "publish_many", record)
     return lambda: len(calls)
 
 

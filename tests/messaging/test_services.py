@@ -7,10 +7,11 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection
 
-from messaging.errors import BadRequest, NotFound
+from messaging import dedup
+from messaging.errors import BadRequest, Conflict, Forbidden, NotFound
 from messaging.ids import message_id_floor, message_id_time, next_message_id
 from messaging.models import Conversation, Message
-from messaging.services import message_send
+from messaging.services import SendRequest, message_send, message_send_many
 from tests.factories import make_direct, make_group, make_user
 
 
@@ -50,19 +51,75 @@ def test_failed_validation_takes_no_seq():
     )
 
 
+@pytest.mark.django_db
+def test_a_batch_gives_each_send_its_own_result():
+    from announcements.services import announcement_conversation_ensure
+
+    alice, bob, carol = make_user(), make_user(), make_user()
+    direct, group = make_direct(alice, bob), make_group(carol, alice, bob)
+    group_seq = Conversation.objects.get(pk=group.pk).last_seq  # the group's own system message
+    announcements = announcement_conversation_ensure()
+    message_send(sender=alice, conversation_id=direct.pk, client_msg_id="used", body="earlier")
+    requests = [
+        SendRequest(alice, direct.pk, "a1", "first"),
+        SendRequest(bob, group.pk, "b1", "   "),  # empty body
+        SendRequest(carol, direct.pk, "c1", "not a member"),
+        SendRequest(bob, group.pk, "b2", "to the group"),
+        SendRequest(alice, direct.pk, "a1", "first, again"),  # a repeat within the batch
+        SendRequest(alice, group.pk, "used", "id already used in the direct chat"),
+        SendRequest(bob, direct.pk, "b3", "second"),
+        SendRequest(bob, announcements, "b4", "not staff"),
+    ]
+    results = message_send_many(requests)
+    first, empty, stranger, to_group, repeat, reused, second, announcement = results
+    assert (first["seq"], second["seq"], to_group["seq"]) == (2, 3, group_seq + 1)
+    assert not first["duplicate"] and not second["duplicate"] and not to_group["duplicate"]
+    assert repeat["duplicate"] and repeat["id"] == first["id"] and repeat["seq"] == 2
+    assert isinstance(empty, BadRequest) and empty.field == "body"
+    assert isinstance(stranger, NotFound)
+    assert isinstance(reused, Conflict)
+    assert isinstance(announcement, Forbidden)
+    stored = list(
+        Message.objects.filter(conversation=direct).order_by("seq").values_list("seq", "body")
+    )
+    assert stored == [(1, "earlier"), (2, "first"), (3, "second")]
+    assert Conversation.objects.get(pk=group.pk).last_seq == group_seq + 1
+
+
+@pytest.mark.django_db
+def test_a_batch_holding_a_send_stored_long_ago_stores_the_others_without_a_gap():
+    alice, bob = make_user(), make_user()
+    direct = make_direct(alice, bob)
+    original = message_send(sender=alice, conversation_id=direct.pk, client_msg_id="m1", body="x")
+    # The dedup cache has forgotten it: only the database's unique key can tell.
+    dedup.ack_forget(sender_id=alice.pk, client_msg_id="m1")
+    retry, second, third = message_send_many(
+        [
+            SendRequest(alice, direct.pk, "m1", "x"),
+            SendRequest(alice, direct.pk, "m2", "y"),
+            SendRequest(bob, direct.pk, "m3", "z"),
+        ]
+    )
+    assert retry["duplicate"] and retry["id"] == original["id"]
+    assert (second["seq"], third["seq"]) == (2, 3)
+    assert list(
+        Message.objects.filter(conversation=direct).order_by("seq").values_list("seq", flat=True)
+    ) == [1, 2, 3]
+
+
 @pytest.fixture
 def published(monkeypatch):
     """Records every conversation event published (and still publishes it)."""
     from messaging import fanout
 
     seen = []
-    real = fanout.publish
+    real = fanout.publish_many
 
-    def record(conversation_id, handler, event):
-        seen.append((conversation_id, handler, event))
-        real(conversation_id, handler, event)
+    def record(events):
+        seen.extend(events)
+        real(events)
 
-    monkeypatch.setattr(fanout, "publish", record)
+    monkeypatch.setattr(fanout, "publish_many", record)
     return seen
 
 
