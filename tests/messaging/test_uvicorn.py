@@ -111,3 +111,69 @@ def test_the_protocol_and_its_close_codes_hold_under_uvicorn():
     # uvicorn logs every handshake with its query string: the token must not get through.
     assert "WebSocket /ws/" in output
     assert token not in output
+
+
+def test_a_client_that_stops_reading_is_closed_1013_and_syncs_everything_after():
+    """uvicorn's flow control (docs/operations.md): once the kernel's buffers toward a client
+    that stopped reading are full, writes to it wait, its outbox fills, and Parley closes it
+    with 1013; on reconnect a sync returns every message, none lost."""
+    alice, bob = make_user("alice"), make_user("bob")
+    direct = make_direct(alice, bob)
+    env = {
+        **postgres_env_for_subprocess(),
+        "PARLEY_OUTBOX_LIMIT": "20",
+        "PARLEY_RATE_WS_SEND": "100000/s:100000",
+    }
+    body = "x" * 3900
+    total = 4000  # ~16 MB toward the reader: more than loopback's socket buffers hold
+
+    async def scenario(port: int) -> None:
+        base = f"ws://127.0.0.1:{port}/ws/"
+        alice_url = f"{base}?token={access_token(alice)}"
+        acked = 0
+        async with (
+            websockets.connect(alice_url, origin="http://127.0.0.1", max_size=None) as sender,
+            # max_queue=1: the client library stops reading the TCP stream almost at once.
+            websockets.connect(
+                f"{base}?token={access_token(bob)}", max_queue=1, max_size=None
+            ) as reader,
+        ):
+            await next_of(reader, "ready")
+            await next_of(sender, "ready")
+
+            async def read_sender() -> None:
+                nonlocal acked
+                async for raw in sender:
+                    if json.loads(raw)["type"] == "ack":
+                        acked += 1
+                        if acked == total:
+                            return
+
+            reading = asyncio.create_task(read_sender())
+            for n in range(total):
+                frame = {"type": "send", "conversation": direct.pk, "client_msg_id": f"s{n}"}
+                await sender.send(json.dumps({**frame, "body": body}))
+            await asyncio.wait_for(reading, timeout=120)
+            # Only now does the reader read again: whatever is buffered, then the close.
+            assert await close_code_of(reader) == 1013
+        async with websockets.connect(f"{base}?token={access_token(bob)}", max_size=None) as again:
+            await next_of(again, "ready")
+            await again.send(
+                json.dumps({"type": "sync", "conversation": direct.pk, "after_seq": 0})
+            )
+            seqs = []
+            while True:
+                frame = json.loads(await asyncio.wait_for(again.recv(), timeout=WAIT))
+                if frame["type"] == "message":
+                    seqs.append(frame["seq"])
+                elif frame["type"] == "sync_done" and not frame["has_more"]:
+                    break
+                elif frame["type"] == "sync_done":
+                    cursor = frame["last_seq"]
+                    await again.send(
+                        json.dumps({"type": "sync", "conversation": direct.pk, "after_seq": cursor})
+                    )
+            assert seqs == list(range(1, total + 1))
+
+    with uvicorn(env) as port:
+        asyncio.run(scenario(port))
