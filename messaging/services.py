@@ -263,20 +263,33 @@ def message_send_many(requests: list[SendRequest]) -> list[AckEvent | ChatError]
     return results  # type: ignore[return-value]
 
 
+def _sender_memberships(requests: list[SendRequest]) -> dict[tuple[int, int], str]:
+    """{(conversation_id, sender_id): conversation kind} of the senders that are members, in
+    one query that also row-locks those conversations in id order (PostgreSQL), so two
+    batches never wait on each other's locks in opposite orders. Plain SQL: the ORM's query
+    building was a tenth of the send path's CPU."""
+    conversation_ids = sorted({r.conversation_id for r in requests})
+    sender_ids = sorted({r.sender.pk for r in requests})
+    membership = Membership._meta.db_table
+    conversation = Conversation._meta.db_table
+    lock = f" FOR UPDATE OF {conversation}" if connection.features.has_select_for_update_of else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT m.conversation_id, m.user_id, {conversation}.kind "  # noqa: S608
+            f"FROM {membership} m JOIN {conversation} ON {conversation}.id = m.conversation_id "
+            f"WHERE m.conversation_id IN ({', '.join('%s' for _ in conversation_ids)}) "
+            f"AND m.user_id IN ({', '.join('%s' for _ in sender_ids)}) "
+            f"ORDER BY m.conversation_id{lock}",
+            [*conversation_ids, *sender_ids],
+        )
+        return {(int(cid), int(uid)): kind for cid, uid, kind in cursor.fetchall()}
+
+
 def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
     """The transaction of message_send_many: checks membership (and locks the conversations,
     in id order), stores the messages of those allowed, and schedules their after-commit
     work."""
-    conversation_ids = {r.conversation_id for r in requests}
-    sender_ids = {r.sender.pk for r in requests}
-    members = (
-        Membership.objects.filter(conversation_id__in=conversation_ids, user_id__in=sender_ids)
-        .select_related("conversation")
-        .only("conversation_id", "user_id", "conversation__kind")
-        .order_by("conversation_id")
-        .select_for_update(of=("conversation",))
-    )
-    kinds = {(m.conversation_id, m.user_id): m.conversation.kind for m in members}
+    kinds = _sender_memberships(requests)
     results: list[AckEvent | ChatError | None] = [None] * len(requests)
     allowed: list[int] = []
     for index, request in enumerate(requests):
