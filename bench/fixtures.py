@@ -48,17 +48,25 @@ def make_users(count: int, *, staff_first: bool = False) -> Fixture:
 
 def make_conversation(kind: str, member_ids: list[int], *, name: str = "bench") -> int:
     _django()
+    from announcements.services import announcement_conversation_ensure
     from messaging.models import Conversation, Membership
 
-    conversation = Conversation.objects.create(
-        kind=kind,
-        name=name,
-        direct_key=f"{member_ids[0]}:{member_ids[1]}" if kind == "direct" else None,
-    )
+    if kind == "announcement":
+        # There is one announcement conversation (a unique constraint): a later run enrols its
+        # users in the same one (members of earlier runs stay, offline).
+        conversation_id = announcement_conversation_ensure()
+    else:
+        conversation_id = Conversation.objects.create(
+            kind=kind,
+            name=name,
+            direct_key=f"{member_ids[0]}:{member_ids[1]}" if kind == "direct" else None,
+        ).pk
     Membership.objects.bulk_create(
-        [Membership(conversation=conversation, user_id=uid) for uid in member_ids], batch_size=1000
+        [Membership(conversation_id=conversation_id, user_id=uid) for uid in member_ids],
+        batch_size=1000,
+        ignore_conflicts=True,
     )
-    return conversation.pk
+    return conversation_id
 
 
 def close_connections() -> None:
