@@ -149,6 +149,12 @@ def main(argv: list[str] | None = None) -> int:
         "--connect-concurrency", type=int, default=50, help="handshakes in flight at once"
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin server/generator cores")
+    parser.add_argument(
+        "--baseline-pool",
+        type=int,
+        default=0,
+        help="size the baseline's Redis pool (default: the tutorial's plain URL, capped at 100)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
@@ -166,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give --suite or --scenario")
     targets = args.target or ["parley"]
     _prepare_process(pin=not args.no_pin)
+    if args.baseline_pool:
+        os.environ["BASELINE_REDIS_MAX_CONNECTIONS"] = str(args.baseline_pool)
 
     results = []
     for scenario, params in plan:
@@ -179,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                 server=args.server,
                 connect_concurrency=args.connect_concurrency,
             )
+            if target == "baseline":
+                result["baseline_redis_pool"] = args.baseline_pool or "plain URL (100)"
             results.append(result)
             print(_row(result), flush=True)
     print(json.dumps(results, indent=2))
