@@ -216,3 +216,37 @@ def test_the_same_client_msg_id_sent_concurrently_is_stored_once():
     assert {a["id"] for a in acks} == {acks[0]["id"]}
     assert Message.objects.filter(conversation=direct).count() == 1
     assert Conversation.objects.get(pk=direct.pk).last_seq == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_batches_over_the_same_conversations_in_opposite_orders_neither_deadlock_nor_skip_seqs():
+    users = [make_user(f"u{n}") for n in range(4)]
+    groups = [make_group(users[0], *users[1:], name=f"g{n}") for n in range(6)]
+    first = {g.pk: Conversation.objects.get(pk=g.pk).last_seq for g in groups}
+    start = threading.Barrier(8)
+
+    def send_batches(worker: int) -> list:
+        # Half the workers list the conversations forwards, half backwards: locks taken in the
+        # order of the requests would deadlock; they are taken in id order.
+        order = groups if worker % 2 else list(reversed(groups))
+        results = []
+        try:
+            start.wait()
+            for round_ in range(5):
+                results += message_send_many(
+                    [
+                        SendRequest(users[worker % 4], g.pk, f"w{worker}-r{round_}-{g.pk}", "x")
+                        for g in order
+                    ]
+                )
+        finally:
+            connection.close()
+        return results
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = [r for batch in pool.map(send_batches, range(8)) for r in batch]
+    assert all(isinstance(r, dict) and not r["duplicate"] for r in results)
+    for group in groups:
+        seqs = sorted(r["seq"] for r in results if r["conversation"] == group.pk)
+        assert seqs == list(range(first[group.pk] + 1, first[group.pk] + 41))
