@@ -46,31 +46,24 @@ def publish_to_conversation(conversation_id: int, handler: str, payload: dict[st
     socket by every server process (messaging/fanout.py). The consumer method named after
     `handler` ("message.updated" → message_updated) receives {"type", "event"}; "chat.message"
     is ordered by seq on each socket."""
-    started = perf_counter()
-    try:
-        fanout.publish(conversation_id, handler, payload)
-    except Exception:
-        # Committed all the same: sockets heal from the database (gap fill, sync).
-        metrics.channel_layer_send_failed(event=handler, reason="error")
-        logger.exception("fan-out publish to conversation %s failed", conversation_id)
-    else:
-        metrics.fanout_done(event=handler, seconds=perf_counter() - started)
+    publish_to_conversations(handler, [(conversation_id, payload)])
 
 
-def publish_messages(events: list[dict[str, Any]]) -> None:
-    """New messages ("chat.message"), in seq order per conversation, published in one trip
-    per Redis shard."""
+def publish_to_conversations(handler: str, events: list[tuple[int, dict[str, Any]]]) -> None:
+    """(conversation_id, payload) events of one kind, in order, in one trip per Redis shard."""
     if not events:
         return
     started = perf_counter()
     try:
-        fanout.publish_many([(event["conversation"], "chat.message", event) for event in events])
+        fanout.publish_many(
+            [(conversation_id, handler, payload) for conversation_id, payload in events]
+        )
     except Exception:
         # Committed all the same: sockets heal from the database (gap fill, sync).
-        metrics.channel_layer_send_failed(event="chat.message", reason="error")
-        logger.exception("fan-out publish of %d messages failed", len(events))
+        metrics.channel_layer_send_failed(event=handler, reason="error")
+        logger.exception("fan-out publish of %d %s events failed", len(events), handler)
     else:
-        metrics.fanout_done(event="chat.message", seconds=perf_counter() - started)
+        metrics.fanout_done(event=handler, seconds=perf_counter() - started)
 
 
 def publish_to_user(user_id: int, handler: str, payload: dict[str, Any]) -> None:

@@ -159,7 +159,9 @@ def _store_messages(drafts: list[Draft]) -> list[Message]:
     events = [message_event(m, d.sender) for m, d in zip(messages, drafts, strict=True)]
 
     def after_commit() -> None:
-        realtime.publish_messages([dict(event) for event in events])
+        realtime.publish_to_conversations(
+            "chat.message", [(event["conversation"], dict(event)) for event in events]
+        )
         history_cache.messages_added(events)
 
     transaction.on_commit(after_commit, robust=True)
