@@ -1,6 +1,6 @@
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -22,7 +22,9 @@ def test_message_ids_are_unique_increasing_and_carry_their_time():
     assert all(i < 2**63 for i in ids)
     moment = message_id_time(ids[0])
     assert abs((moment - before).total_seconds()) < 2
-    assert message_id_floor(datetime(2026, 12, 1, tzinfo=UTC)) > ids[-1]
+    # The id of a later moment is above every id made now, and an earlier one below.
+    assert message_id_floor(before + timedelta(days=1)) > ids[-1]
+    assert message_id_floor(before - timedelta(days=1)) < ids[0]
 
 
 @pytest.mark.django_db
