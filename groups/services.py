@@ -21,6 +21,7 @@ from messaging.services import (
 )
 from moderation.models import AuditLogEntry
 from moderation.services import audit_record
+from receipts.services import departed_member_record
 
 GROUP_NAME_MAX = 120
 DESCRIPTION_MAX = 1000
@@ -223,8 +224,10 @@ def group_member_add(
 
 
 def _remove(group: Conversation, membership: Membership, *, reason: str) -> None:
-    """Deletes the membership; the user's sockets are told before the system message goes
-    out, so they never see it or anything after it."""
+    """Deletes the membership, keeping its receipt cursors (what they read stays counted); the
+    user's sockets are told before the system message goes out, so they never see it or
+    anything after it."""
+    departed_member_record(membership_id=membership.pk)
     membership.delete()
     publish_conversation_left(group.pk, membership.user_id, reason=reason)
 

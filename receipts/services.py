@@ -2,7 +2,8 @@
 
 A message is DELIVERED to a member once their delivered_seq >= its seq and READ once their
 read_seq >= its seq. Both cursors only move forward, and delivered_seq >= read_seq always:
-reading implies delivery.
+reading implies delivery. A member who leaves (or is removed) keeps counting for what they
+received and read before: their cursors are frozen in a DepartedMember row.
 """
 
 from functools import partial
@@ -17,6 +18,7 @@ from messaging.models import Conversation, Membership
 
 from .coalescing import publish_receipt
 from .events import ReceiptEvent
+from .models import DepartedMember
 
 
 def _receipt(*, conversation_id: int, user_id: int, delivered: int, read: int) -> ReceiptEvent:
@@ -56,11 +58,14 @@ def receipt_mark(*, user_id: int, conversation_id: int, seq: int, read: bool) ->
             .filter(behind)
             .update(**changes)
         )
-        delivered, read_seq = (
+        cursors = (
             Membership.objects.filter(user_id=user_id, conversation_id=conversation_id)
             .values_list("delivered_seq", "read_seq")
-            .get()
+            .first()
         )
+        if cursors is None:  # left (or was removed) meanwhile
+            raise NotFound("No such conversation.", field="conversation")
+        delivered, read_seq = cursors
         event = _receipt(
             conversation_id=conversation_id, user_id=user_id, delivered=delivered, read=read_seq
         )
@@ -76,3 +81,19 @@ def receipt_mark(*, user_id: int, conversation_id: int, seq: int, read: bool) ->
                 partial(publish_receipt, dict(event), coalesce=coalesce), robust=True
             )
     return event
+
+
+def departed_member_record(*, membership_id: int) -> None:
+    """Freezes a leaving member's cursors so the messages they received and read keep counting
+    them; runs inside the transaction that deletes the membership, with its row locked so a
+    concurrent mark either lands before the freeze or finds the member gone."""
+    with transaction.atomic(savepoint=False):
+        cursors = (
+            Membership.objects.select_for_update()
+            .filter(pk=membership_id)
+            .values("conversation_id", "user_id", "joined_seq", "delivered_seq", "read_seq")
+            .first()
+        )
+        # A member who received nothing since joining counts for no message: nothing to keep.
+        if cursors is not None and cursors["delivered_seq"] > cursors["joined_seq"]:
+            DepartedMember.objects.create(**cursors)

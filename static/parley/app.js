@@ -91,7 +91,13 @@ function ingest(conv, message, { live = false } = {}) {
   if (known) {
     // Same seq again: a duplicate, or the current state of an edited/deleted message.
     if (sameContent(known, message)) return false;
-    conv.messages.set(message.seq, { ...known, ...message });
+    const merged = { ...known, ...message };
+    // Receipt counts record facts (members who left still count): an answer computed before
+    // a later one never lowers what is shown.
+    for (const key of ["read_count", "delivered_count"]) {
+      if (known[key] != null && message[key] != null) merged[key] = Math.max(known[key], message[key]);
+    }
+    conv.messages.set(message.seq, merged);
     return false;
   }
   conv.messages.set(message.seq, message);

@@ -3,7 +3,7 @@
 import pytest
 
 from messaging.services import message_send
-from tests.factories import make_direct, make_users
+from tests.factories import make_direct, make_group, make_users
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +77,39 @@ def test_read_endpoint_is_in_the_openapi_schema(client_for, chat):
     schema = client_for(chat[0]).get("/api/schema/?format=json").json()
     assert "post" in schema["paths"]["/api/conversations/{conversation_id}/read/"]
     assert "get" in schema["paths"]["/api/presence/"]
+
+
+def test_group_history_still_counts_readers_who_left_or_were_removed(client_for):
+    alice, bob, carol, dave = make_users("alice", "bob", "carol", "dave")
+    group = make_group(alice, bob, carol, dave)
+    message_send(sender=alice, conversation_id=group.pk, client_msg_id="g1", body="lunch?")
+    for reader in (bob, carol):
+        response = client_for(reader).post(
+            f"/api/conversations/{group.pk}/read/", {"seq": 1}, format="json"
+        )
+        assert response.status_code == 200
+
+    def counts():
+        history = client_for(alice).get(f"/api/conversations/{group.pk}/messages/").json()
+        return [
+            (m["delivered_count"], m["read_count"]) for m in history["results"] if m["seq"] == 1
+        ]
+
+    assert counts() == [(2, 2)]
+    assert client_for(bob).post(f"/api/groups/{group.pk}/leave/").status_code == 204
+    assert (
+        client_for(alice).delete(f"/api/groups/{group.pk}/members/{carol.pk}/").status_code == 204
+    )
+    assert counts() == [(2, 2)]
+    # Carol comes back and reads everything: she read message 1 once, so it stays read by 2.
+    added = client_for(alice).post(
+        f"/api/groups/{group.pk}/members/", {"user": carol.pk}, format="json"
+    )
+    assert added.status_code == 201, added.json()
+    (summary,) = [
+        s for s in client_for(carol).get("/api/conversations/").json() if s["id"] == group.pk
+    ]
+    client_for(carol).post(
+        f"/api/conversations/{group.pk}/read/", {"seq": summary["last_seq"]}, format="json"
+    )
+    assert counts() == [(2, 2)]

@@ -6,9 +6,10 @@ import asyncio
 import pytest
 from channels.db import database_sync_to_async
 
+from groups.services import group_leave, group_member_remove
 from messaging.services import message_send
 from tests.factories import make_direct, make_group, make_user, make_users
-from tests.ws import TIMEOUT, ready_socket, receive
+from tests.ws import TIMEOUT, ready_socket, receive, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -136,6 +137,43 @@ async def test_group_sync_tells_the_sender_counts(client_for):
     assert "read_count" not in await next_frame(b, "message")
     await a.disconnect(timeout=TIMEOUT)
     await b.disconnect(timeout=TIMEOUT)
+
+
+async def sync_counts(socket, conversation):
+    """(delivered_count, read_count) of the sender's messages, from a `sync` over the socket."""
+    await socket.send_json_to({"type": "sync", "conversation": conversation.pk, "after_seq": 0})
+    before, _ = await receive_until(socket, "sync_done")
+    return [
+        (m["delivered_count"], m["read_count"])
+        for m in before
+        if m["type"] == "message" and "read_count" in m
+    ]
+
+
+async def test_readers_who_leave_still_count_in_sync_and_live_receipts_go_on(client_for):
+    alice, bob, carol, dave = await db(make_users)("alice", "bob", "carol", "dave")
+    group = await db(make_group)(alice, bob, carol, dave)
+    await send_many(alice, group, 1)
+    a, _ = await ready_socket(alice)
+    for reader in (bob, carol):
+        await db(client_for(reader).post)(
+            f"/api/conversations/{group.pk}/read/", {"seq": 1}, format="json"
+        )
+        receipt = await next_frame(a, "receipt")
+        assert (receipt["user"], receipt["read_seq"]) == (reader.pk, 1)
+    assert await sync_counts(a, group) == [(2, 2)]
+
+    await db(group_leave)(user=bob, group_id=group.pk)
+    await db(group_member_remove)(actor=alice, group_id=group.pk, user_id=carol.pk)
+    assert await sync_counts(a, group) == [(2, 2)]
+
+    # Dave, still a member, reads: his receipt reaches alice and the count goes on from 2.
+    await db(client_for(dave).post)(
+        f"/api/conversations/{group.pk}/read/", {"seq": 1}, format="json"
+    )
+    assert (await next_frame(a, "receipt"))["user"] == dave.pk
+    assert await sync_counts(a, group) == [(3, 3)]
+    await a.disconnect(timeout=TIMEOUT)
 
 
 async def test_large_group_receipts_are_coalesced_to_one_per_member_per_second(settings):

@@ -3,6 +3,7 @@ sender. Run in both configurations."""
 
 import pytest
 
+from groups.services import group_leave, group_member_add, group_member_remove
 from messaging.errors import BadRequest, NotFound
 from messaging.models import Membership
 from messaging.selectors import conversation_summaries, message_history
@@ -172,3 +173,64 @@ def test_group_history_state_costs_a_bounded_number_of_queries(django_assert_max
         )
     assert page[0]["delivered_count"] == 29  # everyone but the member who marked seq 0
     assert page[29]["delivered_count"] == 0
+
+
+def counts(viewer, conversation):
+    page, _, _ = message_history(
+        user_id=viewer.pk, conversation_id=conversation.pk, after_seq=0, before_seq=None, limit=50
+    )
+    return {m["seq"]: (m["delivered_count"], m["read_count"]) for m in page if "read_count" in m}
+
+
+def test_members_who_left_or_were_removed_still_count_for_what_they_read():
+    alice, bob, carol, dave = make_users("alice", "bob", "carol", "dave")
+    group = make_group(alice, bob, carol, dave)
+    send(alice, group, 2)
+    receipt_mark(user_id=bob.pk, conversation_id=group.pk, seq=1, read=True)
+    receipt_mark(user_id=carol.pk, conversation_id=group.pk, seq=2, read=True)
+    receipt_mark(user_id=dave.pk, conversation_id=group.pk, seq=2, read=False)
+    before = counts(alice, group)
+    assert before == {1: (3, 2), 2: (2, 1)}
+
+    group_leave(user=bob, group_id=group.pk)
+    group_member_remove(actor=alice, group_id=group.pk, user_id=carol.pk)
+    assert counts(alice, group) == before
+
+
+def test_a_member_who_rejoins_is_counted_once_per_message():
+    alice, bob, carol = make_users("alice", "bob", "carol")
+    group = make_group(alice, bob, carol)
+    send(alice, group, 1)
+    receipt_mark(user_id=bob.pk, conversation_id=group.pk, seq=1, read=True)
+    group_leave(user=bob, group_id=group.pk)
+    group_member_add(actor=alice, group_id=group.pk, user_id=bob.pk)
+    send(alice, group, 1, prefix="again")
+    group.refresh_from_db()
+    # Back, bob reads to the end: the first message was read by him once, not twice.
+    receipt_mark(user_id=bob.pk, conversation_id=group.pk, seq=group.last_seq, read=True)
+    assert counts(alice, group) == {1: (1, 1), 4: (1, 1)}
+
+    # Removed this time, and back again: still once each.
+    group_member_remove(actor=alice, group_id=group.pk, user_id=bob.pk)
+    group_member_add(actor=alice, group_id=group.pk, user_id=bob.pk)
+    group.refresh_from_db()
+    receipt_mark(user_id=bob.pk, conversation_id=group.pk, seq=group.last_seq, read=True)
+    assert counts(alice, group) == {1: (1, 1), 4: (1, 1)}
+
+
+def test_group_history_with_departed_members_costs_a_bounded_number_of_queries(
+    django_assert_max_num_queries,
+):
+    owner = make_user("owner")
+    members = [make_user() for _ in range(12)]
+    group = make_group(owner, *members)
+    send(owner, group, 20)
+    for i, member in enumerate(members):
+        receipt_mark(user_id=member.pk, conversation_id=group.pk, seq=i + 1, read=True)
+    for member in members[::2]:
+        group_leave(user=member, group_id=group.pk)
+    with django_assert_max_num_queries(4):
+        page, _, _ = message_history(
+            user_id=owner.pk, conversation_id=group.pk, after_seq=0, before_seq=None, limit=50
+        )
+    assert [page[seq - 1]["read_count"] for seq in (1, 6, 12, 13)] == [12, 7, 1, 0]

@@ -296,6 +296,31 @@ def test_a_group_created_in_the_ui(open_page, base_url):
         expect(conversation_row(page, "Launch crew")).to_have_count(1)
 
 
+def test_group_read_marks_stay_when_the_readers_leave(open_page, base_url):
+    alice, bob, carol, dave = (
+        Account.register(base_url, n) for n in ("alice", "bob", "carol", "dave")
+    )
+    group = alice.call(
+        "POST", "/api/groups/", {"name": "Readers", "members": [bob.id, carol.id, dave.id]}
+    )["id"]
+    seq = alice.send(group, "Minutes attached")["seq"]
+    for reader in (bob, carol):
+        reader.call("POST", f"/api/conversations/{group}/read/", {"seq": seq})
+    on_alice = open_page(alice)
+    conversation_row(on_alice, "Readers").get_by_role("button").click()
+    mine = on_alice.locator("#messages li.message.mine").filter(has_text="Minutes attached")
+    expect(mine).to_have_attribute("data-status", "read by 2")
+
+    # One leaves, the other is removed: what they read stays read, live and after a reload.
+    bob.call("POST", f"/api/groups/{group}/leave/")
+    alice.call("DELETE", f"/api/groups/{group}/members/{carol.id}/")
+    expect(on_alice.locator("#messages li.system")).to_have_count(2)
+    expect(mine).to_have_attribute("data-status", "read by 2")
+    on_alice.reload()
+    conversation_row(on_alice, "Readers").get_by_role("button").click()
+    expect(mine.locator(".mark")).to_have_text("✓✓ Read by 2")
+
+
 # The test decides whether the tab is hidden, and sees the notifications the page shows.
 HIDDEN_TAB = """
 (() => {
