@@ -1,6 +1,6 @@
 """Errors the chat services raise; both transports turn them into their own error shape.
 
-WebSocket: {"type": "error", "code": code, "detail": detail, "ref": ...}.
+WebSocket: {"type": "error", "code": code, "detail": detail, "ref": ..., "field": field}.
 REST: HTTP `status` with {"code": code, "detail": detail, "field": field}.
 Both carry `extra` fields when a class has them (e.g. `retry_after`).
 """

@@ -31,6 +31,7 @@ from .events import (
 from .ids import next_message_id
 from .models import Conversation, Membership, Message, MessageKey
 from .selectors import conversation_summaries
+from .text import storable_text
 
 BODY_MAX_CHARS = 4000
 CLIENT_MSG_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -51,9 +52,7 @@ def validate_body(body: object) -> str:
         raise BadRequest("body must not be empty or only whitespace", field="body")
     if len(body) > BODY_MAX_CHARS:
         raise BadRequest(f"body must be at most {BODY_MAX_CHARS} characters", field="body")
-    if "\x00" in body:
-        raise BadRequest("body must not contain NUL characters", field="body")
-    return body
+    return storable_text(body, field="body")
 
 
 @dataclass(frozen=True)
@@ -487,6 +486,7 @@ def message_delete(
     """The sender, the group's owner/admins and staff delete: the row stays as a tombstone
     (seq kept, body erased) with the next change_seq, published after commit. Deleting another
     person's message is audited. Deleting a tombstone again changes nothing."""
+    reason = storable_text(reason, field="reason")
     with transaction.atomic():
         membership = (
             Membership.objects.select_related("conversation")

@@ -469,6 +469,7 @@ async def test_error_ref_echoes_the_client_msg_id():
         "code": "bad_request",
         "detail": error["detail"],
         "ref": "abc",
+        "field": "body",
         "request_id": error["request_id"],
     }
     assert isinstance(error["request_id"], str) and error["request_id"]
