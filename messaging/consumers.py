@@ -108,7 +108,8 @@ def group_renewal_interval(layer: Any) -> float:
 def message_id_field(frame: dict[str, Any]) -> int:
     """A message id: the string the server sends (or, leniently, a JSON integer)."""
     value = frame.get("id")
-    if isinstance(value, str) and value.isdigit() and len(value) <= 19:
+    # isascii: str.isdigit() also accepts digits int() refuses ("²").
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
         raise BadRequest("id must be a message id (a string of digits)", field="id")
