@@ -19,6 +19,7 @@ from messaging.services import (
     publish_conversation_left,
     system_message_store,
 )
+from messaging.text import storable_text
 from moderation.models import AuditLogEntry
 from moderation.services import audit_record
 from receipts.services import departed_member_record
@@ -33,7 +34,7 @@ ROLE_NOUN = {Role.OWNER: "the owner", Role.ADMIN: "an admin", Role.MEMBER: "a me
 def _validated_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip():
         raise BadRequest("name must not be empty", field="name")
-    name = name.strip()
+    name = storable_text(name.strip(), field="name")
     if len(name) > GROUP_NAME_MAX:
         raise BadRequest(f"name must be at most {GROUP_NAME_MAX} characters", field="name")
     return name
@@ -142,7 +143,7 @@ def group_update(
             raise BadRequest(
                 f"description must be at most {DESCRIPTION_MAX} characters", field="description"
             )
-        changes["description"] = description.strip()
+        changes["description"] = storable_text(description.strip(), field="description")
     with transaction.atomic():
         group = _lock_group(group_id)
         _require(_actor_role(actor=actor, group=group, via=via), MANAGERS, "change the group")
@@ -251,6 +252,7 @@ def group_member_remove(
 ) -> None:
     """The owner removes anyone but themself; admins remove members. The removed user's
     sockets stop carrying the group at once and they lose its history. Audited."""
+    reason = storable_text(reason, field="reason")
     if user_id == actor.pk:
         group_leave(user=actor, group_id=group_id)
         return

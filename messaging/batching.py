@@ -8,8 +8,10 @@ batches run at a time. A lone send is stored at once, as a batch of one: batchin
 wait, it only forms under load, where it replaces a commit, a seq statement, two INSERTs and
 several Redis round trips per message by the same work per batch.
 
-Every send in a batch gets its own result: its ack, or the error it earned; an error of the
-whole batch (the database or Redis down) is raised to each of its senders.
+Every send in a batch gets its own result: its ack, or the error it earned. A send that fails
+for a reason of its own (text the database refuses, any error that is not an outage) fails only
+itself: message_send_many then redoes the batch send by send. Only an outage of the whole batch
+(the database or Redis down) is raised to each of its senders.
 """
 
 import asyncio
@@ -21,7 +23,6 @@ from django.conf import settings
 from chatsite import metrics
 from chatsite.asyncdb import db_hop
 
-from .errors import ChatError
 from .events import AckEvent
 from .services import SendRequest, message_send_many
 
@@ -41,7 +42,7 @@ class SendBatcher:
         self.waiting.append((request, future))
         self._start_batches()
         result = await future
-        if isinstance(result, ChatError):
+        if isinstance(result, Exception):  # the ChatError it earned, or what failed it alone
             raise result
         return result
 

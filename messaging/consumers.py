@@ -108,7 +108,8 @@ def group_renewal_interval(layer: Any) -> float:
 def message_id_field(frame: dict[str, Any]) -> int:
     """A message id: the string the server sends (or, leniently, a JSON integer)."""
     value = frame.get("id")
-    if isinstance(value, str) and value.isdigit() and len(value) <= 19:
+    # isascii: str.isdigit() also accepts digits int() refuses ("²").
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
         raise BadRequest("id must be a message id (a string of digits)", field="id")
@@ -320,7 +321,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         try:
             await handler(self, frame)
         except ChatError as exc:
-            await self.send_error(exc.code, exc.detail, ref=ref, **exc.extra)
+            await self.send_error(exc.code, exc.detail, ref=ref, field=exc.field, **exc.extra)
             if isinstance(exc, RateLimited):
                 await self.refusal_counted()
         except DATABASE_ERRORS:
@@ -338,7 +339,13 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
             await self.send_error("server_error", "the server failed to handle this frame", ref=ref)
 
     async def send_error(
-        self, code: str, detail: str, *, ref: str | None = None, **extra: Any
+        self,
+        code: str,
+        detail: str,
+        *,
+        ref: str | None = None,
+        field: str | None = None,
+        **extra: Any,
     ) -> None:
         await self.send_json(
             {
@@ -346,6 +353,8 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
                 "code": code,
                 "detail": detail,
                 "ref": ref,
+                # The frame field at fault, as REST's `field` (null when no one field is).
+                "field": field,
                 "request_id": self.request_id,
                 **extra,
             }

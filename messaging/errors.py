@@ -1,6 +1,6 @@
 """Errors the chat services raise; both transports turn them into their own error shape.
 
-WebSocket: {"type": "error", "code": code, "detail": detail, "ref": ...}.
+WebSocket: {"type": "error", "code": code, "detail": detail, "ref": ..., "field": field}.
 REST: HTTP `status` with {"code": code, "detail": detail, "field": field}.
 Both carry `extra` fields when a class has them (e.g. `retry_after`).
 """
@@ -8,13 +8,19 @@ Both carry `extra` fields when a class has them (e.g. `retry_after`).
 import math
 
 import redis
-from django.db import DatabaseError, InterfaceError
+from django.db import DatabaseError, InterfaceError, OperationalError
 
 # What "the database is unavailable" looks like to a caller: Django's InterfaceError ("connection
 # already closed") is not a DatabaseError subclass.
 DATABASE_ERRORS = (DatabaseError, InterfaceError)
 # What "Redis is unavailable" looks like (connection refused or reset, a read that timed out).
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+# An outage: the database or Redis cannot be reached or cannot take work now (connection lost or
+# refused, the server shutting down, a lock or statement timeout, a deadlock). Anything else a
+# store raises (a value the database refuses, a unique key) is about one request: a batch that
+# fails with it is redone request by request (messaging/services.py, message_send_many), while
+# an outage answers every request of the batch `unavailable` at once.
+OUTAGE_ERRORS = (OperationalError, InterfaceError, *REDIS_ERRORS)
 
 
 class ChatError(Exception):

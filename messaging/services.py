@@ -1,6 +1,7 @@
 """Writes to conversations and messages. Each service owns its transaction and publishes
 realtime events only after commit."""
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,7 +18,15 @@ from moderation.services import audit_record
 from push.services import push_message_sent
 
 from . import dedup, history_cache, realtime
-from .errors import BadRequest, ChatError, Conflict, EditWindowClosed, Forbidden, NotFound
+from .errors import (
+    OUTAGE_ERRORS,
+    BadRequest,
+    ChatError,
+    Conflict,
+    EditWindowClosed,
+    Forbidden,
+    NotFound,
+)
 from .events import (
     AckEvent,
     ConversationJoinedEvent,
@@ -31,6 +40,9 @@ from .events import (
 from .ids import next_message_id
 from .models import Conversation, Membership, Message, MessageKey
 from .selectors import conversation_summaries
+from .text import storable_text
+
+logger = logging.getLogger(__name__)
 
 BODY_MAX_CHARS = 4000
 CLIENT_MSG_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -51,9 +63,7 @@ def validate_body(body: object) -> str:
         raise BadRequest("body must not be empty or only whitespace", field="body")
     if len(body) > BODY_MAX_CHARS:
         raise BadRequest(f"body must be at most {BODY_MAX_CHARS} characters", field="body")
-    if "\x00" in body:
-        raise BadRequest("body must not contain NUL characters", field="body")
-    return body
+    return storable_text(body, field="body")
 
 
 @dataclass(frozen=True)
@@ -185,18 +195,19 @@ def message_send(*, sender: User, conversation_id: int, client_msg_id: str, body
     """Stores a message exactly once per (sender, client_msg_id) with the conversation's next
     seq, and publishes it to the conversation after commit. A repeat returns the original ack."""
     result = message_send_many([SendRequest(sender, conversation_id, client_msg_id, body)])[0]
-    if isinstance(result, ChatError):
+    if isinstance(result, Exception):
         raise result
     return result
 
 
-def message_send_many(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
+def message_send_many(requests: list[SendRequest]) -> list[AckEvent | Exception]:
     """Sends, each exactly as message_send would, stored together in one transaction: the
     gateway batches the sends that arrive while earlier ones are being stored (messaging/
     batching.py), so under load one commit, one seq statement, one INSERT per table and one
     publish carry many messages. Returns, per request and in order, its ack or the error it
-    earned; one request's error does not fail the others."""
-    results: list[AckEvent | ChatError | None] = [None] * len(requests)
+    earned (a ChatError, or the unexpected exception storing it alone raised); one request's
+    error never fails the others. Only an outage (OUTAGE_ERRORS) is raised for all."""
+    results: list[AckEvent | Exception | None] = [None] * len(requests)
     valid: list[int] = []
     for index, request in enumerate(requests):
         try:
@@ -234,13 +245,22 @@ def message_send_many(requests: list[SendRequest]) -> list[AckEvent | ChatError]
         try:
             with transaction.atomic():
                 stored = _store_sends([requests[i] for i in to_store])
-        except IntegrityError:
-            # Unique (sender, client_msg_id) of MessageKey fired: a concurrent or earlier send
-            # stored one of them (its cache entry gone). Alone, it gets the original's ack;
-            # in a batch, each is redone alone so the others are not failed by it.
+        except OUTAGE_ERRORS:
+            raise  # the database or Redis is down: nothing was stored, every sender hears it
+        except Exception as exc:
+            # Not an outage, so about one of the requests: the unique (sender, client_msg_id)
+            # key fired (a concurrent or earlier send stored it, its cache entry gone), or a
+            # value the database refused. The transaction stored nothing; in a batch, each
+            # request is redone alone, so one request can never fail another's.
             if len(to_store) > 1:
-                stored = [message_send_many([requests[i]])[0] for i in to_store]
+                logger.warning(
+                    "a batch of %d sends failed (%r); storing each alone", len(to_store), exc
+                )
+                stored = _send_each_alone([requests[i] for i in to_store])
+            elif not isinstance(exc, IntegrityError):
+                raise
             else:
+                # Alone, a repeat gets the original's ack.
                 request = requests[to_store[0]]
                 try:
                     duplicate = _original_ack(
@@ -248,8 +268,8 @@ def message_send_many(requests: list[SendRequest]) -> list[AckEvent | ChatError]
                         client_msg_id=str(request.client_msg_id),
                         conversation_id=request.conversation_id,
                     )
-                except Conflict as exc:
-                    duplicate = exc
+                except Conflict as conflict:
+                    duplicate = conflict
                 if duplicate is None:
                     raise
                 stored = [duplicate]
@@ -263,6 +283,26 @@ def message_send_many(requests: list[SendRequest]) -> list[AckEvent | ChatError]
         else:
             results[index] = result
     return results  # type: ignore[return-value]
+
+
+def _send_each_alone(requests: list[SendRequest]) -> list[AckEvent | Exception]:
+    """Each request in its own transaction, each with its own result: its ack, the ChatError it
+    earned or the exception storing it raised. Once an outage is met, it is every remaining
+    request's result (no point hammering a database that is down)."""
+    results: list[AckEvent | Exception] = []
+    outage: Exception | None = None
+    for request in requests:
+        if outage is not None:
+            results.append(outage)
+            continue
+        try:
+            results.append(message_send_many([request])[0])
+        except OUTAGE_ERRORS as exc:
+            outage = exc
+            results.append(exc)
+        except Exception as exc:
+            results.append(exc)
+    return results
 
 
 def _sender_memberships(requests: list[SendRequest]) -> dict[tuple[int, int], str]:
@@ -487,6 +527,7 @@ def message_delete(
     """The sender, the group's owner/admins and staff delete: the row stays as a tombstone
     (seq kept, body erased) with the next change_seq, published after commit. Deleting another
     person's message is audited. Deleting a tombstone again changes nothing."""
+    reason = storable_text(reason, field="reason")
     with transaction.atomic():
         membership = (
             Membership.objects.select_related("conversation")

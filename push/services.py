@@ -216,6 +216,7 @@ def webpush_subscribe(*, user_id: int, endpoint: object, p256dh: object, auth: o
     """Stores a browser's push subscription for the user (moving it over if the browser was
     subscribed for someone else); True when new."""
     from messaging.errors import BadRequest
+    from messaging.text import storable_text
 
     from .models import WebPushSubscription
 
@@ -223,6 +224,7 @@ def webpush_subscribe(*, user_id: int, endpoint: object, p256dh: object, auth: o
         raise BadRequest(
             "endpoint must be an https URL of at most 1000 characters", field="endpoint"
         )
+    storable_text(endpoint, field="endpoint")
     for name, value, longest in (("p256dh", p256dh, 200), ("auth", auth, 100)):
         if (
             not isinstance(value, str)
@@ -239,7 +241,10 @@ def webpush_subscribe(*, user_id: int, endpoint: object, p256dh: object, auth: o
 
 def webpush_unsubscribe(*, user_id: int, endpoint: object) -> None:
     """Forgets the user's subscription with that endpoint (no error if there is none)."""
+    from messaging.text import storable_text
+
     from .models import WebPushSubscription
 
     if isinstance(endpoint, str):
+        storable_text(endpoint, field="endpoint")
         WebPushSubscription.objects.filter(user_id=user_id, endpoint=endpoint).delete()

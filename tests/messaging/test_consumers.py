@@ -425,6 +425,8 @@ BAD_FRAMES = [
     ('{"type": "sync", "conversation": 1, "after_seq": -1}', "bad_request"),
     ('{"type": "sync", "conversation": 1, "after_seq": 0, "limit": 0}', "bad_request"),
     ('{"type": "send", "conversation": 424242, "client_msg_id": "x", "body": "b"}', "not_found"),
+    # Digits Python's str.isdigit() accepts but int() does not (a superscript two).
+    ('{"type": "edit", "conversation": 1, "id": "\u00b2", "body": "b"}', "bad_request"),
     ("[" * 100_000 + "]" * 100_000, "too_large"),
 ]
 
@@ -469,6 +471,7 @@ async def test_error_ref_echoes_the_client_msg_id():
         "code": "bad_request",
         "detail": error["detail"],
         "ref": "abc",
+        "field": "body",
         "request_id": error["request_id"],
     }
     assert isinstance(error["request_id"], str) and error["request_id"]
