@@ -102,10 +102,14 @@ def presence_group_joined(*, group_id: int, user_ids: list[int]) -> None:
     in groups small enough for live presence (PARLEY_PRESENCE_PUSH_MAX_MEMBERS), each new
     member is told everyone's presence and everyone the new members'. Call inside the
     transaction that added them."""
+    limit = settings.PARLEY_PRESENCE_PUSH_MAX_MEMBERS
+    # One more than the limit is enough to know a big group gets no live presence.
     members = list(
-        Membership.objects.filter(conversation_id=group_id).values_list("user_id", flat=True)
+        Membership.objects.filter(conversation_id=group_id)
+        .order_by()
+        .values_list("user_id", flat=True)[: limit + 1]
     )
-    if len(members) > settings.PARLEY_PRESENCE_PUSH_MAX_MEMBERS:
+    if len(members) > limit:
         return
     joined = set(user_ids)
     audiences = {

@@ -6,6 +6,7 @@ import time
 import pytest
 from prometheus_client import REGISTRY
 
+from groups.services import group_member_add
 from messaging.models import Conversation
 from presence.selectors import contact_ids
 from presence.services import (
@@ -126,3 +127,32 @@ def test_a_heartbeat_never_resurrects_a_connection_that_left():
     # A refresh that was already under way when the socket closed finds nothing to refresh.
     assert not presence_heartbeat(user_id=alice.pk, connection_id="tab")
     assert not online(alice)
+
+
+def test_joining_a_group_tells_presence_only_in_groups_small_enough(
+    settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.PARLEY_PRESENCE_PUSH_MAX_MEMBERS = 3
+    told = []
+    monkeypatch.setattr(
+        "presence.services._publish", lambda to, event: told.append((event["user"], sorted(to)))
+    )
+    alice, bob, carol, dave = make_users("alice", "bob", "carol", "dave")
+    presence_connect(user_id=bob.pk, connection_id="b")
+    with django_capture_on_commit_callbacks(execute=True):
+        small = make_group(alice, bob)
+    assert sorted(told) == [(alice.pk, [bob.pk]), (bob.pk, [alice.pk])]
+    told.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        group_member_add(actor=alice, group_id=small.pk, user_id=carol.pk)
+    # Carol learns both; both learn carol; alice and bob are told nothing new about each other.
+    assert sorted(told) == [
+        (alice.pk, [carol.pk]),
+        (bob.pk, [carol.pk]),
+        (carol.pk, [alice.pk, bob.pk]),
+    ]
+    told.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        group_member_add(actor=alice, group_id=small.pk, user_id=dave.pk)  # now 4: too large
+        make_group(alice, bob, carol, dave)
+    assert told == []
