@@ -8,8 +8,8 @@ itself, refuses if any address is not public, and connects to the very address i
 name that resolves differently a moment later (DNS rebinding) cannot redirect the POST.
 Redirects are checked the same way (each hop is a new connection).
 
-PARLEY_PUSH_ALLOW_PRIVATE_ENDPOINTS lifts the address, port and https checks at send time, for
-tests and development with a push service on this machine only.
+PARLEY_PUSH_ALLOW_PRIVATE_ENDPOINTS lifts the address and port checks (and at send time the https
+one), for tests and development with a push service on this machine only.
 """
 
 import ipaddress
