@@ -417,6 +417,10 @@ PARLEY_PUSH_WEBHOOK_SECRET = env_str("PARLEY_PUSH_WEBHOOK_SECRET")
 PARLEY_VAPID_PRIVATE_KEY = env_str("PARLEY_VAPID_PRIVATE_KEY")
 PARLEY_VAPID_PUBLIC_KEY = env_str("PARLEY_VAPID_PUBLIC_KEY")
 PARLEY_VAPID_SUBJECT = env_str("PARLEY_VAPID_SUBJECT", "mailto:admin@localhost")
+# Tests and development only: let Web Push endpoints be on private or loopback addresses and
+# any port (and plain http at send time) (push/endpoints.py). Never in production: subscription
+# endpoints come from users, and this lets them make the server POST into its own network.
+PARLEY_PUSH_ALLOW_PRIVATE_ENDPOINTS = env_bool("PARLEY_PUSH_ALLOW_PRIVATE_ENDPOINTS", False)
 PARLEY_PUSH_BACKENDS = env_list(
     "PARLEY_PUSH_BACKENDS", ["push.backends.WebhookBackend", "push.backends.WebPushBackend"]
 )

@@ -22,6 +22,7 @@ from messaging.services import (
 from messaging.text import storable_text
 from moderation.models import AuditLogEntry
 from moderation.services import audit_record
+from presence.services import presence_group_joined
 from receipts.services import departed_member_record
 
 GROUP_NAME_MAX = 120
@@ -60,6 +61,7 @@ def group_create(*, creator: User, name: str, member_ids: list[int]) -> Conversa
             + [Membership(conversation=group, user_id=uid) for uid in sorted(found)]
         )
         publish_conversation_joined(group.pk, [creator.pk, *sorted(found)])
+        presence_group_joined(group_id=group.pk, user_ids=[creator.pk, *sorted(found)])
     return group
 
 
@@ -214,6 +216,7 @@ def group_member_add(
             read_seq=start,
         )
         publish_conversation_joined(group.pk, [user.pk])
+        presence_group_joined(group_id=group.pk, user_ids=[user.pk])
         _audit(
             actor,
             AuditLogEntry.Action.MEMBER_ADD,

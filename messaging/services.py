@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import User
 from chatsite import metrics
 from moderation.services import audit_record
+from presence.services import presence_direct_senders_record
 from push.services import push_message_sent
 
 from . import dedup, history_cache, realtime
@@ -353,6 +354,14 @@ def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
                 body=str(requests[i].body),
             )
             for i in allowed
+        ]
+    )
+    # Who has written in which direct chat decides who shares presence (presence.selectors).
+    presence_direct_senders_record(
+        sends=[
+            (m.conversation_id, m.sender_id)
+            for m in messages
+            if kinds[(m.conversation_id, m.sender_id)] == Conversation.Kind.DIRECT
         ]
     )
     acks: list[tuple[int, AckEvent]] = []

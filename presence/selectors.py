@@ -2,25 +2,25 @@
 
 from datetime import UTC, datetime
 
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Subquery
 
 from messaging.events import iso
 from messaging.models import Conversation, Membership
 
 from .events import PresenceEvent
+from .models import DirectChatSender
 from .store import presence_store
-
-# Presence is shared through direct chats and groups; the announcement conversation holds
-# everyone, so it does not make people contacts.
-SHARING_KINDS = (Conversation.Kind.DIRECT, Conversation.Kind.GROUP)
 
 
 def contact_ids(
     *, user_id: int, among: list[int] | None = None, max_group_members: int | None = None
 ) -> list[int]:
-    """Users other than user_id who share a direct chat or a group with them (optionally only
-    those in `among`; optionally only through groups of at most `max_group_members`)."""
-    memberships = Membership.objects.filter(user_id=user_id, conversation__kind__in=SHARING_KINDS)
+    """Users other than user_id who share presence with them, in one query: members of a group
+    they are in (optionally only groups of at most `max_group_members`), and the other member
+    of each direct chat both have sent a message in. Opening a direct chat, or writing into one
+    the other never answered, shares nothing; nor does the announcement conversation. Optionally
+    only those in `among`."""
+    groups = Membership.objects.filter(user_id=user_id, conversation__kind=Conversation.Kind.GROUP)
     if max_group_members is not None:
         sizes = (
             Membership.objects.filter(conversation_id=OuterRef("conversation_id"))
@@ -29,14 +29,25 @@ def contact_ids(
             .annotate(n=Count("id"))
             .values("n")
         )
-        memberships = memberships.annotate(size=Subquery(sizes)).filter(
-            Q(conversation__kind=Conversation.Kind.DIRECT) | Q(size__lte=max_group_members)
+        groups = groups.annotate(size=Subquery(sizes)).filter(size__lte=max_group_members)
+    co_members = Membership.objects.filter(
+        conversation_id__in=groups.values("conversation_id")
+    ).exclude(user_id=user_id)
+    # Direct chats only ever get DirectChatSender rows: the other sender of a chat I wrote in.
+    repliers = DirectChatSender.objects.filter(
+        conversation_id__in=DirectChatSender.objects.filter(user_id=user_id).values(
+            "conversation_id"
         )
-    shared = memberships.values("conversation_id")
-    contacts = Membership.objects.filter(conversation_id__in=shared).exclude(user_id=user_id)
+    ).exclude(user_id=user_id)
     if among is not None:
-        contacts = contacts.filter(Q(user_id__in=among))
-    return sorted(set(contacts.values_list("user_id", flat=True)))
+        co_members = co_members.filter(user_id__in=among)
+        repliers = repliers.filter(user_id__in=among)
+    both = (
+        co_members.order_by()
+        .values_list("user_id", flat=True)
+        .union(repliers.order_by().values_list("user_id", flat=True))
+    )
+    return sorted(set(both))
 
 
 def _when(epoch: float | None) -> str | None:
@@ -53,8 +64,9 @@ def presence_event(*, user_id: int, online: bool, last_seen: float | None) -> Pr
 
 
 def presence_of(*, viewer_id: int, user_ids: list[int]) -> list[PresenceEvent]:
-    """Presence of the requested users the viewer shares a direct chat or group with (and of
-    the viewer); others are left out, so a stranger's presence is never told."""
+    """Presence of the requested users the viewer shares presence with (contact_ids) and of the
+    viewer; others are left out, so a stranger's presence is never told, not even to someone
+    who opened a direct chat with them."""
     wanted = list(dict.fromkeys(user_ids))
     visible = set(contact_ids(user_id=viewer_id, among=wanted))
     if viewer_id in wanted:

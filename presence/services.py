@@ -1,7 +1,9 @@
 """Presence and typing: ephemeral state, never stored in the database.
 
 Presence changes are announced once per change, after commit (there is no transaction here, so
-at once), to the `user.<id>` groups of the user's contacts.
+at once), to the `user.<id>` groups of the user's contacts: people sharing a group, or a direct
+chat both have sent a message in (presence.selectors.contact_ids). When two people become
+contacts (a reply in a direct chat, joining a group) each is told the other's presence.
 """
 
 import logging
@@ -14,10 +16,11 @@ from accounts.models import User
 from chatsite import metrics
 from messaging import realtime
 from messaging.errors import Forbidden
-from messaging.models import Conversation
+from messaging.models import Conversation, Membership
 from messaging.selectors import membership_for
 
 from .events import PresenceEvent, TypingEvent
+from .models import DirectChatSender
 from .selectors import contact_ids, presence_event
 from .store import presence_store
 
@@ -46,6 +49,76 @@ def _announce(*, user_id: int, online: bool) -> None:
 
 def _publish(contacts: list[int], event: PresenceEvent) -> None:
     realtime.publish_to_users(contacts, "presence.changed", dict(event))
+
+
+def _tell(audiences: dict[int, list[int]]) -> None:
+    """Publishes each user's current presence to the users listed for them (after commit)."""
+    audiences = {about: to for about, to in audiences.items() if to}
+    if not audiences:
+        return
+    states = presence_store().states(sorted(audiences))
+    for about, to in audiences.items():
+        state = states[about]
+        event = presence_event(user_id=about, online=state.online, last_seen=state.last_seen)
+        _publish(to, event)
+
+
+def presence_direct_senders_record(*, sends: list[tuple[int, int]]) -> None:
+    """Records who has written in which direct chat, from the (conversation_id, sender_id) of
+    the direct-chat messages being stored; call inside the send's transaction (which holds the
+    conversations' locks). The second member's first message makes the two share presence:
+    after commit each is told the other's. Costs one query when nobody new wrote."""
+    wanted = set(sends)
+    if not wanted:
+        return
+    known = set(
+        DirectChatSender.objects.filter(
+            conversation_id__in=sorted({conversation_id for conversation_id, _ in wanted})
+        ).values_list("conversation_id", "user_id")
+    )
+    new = wanted - known
+    if not new:
+        return
+    DirectChatSender.objects.bulk_create(
+        [DirectChatSender(conversation_id=c, user_id=u) for c, u in sorted(new)],
+        ignore_conflicts=True,
+    )
+    senders: dict[int, set[int]] = {}
+    for conversation_id, user_id in known | new:
+        senders.setdefault(conversation_id, set()).add(user_id)
+    audiences: dict[int, list[int]] = {}
+    for conversation_id in sorted({conversation_id for conversation_id, _ in new}):
+        pair = sorted(senders[conversation_id])
+        if len(pair) == 2:
+            first, second = pair
+            audiences.setdefault(first, []).append(second)
+            audiences.setdefault(second, []).append(first)
+    if audiences:
+        transaction.on_commit(partial(_tell, audiences), robust=True)
+
+
+def presence_group_joined(*, group_id: int, user_ids: list[int]) -> None:
+    """New members of a group and its other members share presence from now on: after commit,
+    in groups small enough for live presence (PARLEY_PRESENCE_PUSH_MAX_MEMBERS), each new
+    member is told everyone's presence and everyone the new members'. Call inside the
+    transaction that added them."""
+    limit = settings.PARLEY_PRESENCE_PUSH_MAX_MEMBERS
+    # One more than the limit is enough to know a big group gets no live presence.
+    members = list(
+        Membership.objects.filter(conversation_id=group_id)
+        .order_by()
+        .values_list("user_id", flat=True)[: limit + 1]
+    )
+    if len(members) > limit:
+        return
+    joined = set(user_ids)
+    audiences = {
+        member: [
+            other for other in members if other != member and (member in joined or other in joined)
+        ]
+        for member in members
+    }
+    transaction.on_commit(partial(_tell, audiences), robust=True)
 
 
 def presence_connect(*, user_id: int, connection_id: str) -> None:

@@ -18,6 +18,7 @@ from django.utils.module_loading import import_string
 
 from chatsite import metrics
 
+from .endpoints import EndpointRefused, push_session
 from .models import PushNotification, WebPushSubscription
 
 
@@ -102,7 +103,8 @@ class WebhookBackend(PushBackend):
 
 class WebPushBackend(PushBackend):
     """Web Push (RFC 8030, payload encrypted per RFC 8291, VAPID per RFC 8292) to every
-    browser subscription of the user. Gone subscriptions (404/410) are deleted."""
+    browser subscription of the user. Gone subscriptions (404/410) are deleted. Connections go
+    only to public addresses on port 443, checked as they are made (push/endpoints.py)."""
 
     channel = PushNotification.Channel.WEBPUSH
 
@@ -125,32 +127,37 @@ class WebPushBackend(PushBackend):
         data = json.dumps(notification.payload)
         key = vapid_key()
         delivered, errors, retry = 0, [], False
-        for subscription in subscriptions:
-            try:
-                webpush(
-                    subscription_info={
-                        "endpoint": subscription.endpoint,
-                        "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
-                    },
-                    data=data,
-                    vapid_private_key=key,
-                    vapid_claims={"sub": settings.PARLEY_VAPID_SUBJECT},
-                    ttl=3600,
-                    timeout=settings.PARLEY_PUSH_TIMEOUT,
-                    headers={"Topic": f"c{notification.conversation_id}"},
-                )
-                delivered += 1
-            except WebPushException as error:
-                status = error.response.status_code if error.response is not None else None
-                if status in {404, 410}:
-                    subscription.delete()
-                    metrics.push_notified(backend=self.channel, outcome="gone")
-                elif status is None or _retryable_status(status):
+        with push_session() as session:
+            for subscription in subscriptions:
+                try:
+                    webpush(
+                        subscription_info={
+                            "endpoint": subscription.endpoint,
+                            "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
+                        },
+                        data=data,
+                        vapid_private_key=key,
+                        vapid_claims={"sub": settings.PARLEY_VAPID_SUBJECT},
+                        ttl=3600,
+                        timeout=settings.PARLEY_PUSH_TIMEOUT,
+                        headers={"Topic": f"c{notification.conversation_id}"},
+                        requests_session=session,
+                    )
+                    delivered += 1
+                except WebPushException as error:
+                    status = error.response.status_code if error.response is not None else None
+                    if status in {404, 410}:
+                        subscription.delete()
+                        metrics.push_notified(backend=self.channel, outcome="gone")
+                    elif status is None or _retryable_status(status):
+                        retry = True
+                    errors.append(f"webpush {status}: {error.message[:200]}")
+                except EndpointRefused as error:
+                    # Kept: the name may resolve publicly again; nothing is sent meanwhile.
+                    errors.append(f"webpush: endpoint refused: {error}")
+                except (requests.RequestException, ValueError) as error:
                     retry = True
-                errors.append(f"webpush {status}: {error.message[:200]}")
-            except (requests.RequestException, ValueError) as error:
-                retry = True
-                errors.append(f"webpush: {type(error).__name__}: {error}")
+                    errors.append(f"webpush: {type(error).__name__}: {error}")
         if delivered:
             return
         if retry:

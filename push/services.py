@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import close_old_connections, connections
+from django.db import close_old_connections, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -213,11 +213,13 @@ def push_deliver(*, notification_id: str) -> DeliveryOutcome:
 
 
 def webpush_subscribe(*, user_id: int, endpoint: object, p256dh: object, auth: object) -> bool:
-    """Stores a browser's push subscription for the user (moving it over if the browser was
-    subscribed for someone else); True when new."""
-    from messaging.errors import BadRequest
+    """Stores a browser's push subscription for the user; True when new. The endpoint must be
+    https on a public address, port 443 (push/endpoints.py), and stays with the account that
+    registered it first: another account posting it gets Conflict, and the owner keeps it."""
+    from messaging.errors import BadRequest, Conflict
     from messaging.text import storable_text
 
+    from .endpoints import EndpointRefused, check_endpoint
     from .models import WebPushSubscription
 
     if not isinstance(endpoint, str) or not endpoint.startswith("https://") or len(endpoint) > 1000:
@@ -233,10 +235,22 @@ def webpush_subscribe(*, user_id: int, endpoint: object, p256dh: object, auth: o
             or not all(c.isalnum() or c in "-_=" for c in value)
         ):
             raise BadRequest(f"keys.{name} must be a base64url string", field=f"keys.{name}")
-    _, created = WebPushSubscription.objects.update_or_create(
-        endpoint=endpoint, defaults={"user_id": user_id, "p256dh": p256dh, "auth": auth}
-    )
-    return created
+    try:
+        check_endpoint(endpoint)
+    except EndpointRefused as error:
+        raise BadRequest(f"endpoint refused: {error}", field="endpoint") from error
+    keys = {"p256dh": p256dh, "auth": auth}
+    with transaction.atomic():
+        _, created = WebPushSubscription.objects.get_or_create(
+            endpoint=endpoint, defaults={"user_id": user_id, **keys}
+        )
+    if created:
+        return True
+    # Only the owner may change it: a browser signed in to another account keeps the
+    # subscription of the account that registered it until that one unsubscribes (log out).
+    if not WebPushSubscription.objects.filter(endpoint=endpoint, user_id=user_id).update(**keys):
+        raise Conflict("endpoint is already registered for another account", field="endpoint")
+    return False
 
 
 def webpush_unsubscribe(*, user_id: int, endpoint: object) -> None:

@@ -7,7 +7,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from accounts.models import User
 from groups.services import group_create
 from messaging.models import Conversation
-from messaging.services import conversation_direct_open
+from messaging.services import conversation_direct_open, message_send
 
 PASSWORD = "correct-horse-battery-9"
 _numbers = itertools.count(1)
@@ -25,8 +25,18 @@ def access_token(user: User) -> str:
     return str(AccessToken.for_user(user))
 
 
-def make_direct(a: User, b: User) -> Conversation:
+def make_direct(a: User, b: User, *, replied: bool = False) -> Conversation:
+    """The direct chat of a and b; `replied`: each has sent a message in it (so they share
+    presence, docs/protocol.md)."""
     conversation, _ = conversation_direct_open(user=a, other_id=b.pk)
+    if replied:
+        for sender in (a, b):
+            message_send(
+                sender=sender,
+                conversation_id=conversation.pk,
+                client_msg_id=f"hello-{conversation.pk}-{sender.pk}",
+                body="hello",
+            )
     return conversation
 
 

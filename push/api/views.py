@@ -26,9 +26,11 @@ class WebPushConfigView(APIView):
 class WebPushSubscriptionView(APIView):
     @extend_schema(
         request=WebPushSubscriptionSerializer,
-        responses={201: None, 200: None, 400: ErrorSerializer},
+        responses={201: None, 200: None, 400: ErrorSerializer, 409: ErrorSerializer},
         description="Registers the browser's PushSubscription (its toJSON()) for offline "
-        "notifications: 201 when new, 200 when it was known.",
+        "notifications: 201 when new, 200 when it was known. 400 when the endpoint is not https "
+        "on port 443 resolving to public addresses only; 409 when another account registered "
+        "the endpoint first (it keeps it).",
     )
     def post(self, request: Request) -> Response:
         data = request.data if isinstance(request.data, dict) else {}

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 def test_presence_of_contacts_only(client_for):
     alice, bob, carol, eve = make_users("alice", "bob", "carol", "eve")
-    make_direct(alice, bob)
+    make_direct(alice, bob, replied=True)
     make_group(carol, alice, name="g")
     news = Conversation.objects.create(kind="announcement", name="News")
     news.memberships.create(user=alice)
@@ -54,7 +54,7 @@ def test_redis_down_is_503_unavailable_not_a_server_error(client_for, settings):
     from chatsite.redis import redis_client
 
     alice, bob = make_users("alice", "bob")
-    make_direct(alice, bob)
+    make_direct(alice, bob, replied=True)
     client = client_for(alice)
     assert client.get("/api/presence/", {"users": bob.pk}).status_code == 200
     settings.REDIS_URL = "redis://127.0.0.1:9/0"  # nothing listens on the discard port

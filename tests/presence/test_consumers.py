@@ -53,7 +53,7 @@ def make_announcement(*users):
 
 async def test_online_once_per_change_and_offline_after_the_last_tab():
     alice, bob, carol = await db(make_users)("alice", "bob", "carol")
-    await db(make_direct)(alice, bob)
+    await db(make_direct)(alice, bob, replied=True)
     await db(make_announcement)(alice, bob, carol)  # carol shares only the announcements
     b, _ = await ready_socket(bob)
     c, _ = await ready_socket(carol)
@@ -104,7 +104,7 @@ async def test_group_members_see_each_other_come_and_go(client_for):
 async def test_a_silent_socket_is_closed_4408_and_goes_offline(settings):
     settings.PARLEY_HEARTBEAT_INTERVAL = 0.5  # timeout: 2.5 intervals = 1.25 s
     alice, bob = await db(make_users)("alice", "bob")
-    await db(make_direct)(alice, bob)
+    await db(make_direct)(alice, bob, replied=True)
     b, ready = await ready_socket(bob)
     assert ready["heartbeat_interval"] == 0.5
     a, _ = await ready_socket(alice)

@@ -30,7 +30,7 @@ async def next_presence(socket, user_id, status, *, wait):
 
 def test_users_of_a_killed_process_go_offline_by_themselves(client_for):
     alice, bob = make_user("alice"), make_user("bob")
-    make_direct(alice, bob)
+    make_direct(alice, bob, replied=True)
     env = postgres_env_for_subprocess()
     env["PARLEY_HEARTBEAT_INTERVAL"] = "1"  # entries lapse 2.5 s after their last refresh
     measured = {}

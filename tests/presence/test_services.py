@@ -6,6 +6,7 @@ import time
 import pytest
 from prometheus_client import REGISTRY
 
+from groups.services import group_member_add
 from messaging.models import Conversation
 from presence.selectors import contact_ids
 from presence.services import (
@@ -31,7 +32,7 @@ def online(user):
 
 def test_contacts_are_people_sharing_a_direct_chat_or_group_not_the_announcements():
     alice, bob, carol, dave = make_users("alice", "bob", "carol", "dave")
-    make_direct(alice, bob)
+    make_direct(alice, bob, replied=True)
     make_group(carol, alice)
     news = Conversation.objects.create(kind="announcement", name="News")
     for user in (alice, bob, carol, dave):
@@ -45,7 +46,7 @@ def test_presence_is_pushed_through_small_groups_only_but_readable_in_large_ones
 ):
     settings.PARLEY_PRESENCE_PUSH_MAX_MEMBERS = 3
     alice, bob, carol, dave, erin = make_users("alice", "bob", "carol", "dave", "erin")
-    make_direct(alice, erin)
+    make_direct(alice, erin, replied=True)
     make_group(alice, bob, carol)  # 3 members: small enough
     make_group(dave, alice, bob, carol)  # 4 members: too large for live presence
     limit = settings.PARLEY_PRESENCE_PUSH_MAX_MEMBERS
@@ -65,7 +66,7 @@ def changes(status):
 
 def test_online_and_offline_once_per_change(django_capture_on_commit_callbacks):
     alice, bob = make_users("alice", "bob")
-    make_direct(alice, bob)
+    make_direct(alice, bob, replied=True)
     before = changes("online"), changes("offline")
     with django_capture_on_commit_callbacks() as calls:
         presence_connect(user_id=alice.pk, connection_id="tab-1")
@@ -85,7 +86,7 @@ def test_lapsed_entries_read_offline_and_are_swept_once(
 ):
     settings.PARLEY_HEARTBEAT_INTERVAL = 0.1  # entries live 0.25 s
     alice, bob = make_users("alice", "bob")
-    make_direct(alice, bob)
+    make_direct(alice, bob, replied=True)
     presence_connect(user_id=alice.pk, connection_id="on-a-dead-process")
     assert online(alice)
     time.sleep(0.4)
@@ -119,10 +120,39 @@ def test_throttle_allows_once_per_window():
 
 def test_a_heartbeat_never_resurrects_a_connection_that_left():
     alice, bob = make_users("alice", "bob")
-    make_direct(alice, bob)
+    make_direct(alice, bob, replied=True)
     presence_connect(user_id=alice.pk, connection_id="tab")
     assert presence_heartbeat(user_id=alice.pk, connection_id="tab")
     presence_disconnect(user_id=alice.pk, connection_id="tab")
     # A refresh that was already under way when the socket closed finds nothing to refresh.
     assert not presence_heartbeat(user_id=alice.pk, connection_id="tab")
     assert not online(alice)
+
+
+def test_joining_a_group_tells_presence_only_in_groups_small_enough(
+    settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.PARLEY_PRESENCE_PUSH_MAX_MEMBERS = 3
+    told = []
+    monkeypatch.setattr(
+        "presence.services._publish", lambda to, event: told.append((event["user"], sorted(to)))
+    )
+    alice, bob, carol, dave = make_users("alice", "bob", "carol", "dave")
+    presence_connect(user_id=bob.pk, connection_id="b")
+    with django_capture_on_commit_callbacks(execute=True):
+        small = make_group(alice, bob)
+    assert sorted(told) == [(alice.pk, [bob.pk]), (bob.pk, [alice.pk])]
+    told.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        group_member_add(actor=alice, group_id=small.pk, user_id=carol.pk)
+    # Carol learns both; both learn carol; alice and bob are told nothing new about each other.
+    assert sorted(told) == [
+        (alice.pk, [carol.pk]),
+        (bob.pk, [carol.pk]),
+        (carol.pk, [alice.pk, bob.pk]),
+    ]
+    told.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        group_member_add(actor=alice, group_id=small.pk, user_id=dave.pk)  # now 4: too large
+        make_group(alice, bob, carol, dave)
+    assert told == []

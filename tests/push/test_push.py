@@ -3,6 +3,7 @@ import hashlib
 import hmac
 import json
 import os
+import socket
 import threading
 import time
 from datetime import UTC, datetime
@@ -218,6 +219,29 @@ def test_a_rejected_webhook_is_not_retried(settings, webhook):
     assert len(webhook.requests) == 1
 
 
+# A globally routable address (nothing is sent to it: the tests resolve names themselves).
+PUBLIC_ADDRESS = "93.184.215.14"
+
+
+@pytest.fixture
+def dns(monkeypatch):
+    """The test's own DNS: {name: address}; other names go to the system resolver (this machine
+    has no public DNS, and a test must be able to change an answer)."""
+    names: dict[str, str] = {}
+    system = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host in names:
+            address = names[host]
+            if ":" in address:
+                return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))]
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+        return system(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return names
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
@@ -233,6 +257,8 @@ def test_web_push_sends_an_encrypted_vapid_signed_payload_and_drops_gone_subscri
     vapid.generate_keys()
     settings.PARLEY_VAPID_PRIVATE_KEY = vapid.private_pem().decode()
     settings.PARLEY_PUSH_WEBHOOK_URL = ""
+    # The push service here is a plain-http receiver on loopback (test/dev only setting).
+    settings.PARLEY_PUSH_ALLOW_PRIVATE_ENDPOINTS = True
     browser_key = ec.generate_private_key(ec.SECP256R1())
     auth_secret = os.urandom(16)
     p256dh = _b64(
@@ -277,7 +303,8 @@ def test_web_push_sends_an_encrypted_vapid_signed_payload_and_drops_gone_subscri
 
 
 @pytest.mark.django_db
-def test_webpush_subscription_api(client_for, settings):
+def test_webpush_subscription_api(client_for, settings, dns):
+    dns["push.example.com"] = PUBLIC_ADDRESS
     settings.PARLEY_VAPID_PRIVATE_KEY = "k"
     settings.PARLEY_VAPID_PUBLIC_KEY = "BPublic"
     bob = make_user()
@@ -362,3 +389,143 @@ def test_notifications_are_listed_in_the_admin(client, webhook):
     assert bob.username in listing.content.decode()
     detail = client.get(f"/admin/push/pushnotification/{nid}/change/")
     assert detail.status_code == 200 and "sent" in detail.content.decode()
+
+
+SUBSCRIPTIONS = "/api/push/webpush/subscriptions/"
+KEYS = {"p256dh": "BKey_-", "auth": "c2VjcmV0"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("endpoint", "why"),
+    [
+        ("https://127.0.0.1:6379/x", "port"),
+        ("https://127.0.0.1/x", "127.0.0.1"),
+        ("https://10.1.2.3/x", "10.1.2.3"),
+        ("https://192.168.0.1/x", "192.168.0.1"),
+        ("https://169.254.169.254/latest/meta-data", "169.254.169.254"),
+        ("https://100.64.0.1/x", "100.64.0.1"),
+        ("https://0.0.0.0/x", "0.0.0.0"),  # noqa: S104
+        ("https://224.0.0.1/x", "224.0.0.1"),
+        ("https://[::1]/x", "::1"),
+        ("https://[::]/x", "::"),
+        ("https://[fe80::1]/x", "fe80::1"),
+        ("https://[fd00::1]/x", "fd00::1"),
+        ("https://[ff02::1]/x", "ff02::1"),
+        ("https://[::ffff:127.0.0.1]/x", "127.0.0.1"),
+        ("https://[::ffff:10.0.0.1]/x", "10.0.0.1"),
+        ("https://[2002:7f00:1::]/x", "2002:7f00:1::"),
+        ("https://[64:ff9b::a9fe:a9fe]/x", "64:ff9b::a9fe:a9fe"),
+        ("https://localhost/x", "localhost"),
+        ("https://internal.example.com/x", "internal.example.com"),
+        ("https://push.example.com:6379/x", "port"),
+        ("https://push.example.com:8443/x", "port"),
+        ("https://user:pw@push.example.com/x", "credentials"),
+        ("https://unresolvable.invalid/x", "does not resolve"),
+    ],
+)
+def test_webpush_subscribe_refuses_endpoints_that_are_not_public_on_port_443(
+    client_for, dns, endpoint, why
+):
+    dns["push.example.com"] = PUBLIC_ADDRESS
+    dns["internal.example.com"] = "10.0.0.7"
+    response = client_for(make_user()).post(
+        SUBSCRIPTIONS, {"endpoint": endpoint, "keys": KEYS}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert (body["code"], body["field"]) == ("bad_request", "endpoint")
+    assert why in body["detail"]
+    assert not WebPushSubscription.objects.exists()
+
+
+@pytest.mark.django_db
+def test_webpush_subscribe_accepts_public_endpoints(client_for, dns):
+    dns["push.example.com"] = PUBLIC_ADDRESS
+    dns["push6.example.com"] = "2606:4700::1111"
+    client = client_for(make_user())
+    for endpoint in (
+        "https://push.example.com/a",
+        "https://push.example.com:443/b",
+        "https://push6.example.com/c",
+        f"https://{PUBLIC_ADDRESS}/d",
+    ):
+        response = client.post(SUBSCRIPTIONS, {"endpoint": endpoint, "keys": KEYS}, format="json")
+        assert response.status_code == 201, response.content
+
+
+@pytest.mark.django_db
+def test_another_account_cannot_take_over_a_webpush_endpoint(client_for, dns):
+    dns["push.example.com"] = PUBLIC_ADDRESS
+    owner, intruder = make_user(), make_user()
+    endpoint = "https://push.example.com/owner-browser"
+    assert (
+        client_for(owner)
+        .post(SUBSCRIPTIONS, {"endpoint": endpoint, "keys": KEYS}, format="json")
+        .status_code
+        == 201
+    )
+    other_keys = {"p256dh": "BIntruder", "auth": "aW50cnVkZXI"}
+    for keys in (KEYS, other_keys):
+        taken = client_for(intruder).post(
+            SUBSCRIPTIONS, {"endpoint": endpoint, "keys": keys}, format="json"
+        )
+        assert taken.status_code == 409
+        assert (taken.json()["code"], taken.json()["field"]) == ("conflict", "endpoint")
+    # Deleting it as the intruder does nothing either.
+    client_for(intruder).delete(SUBSCRIPTIONS, {"endpoint": endpoint}, format="json")
+    subscription = WebPushSubscription.objects.get()
+    assert (subscription.user, subscription.p256dh, subscription.auth) == (
+        owner,
+        KEYS["p256dh"],
+        KEYS["auth"],
+    )
+    # The owner may still refresh its keys.
+    refreshed = client_for(owner).post(
+        SUBSCRIPTIONS, {"endpoint": endpoint, "keys": other_keys}, format="json"
+    )
+    assert refreshed.status_code == 200
+    assert WebPushSubscription.objects.get().p256dh == "BIntruder"
+
+
+@pytest.mark.django_db
+def test_web_push_is_not_sent_when_the_endpoint_resolves_privately_at_send_time(
+    settings, client_for, dns
+):
+    """DNS answered a public address at subscribe time and a loopback one later: nothing is
+    posted there, and the notification fails at once instead of being retried into it."""
+    from py_vapid import Vapid
+
+    vapid = Vapid()
+    vapid.generate_keys()
+    settings.PARLEY_VAPID_PRIVATE_KEY = vapid.private_pem().decode()
+    settings.PARLEY_PUSH_WEBHOOK_URL = ""
+    browser_key = ec.generate_private_key(ec.SECP256R1())
+    p256dh = _b64(
+        browser_key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+    )
+    alice, bob = make_user(), make_user()
+    direct = make_direct(alice, bob)
+    dns["push.example.com"] = PUBLIC_ADDRESS
+    subscribed = client_for(bob).post(
+        SUBSCRIPTIONS,
+        {
+            "endpoint": "https://push.example.com/bob",
+            "keys": {"p256dh": p256dh, "auth": _b64(os.urandom(16))},
+        },
+        format="json",
+    )
+    assert subscribed.status_code == 201
+    dns["push.example.com"] = "127.0.0.1"  # rebound
+    message_send(sender=alice, conversation_id=direct.pk, client_msg_id="m1", body="x")
+    [nid] = push_window_notify(
+        conversation_id=direct.pk, window_ms=_window_ms(direct), window_seconds=60
+    )
+    assert push_deliver(notification_id=nid).status == "failed"
+    record = PushNotification.objects.get(pk=nid)
+    assert (record.status, record.attempts) == ("failed", 1)
+    assert "127.0.0.1, not a public address" in record.last_error
+    # The subscription stays: the name may resolve publicly again.
+    assert WebPushSubscription.objects.filter(user=bob).exists()
