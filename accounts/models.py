@@ -1,5 +1,6 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class User(AbstractUser):
@@ -11,3 +12,12 @@ class User(AbstractUser):
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
+        constraints = [
+            # One account per name whatever its case: enforced here, so two registrations
+            # racing with `alice` and `ALICE` cannot both succeed (accounts/usernames.py).
+            models.UniqueConstraint(
+                Lower("username"),
+                name="accounts_user_username_lower_unique",
+                violation_error_message="A user with that username already exists.",
+            ),
+        ]
