@@ -160,3 +160,35 @@ def test_the_migration_renames_later_case_duplicates_before_adding_the_constrain
     assert "renamed user" in caplog.text and "'CAROL' -> 'CAROL-2'" in caplog.text
     with pytest.raises(IntegrityError), transaction.atomic():
         User.objects.create(username="BOB")
+
+
+@pytest.mark.django_db
+def test_renames_in_the_admin_follow_the_policy_and_legacy_names_stay_editable(admin_client):
+    make_user("alice")
+    legacy = make_user("zoë")
+    url = f"/admin/accounts/user/{legacy.pk}/change/"
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    fields = {
+        "username": "zoë",
+        "first_name": "",
+        "last_name": "",
+        "email": "",
+        "is_active": "on",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+    }
+    assert admin_client.post(url, fields).status_code == 302  # unchanged legacy name: saved
+    for name, message in [("zoé", b"ASCII letters"), ("ALICE", b"already exists")]:
+        page = admin_client.post(url, {**fields, "username": name})
+        assert page.status_code == 200
+        assert message in page.content
+    assert admin_client.post(url, {**fields, "username": "zoe"}).status_code == 302
+    legacy.refresh_from_db()
+    assert legacy.username == "zoe"
+    add = admin_client.post(
+        "/admin/accounts/user/add/",
+        {"username": "bad@name", "usable_password": "false"},
+    )
+    assert b"ASCII letters" in add.content
+    assert not User.objects.filter(username="bad@name").exists()
