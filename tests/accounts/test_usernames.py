@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
@@ -192,3 +193,12 @@ def test_renames_in_the_admin_follow_the_policy_and_legacy_names_stay_editable(a
     )
     assert b"ASCII letters" in add.content
     assert not User.objects.filter(username="bad@name").exists()
+
+
+@pytest.mark.django_db
+def test_createsuperuser_says_a_case_variant_is_taken(monkeypatch):
+    make_user("alice")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", PASSWORD)
+    with pytest.raises(CommandError, match="That username is already taken"):
+        call_command("createsuperuser", "--noinput", username="ALICE", email="a@example.com")
+    assert User.objects.count() == 1
