@@ -91,7 +91,8 @@ def test_guesses_at_one_account_from_many_addresses_lock_that_account(limits):
         "/admin/login/", {"username": "alice", "password": PASSWORD}
     )
     assert admin.status_code == 429
-    assert int(admin["Retry-After"]) >= 60  # one attempt back per 15 minutes
+    # The lockout ends by itself: one attempt comes back after 15 minutes (4 per hour).
+    assert 60 < int(admin["Retry-After"]) <= 900
     answer = api("198.51.100.93").post(
         "/api/auth/token/", {"username": "alice", "password": PASSWORD}, format="json"
     )
