@@ -3,6 +3,7 @@ REST API (session auth) and the WebSocket (session cookie)."""
 
 from typing import Any
 
+from django.contrib import admin
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
@@ -46,6 +47,23 @@ class LoginView(auth_views.LoginView):
             )
             context = self.get_context_data(form=form, limit_message=exc.detail)
             return _refused(self.render_to_response(context, status=429), exc)
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's own login view; over a login limit (accounts.backends), its form again with
+    "Too many attempts, try again in N minutes", status 429 and Retry-After."""
+    try:
+        return admin.site.login(request)
+    except RateLimited as exc:
+        # Built as for a GET: an empty form that does not try to authenticate again (the
+        # method is put back for the request log).
+        request.method = "GET"
+        try:
+            page = admin.site.login(request, extra_context={"limit_message": exc.detail})
+        finally:
+            request.method = "POST"
+        page.status_code = 429
+        return _refused(page, exc)
 
 
 @require_http_methods(["GET", "POST"])

@@ -91,6 +91,8 @@ def test_guesses_at_one_account_from_many_addresses_lock_that_account(limits):
         "/admin/login/", {"username": "alice", "password": PASSWORD}
     )
     assert admin.status_code == 429
+    assert b"Too many attempts, try again in 15 minutes" in admin.content
+    assert b'name="username"' in admin.content  # the admin's own form, shown again
     # The lockout ends by itself: one attempt comes back after 15 minutes (4 per hour).
     assert 60 < int(admin["Retry-After"]) <= 900
     answer = api("198.51.100.93").post(
