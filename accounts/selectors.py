@@ -2,9 +2,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import CharField, QuerySet, Value
+from django.db.models.functions import Lower
 
 from .models import User
+from .usernames import username_normalize
 
 USER_SEARCH_LIMIT = 20
 # The claim naming a login session: set on the refresh token at login, kept through rotation,
@@ -20,6 +22,22 @@ def user_search(*, query: str, exclude_id: int | None = None) -> QuerySet[User]:
     if exclude_id is not None:
         users = users.exclude(pk=exclude_id)
     return users.order_by("username")[:USER_SEARCH_LIMIT]
+
+
+def user_for_login(*, username: str) -> User | None:
+    """The account a login names: the exact name first (names from before the ASCII policy log
+    in as stored), else its NFKC form in any case, as the database's unique Lower(username)
+    index compares names."""
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        wanted = Lower(Value(username_normalize(username), output_field=CharField()))
+        user = (
+            User.objects.annotate(name_lower=Lower("username"))
+            .filter(name_lower=wanted)
+            .order_by("pk")
+            .first()
+        )
+    return user
 
 
 def session_ended_key(session_id: str) -> str:

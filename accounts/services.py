@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
@@ -17,6 +17,7 @@ from messaging.errors import BadRequest
 
 from .models import User
 from .selectors import GENERATION_CLAIM, SESSION_CLAIM, session_ended_key
+from .usernames import TAKEN_MESSAGE, username_normalize
 
 # Sockets whose credentials stopped being valid close with 4401, the protocol's "not
 # authenticated": the client refreshes its token (or logs in again) and reconnects.
@@ -24,12 +25,17 @@ CLOSE_UNAUTHORIZED = 4401
 
 
 def user_register(*, username: str, password: str) -> User:
-    """Creates an active user with a validated password; the caller has checked the username."""
-    candidate = User(username=username)
+    """Creates an active user with a validated password under the NFKC form of a name the caller
+    has checked against the policy; a name taken in any case, even by a registration racing this
+    one, is a BadRequest on `username` (the database's unique index decides)."""
+    candidate = User(username=username_normalize(username))
     validate_password(password, user=candidate)
-    with transaction.atomic():
-        candidate.set_password(password)
-        candidate.save()
+    try:
+        with transaction.atomic():
+            candidate.set_password(password)
+            candidate.save()
+    except IntegrityError as exc:
+        raise BadRequest(TAKEN_MESSAGE, field="username") from exc
     return candidate
 
 

@@ -232,6 +232,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Every way in (token API, browser form, admin) authenticates here: names in any case, and the
+# login limits per address and per account name (protection.services.login_attempt_check).
+AUTHENTICATION_BACKENDS = ["accounts.backends.UsernameBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -323,6 +326,9 @@ PARLEY_RATE_LIMITS = {
     "ws_typing": env_str("PARLEY_RATE_WS_TYPING", "10/s:20"),
     "ws_handshake": env_str("PARLEY_RATE_WS_HANDSHAKE", "30/m:30"),
     "login": env_str("PARLEY_RATE_LOGIN", "10/m"),
+    # Login attempts per account name, from any address (whitelisted ones too): 10, then one
+    # more every 6 minutes; a successful login refills it (docs/security.md, "Logins").
+    "login_account": env_str("PARLEY_RATE_LOGIN_ACCOUNT", "10/h"),
     "register": env_str("PARLEY_RATE_REGISTER", "10/m"),
     "rest_write": env_str("PARLEY_RATE_REST_WRITE", "10/s:30"),
 }

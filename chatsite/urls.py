@@ -2,12 +2,16 @@ from django.contrib import admin
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from web.views import admin_login
+
 from .converters import DatabaseIdConverter
 from .health import healthz, metrics_view, readyz
 
 register_converter(DatabaseIdConverter, "dbid")
 
 urlpatterns = [
+    # The admin login shows a login limit's refusal on its own page (web.views.admin_login).
+    path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),

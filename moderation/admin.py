@@ -6,10 +6,10 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
-from django.contrib.auth.admin import UserAdmin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from accounts.admin import ParleyUserAdmin
 from accounts.models import User
 from groups.services import (
     group_member_add,
@@ -41,7 +41,8 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class ModerationUserAdmin(UserAdmin):
+class ModerationUserAdmin(ParleyUserAdmin):
+    # ParleyUserAdmin: renames in the admin follow the username policy.
     action_form = ReasonActionForm
     actions = ["ban_users", "unban_users"]
     list_display = ["username", "email", "is_active", "is_staff", "date_joined", "last_login"]

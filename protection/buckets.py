@@ -108,6 +108,10 @@ class _MemoryBuckets:
         for key in [k for k, (_, ts) in self.state.items() if now - ts > 3600]:
             del self.state[key]
 
+    def forget(self, key: str) -> None:
+        with self.lock:
+            self.state.pop(key, None)
+
     def clear(self) -> None:
         with self.lock:
             self.state.clear()
@@ -159,6 +163,17 @@ class TokenBucket:
         except redis.RedisError:
             logger.warning("rate limit %s: Redis unavailable, allowing", self.name, exc_info=True)
             return Verdict(True, 0.0)
+
+    def reset(self, key: str) -> None:
+        """Fills the bucket of `key` again (a missing bucket is a full one)."""
+        client = redis_client()
+        if client is None:
+            memory.forget(self._key(key))
+            return
+        try:
+            client.delete(self._key(key))
+        except redis.RedisError:
+            logger.warning("rate limit %s: Redis unavailable, not reset", self.name, exc_info=True)
 
     async def atake(self, key: str, cost: int = 1) -> Verdict:
         """As take, without blocking the event loop."""

@@ -1,8 +1,9 @@
 """The named rate limits (settings PARLEY_RATE_LIMITS) and the check every transport calls.
 
 Names: `ws_send` and `ws_typing` (per user, per WebSocket frame), `ws_handshake` (per IP),
-`login` and `register` (per IP), `rest_write` (per user; per IP for anonymous writes).
-Whitelisted addresses are exempt from all of them.
+`login` and `register` (per IP), `login_account` (per account name, login attempts; a success
+refills it), `rest_write` (per user; per IP for anonymous writes).
+Whitelisted addresses are exempt from all of them except `login_account`.
 """
 
 import functools

@@ -1,13 +1,12 @@
-"""HTTP side of protection: blacklisted addresses get 403 everywhere; admin logins are limited."""
+"""HTTP side of protection: blacklisted addresses get 403 everywhere; a RateLimited raised by a
+Django view (the admin login, through accounts.backends) is a 429 with Retry-After."""
 
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import reverse
 
 from messaging.errors import RateLimited
 
-from . import limits
 from .addresses import http_client_ip
 from .rules import address_lists
 
@@ -32,23 +31,19 @@ class AddressGuardMiddleware:
         if request.path == LIVENESS_PATH:
             # The liveness probe touches nothing (no cache, no database), whoever asks.
             return self.get_response(request)
-        lists = address_lists()
-        if lists.blacklisted(ip):
+        if address_lists().blacklisted(ip):
             return _error(
                 request,
                 403,
                 {"code": "blacklisted", "detail": "Your address is blocked.", "field": None},
             )
-        # The admin login form is a login like POST /api/auth/token/ (whose limit is a throttle).
-        if (
-            request.method == "POST"
-            and request.path == reverse("admin:login")
-            and not lists.whitelisted(ip)
-        ):
-            try:
-                limits.rate_check("login", ip)
-            except RateLimited as exc:
-                response = _error(request, 429, exc.as_dict())
-                response["Retry-After"] = str(exc.retry_after)
-                return response
         return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        # The browser's own forms render their refusal themselves (web/views.py); this answers
+        # for the views Parley does not own, such as the admin login.
+        if not isinstance(exception, RateLimited):
+            return None
+        response = _error(request, 429, exception.as_dict())
+        response["Retry-After"] = str(exception.retry_after)
+        return response

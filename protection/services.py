@@ -1,10 +1,12 @@
-"""Adding and removing blacklist and whitelist entries.
+"""Adding and removing blacklist and whitelist entries; the limits on logins and registrations.
 
 Every change bumps the shared version stamp after commit (rules.lists_changed), so all processes
 reload their snapshot within PARLEY_IP_LISTS_REFRESH seconds; a new blacklist entry also closes
 the live sockets from that address on every process.
 """
 
+import hashlib
+import math
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -12,10 +14,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.usernames import username_key
 from messaging import realtime
-from messaging.errors import BadRequest, NotFound
+from messaging.errors import BadRequest, NotFound, RateLimited
 
-from . import rules
+from . import limits, rules
 from .models import AddressEntry, BlacklistEntry, WhitelistEntry, parse_network
 
 
@@ -94,3 +97,44 @@ def whitelist_add(
 def whitelist_remove(*, network: str) -> None:
     """Ends the exemption of exactly this entry."""
     _entry_remove(WhitelistEntry, network=network)
+
+
+def _attempts_refused(name: str, retry_after: float) -> RateLimited:
+    minutes = max(1, math.ceil(retry_after / 60))
+    unit = "minute" if minutes == 1 else "minutes"
+    return RateLimited(
+        f"Too many attempts, try again in {minutes} {unit}.", retry_after=retry_after
+    )
+
+
+def _attempt_take(name: str, key: str) -> None:
+    verdict = limits.take(name, key)
+    if not verdict.allowed:
+        raise _attempts_refused(name, verdict.retry_after)
+
+
+def _account_key(username: str) -> str:
+    # A digest: any string can be typed as a name, and the key's length stays fixed.
+    return hashlib.sha256(username_key(username).encode()).hexdigest()[:32]
+
+
+def login_attempt_check(*, ip: str | None, username: str) -> None:
+    """Counts one login attempt against the address (unless whitelisted; PARLEY_RATE_LIMITS
+    "login") and then against the account name in any case ("login_account", for every
+    address), or raises RateLimited ("Too many attempts, try again in N minutes") with
+    nothing counted past the limit that refused. Every way in calls it (accounts.backends)."""
+    if ip and not rules.address_lists().whitelisted(ip):
+        _attempt_take("login", ip)
+    _attempt_take("login_account", _account_key(username))
+
+
+def login_failures_forget(*, username: str) -> None:
+    """After a successful login: the account name's attempts are forgotten (its bucket full)."""
+    limits.bucket("login_account").reset(_account_key(username))
+
+
+def registration_attempt_check(*, ip: str | None) -> None:
+    """Counts one registration attempt against the address (unless whitelisted; "register"),
+    or raises RateLimited. The API's throttle and the browser form both call it."""
+    if ip and not rules.address_lists().whitelisted(ip):
+        _attempt_take("register", ip)

@@ -9,6 +9,11 @@ from rest_framework.throttling import BaseThrottle
 from . import limits
 from .addresses import http_client_ip
 from .rules import address_lists
+from .services import registration_attempt_check
+
+
+def request_ip(request: Request) -> str:
+    return getattr(request._request, "client_ip", None) or http_client_ip(request.META)
 
 
 class BucketThrottle(BaseThrottle):
@@ -18,7 +23,7 @@ class BucketThrottle(BaseThrottle):
         raise NotImplementedError
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        ip = getattr(request._request, "client_ip", None) or http_client_ip(request.META)
+        ip = request_ip(request)
         key = self.key(request, ip)
         if key is None or address_lists().whitelisted(ip):
             return True
@@ -44,7 +49,9 @@ class RestWriteThrottle(BucketThrottle):
 
 
 class LoginThrottle(BucketThrottle):
-    """Every login attempt, successful or not, per IP: slows password guessing."""
+    """Every password check, successful or not, per IP: slows password guessing. (Logins are
+    limited in the authentication backend, accounts.backends, which every way in goes through;
+    this throttle is for other views that check a password, such as the password change.)"""
 
     limit = "login"
 
@@ -52,10 +59,11 @@ class LoginThrottle(BucketThrottle):
         return None if request.method in SAFE_METHODS else ip
 
 
-class RegisterThrottle(BucketThrottle):
-    """Account creation per IP."""
+class RegisterThrottle(BaseThrottle):
+    """Account creation per IP, the check the browser's form makes too
+    (protection.services.registration_attempt_check); over it, RateLimited (429)."""
 
-    limit = "register"
-
-    def key(self, request: Request, ip: str) -> str | None:
-        return None if request.method in SAFE_METHODS else ip
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if request.method not in SAFE_METHODS:
+            registration_attempt_check(ip=request_ip(request))
+        return True

@@ -1,12 +1,19 @@
 """Pages of the browser UI. The chat itself is one page driven by static ES modules over the
 REST API (session auth) and the WebSocket (session cookie)."""
 
+from typing import Any
+
+from django.contrib import admin
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.services import user_register
+from messaging.errors import BadRequest, RateLimited
+from protection.addresses import http_client_ip
+from protection.services import registration_attempt_check
 
 from .forms import RegisterForm
 
@@ -17,15 +24,77 @@ def chat(request: HttpRequest) -> HttpResponse:
     return render(request, "index.html")
 
 
+def _refused(response: HttpResponse, exc: RateLimited) -> HttpResponse:
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login form; over a login limit (accounts.backends) the form is shown again with
+    "Too many attempts, try again in N minutes", status 429 and Retry-After."""
+
+    template_name = "web/login.html"
+    redirect_authenticated_user = True
+    next_page = "home"
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().post(request, *args, **kwargs)
+        except RateLimited as exc:
+            # An unbound form: a bound one would try to authenticate again when rendered.
+            form = self.get_form_class()(
+                request, initial={"username": request.POST.get("username")}
+            )
+            context = self.get_context_data(form=form, limit_message=exc.detail)
+            return _refused(self.render_to_response(context, status=429), exc)
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's own login view; over a login limit (accounts.backends), its form again with
+    "Too many attempts, try again in N minutes", status 429 and Retry-After."""
+    try:
+        return admin.site.login(request)
+    except RateLimited as exc:
+        # Built as for a GET: an empty form that does not try to authenticate again (the
+        # method is put back for the request log).
+        request.method = "GET"
+        try:
+            page = admin.site.login(request, extra_context={"limit_message": exc.detail})
+        finally:
+            request.method = "POST"
+        page.status_code = 429
+        return _refused(page, exc)
+
+
 @require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
     form = RegisterForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method != "POST":
+        return render(request, "web/register.html", {"form": form})
+    ip = getattr(request, "client_ip", None) or http_client_ip(request.META)
+    try:
+        registration_attempt_check(ip=ip)
+    except RateLimited as exc:
+        page = render(
+            request,
+            "web/register.html",
+            {
+                "form": RegisterForm(initial={"username": request.POST.get("username")}),
+                "limit_message": exc.detail,
+            },
+            status=429,
+        )
+        return _refused(page, exc)
+    if not form.is_valid():
+        return render(request, "web/register.html", {"form": form})
+    try:
         user = user_register(
             username=form.cleaned_data["username"], password=form.cleaned_data["password"]
         )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("home")
-    return render(request, "web/register.html", {"form": form})
+    except BadRequest as exc:  # the name was taken by a registration racing this one
+        form.add_error(exc.field if exc.field in form.fields else None, exc.detail)
+        return render(request, "web/register.html", {"form": form}, status=400)
+    login(request, user, backend="accounts.backends.UsernameBackend")
+    return redirect("home")

@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from accounts.models import User
+from accounts.usernames import username_normalize, username_policy_errors
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -22,12 +23,12 @@ class RegisterSerializer(serializers.Serializer):
     )
 
     def validate_username(self, value: str) -> str:
-        field = User._meta.get_field("username")
-        for validator in field.validators:
-            try:
-                validator(value)
-            except DjangoValidationError as exc:
-                raise serializers.ValidationError(list(exc.messages)) from exc
+        """The NFKC form of the name, if it follows the policy (accounts/usernames.py) and no
+        account has it in any case (the database's unique index decides races)."""
+        value = username_normalize(value)
+        errors = username_policy_errors(value)
+        if errors:
+            raise serializers.ValidationError(errors)
         if User.objects.filter(username__iexact=value).exists():
             raise serializers.ValidationError("A user with that username already exists.")
         return value

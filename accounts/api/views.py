@@ -71,11 +71,14 @@ class LoginSerializer(TokenObtainPairSerializer):
 
 
 class LoginView(TokenObtainPairView):
-    """simplejwt's token pair, each login a session of its own (logout ends it), limited per
-    IP (PARLEY_RATE_LIMITS["login"])."""
+    """simplejwt's token pair, each login a session of its own (logout ends it). The name is
+    matched in any case; attempts are limited per IP and per account name in the authentication
+    backend every way in shares (accounts.backends, PARLEY_RATE_LIMITS "login" and
+    "login_account")."""
 
     serializer_class = LoginSerializer
-    throttle_classes = [LoginThrottle]
+    # No throttle here: a throttle would count a second time what the backend counts.
+    throttle_classes: list = []
 
     @extend_schema(responses={200: TokenObtainPairSerializer, 401: ErrorSerializer})
     def post(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]

@@ -77,6 +77,7 @@ def server_env(redis_url: str, **extra: str) -> dict[str, str]:
             "PARLEY_RATE_WS_HANDSHAKE": "100000/s:100000",
             "PARLEY_RATE_REST_WRITE": "1000/s:1000",
             "PARLEY_RATE_LOGIN": "100000/m",
+            "PARLEY_RATE_LOGIN_ACCOUNT": "100000/m",
             "PARLEY_PUSH_WEBHOOK_URL": "",
             "PARLEY_VAPID_PRIVATE_KEY": "",
         }

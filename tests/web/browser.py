@@ -43,6 +43,7 @@ GENEROUS_RATE_LIMITS = {
     f"PARLEY_RATE_{name}": value
     for name, value in {
         "LOGIN": "1000/m",
+        "LOGIN_ACCOUNT": "1000/m",
         "REGISTER": "1000/m",
         "WS_HANDSHAKE": "1000/m:1000",
         "WS_SEND": "1000/s:1000",
