@@ -95,7 +95,9 @@ class AddressWatch:
         while True:
             await asyncio.sleep(settings.PARLEY_IP_LISTS_REFRESH)
             try:
-                self.check(await aaddress_lists())
+                # The stamp itself, not a copy a request refreshed just before a change:
+                # sockets close within one interval of the commit.
+                self.check(await aaddress_lists(recheck=True))
             except Exception:
                 logger.exception("closing the sockets of blacklisted addresses failed")
 

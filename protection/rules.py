@@ -135,13 +135,16 @@ def is_fresh() -> bool:
     return _snapshot is not None and age < settings.PARLEY_IP_LISTS_REFRESH
 
 
-def address_lists() -> AddressLists:
-    """The current lists (sync: may read the cache and, after a change, the database)."""
+def address_lists(*, recheck: bool = False) -> AddressLists:
+    """The current lists (sync: may read the stamp and, after a change, the database).
+
+    `recheck`: read the stamp now, however fresh the copy (the socket watch, once an interval).
+    """
     global _snapshot, _checked_at
-    if is_fresh():
+    if is_fresh() and not recheck:
         return _snapshot  # type: ignore[return-value]
     with _lock:
-        if is_fresh():
+        if is_fresh() and not recheck:
             return _snapshot  # type: ignore[return-value]
         try:
             version = _stamp()
@@ -157,11 +160,11 @@ def address_lists() -> AddressLists:
         return _snapshot
 
 
-async def aaddress_lists() -> AddressLists:
+async def aaddress_lists(*, recheck: bool = False) -> AddressLists:
     """As address_lists, for async code: the refresh (if due) runs in a worker thread."""
-    if is_fresh():
+    if is_fresh() and not recheck:
         return _snapshot  # type: ignore[return-value]
-    return await database_sync_to_async(address_lists)()
+    return await database_sync_to_async(address_lists)(recheck=recheck)
 
 
 def change_recorded() -> None:
