@@ -130,11 +130,12 @@ def address_watch() -> AddressWatch:
 class GatewayProtection:
     """Mixin for GatewayConsumer (which provides user, _join, close and the scope)."""
 
+    address_closing: asyncio.Task[None] | None = None  # the 4403 close, once asked for
+
     async def protection_start(self) -> None:
         """Call once the socket is authenticated: watches for blacklist entries of its address."""
         self.client_ip: str = self.scope.get("client_ip") or scope_client_ip(self.scope)  # type: ignore[attr-defined]
         self.refusals: deque[float] = deque()
-        self.address_closing: asyncio.Task[None] | None = None
         await self._join(realtime.ADDRESSES_GROUP)  # type: ignore[attr-defined]
         address_watch().add(self)
         # A change the watch took in between the handshake guard and the line above.
