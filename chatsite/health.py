@@ -3,7 +3,8 @@
 `/healthz` touches nothing: it answers while the process can serve HTTP. `/readyz` checks what a
 request needs (the database, a channel-layer round trip, the cache) and answers 503 naming what
 failed, so a load balancer stops sending traffic to a process that cannot serve it. `/metrics`
-is for Prometheus only: allowed networks or a bearer token.
+is for Prometheus only: allowed networks or a bearer token, and only the token for a request
+that came through a proxy.
 """
 
 import asyncio
@@ -22,6 +23,8 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from prometheus_client import multiprocess
+
+from protection.addresses import came_through_proxy
 
 from . import metrics
 
@@ -123,14 +126,26 @@ def _valid_token(request: HttpRequest) -> bool:
     return kind.lower() == "bearer" and hmac.compare_digest(offered.strip(), expected)
 
 
+def _scrape_allowed(request: HttpRequest) -> bool:
+    """The token always; the peer's network only for a direct request (no proxy in between)."""
+    if _valid_token(request):
+        return True
+    if came_through_proxy(request.META):
+        # Behind a reverse proxy on the same host every client's peer address is loopback, and
+        # a forwarded address is only as good as the proxy's configuration: never enough.
+        return False
+    return _allowed_address(request.META.get("REMOTE_ADDR", ""))
+
+
 @never_cache
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """Prometheus exposition of this host's processes (multiprocess mode) or this process."""
-    if not (_valid_token(request) or _allowed_address(request.META.get("REMOTE_ADDR", ""))):
+    if not _scrape_allowed(request):
         return JsonResponse(
             {
                 "code": "forbidden",
-                "detail": "Metrics are served to the allowed networks or with the metrics token.",
+                "detail": "Metrics are served to the allowed networks (direct requests only) "
+                "or with the metrics token.",
             },
             status=403,
         )

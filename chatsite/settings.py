@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_bool, env_float, env_int, env_list, env_str
 
@@ -337,6 +338,11 @@ PARLEY_ABUSE_REFUSALS = env_int("PARLEY_ABUSE_REFUSALS", 100)
 PARLEY_ABUSE_WINDOW = env_float("PARLEY_ABUSE_WINDOW", 60)
 # Seconds a process trusts its copy of the IP lists before checking the shared version stamp.
 PARLEY_IP_LISTS_REFRESH = env_float("PARLEY_IP_LISTS_REFRESH", 2)
+# Where that stamp is read: "cache" (Redis, shared by every process: no database query) or
+# "database" (the one store the embedded default's processes share: its cache is per process).
+PARLEY_IP_LISTS_STAMP = env_str("PARLEY_IP_LISTS_STAMP", "cache" if REDIS_URL else "database")
+if PARLEY_IP_LISTS_STAMP not in {"cache", "database"}:
+    raise ImproperlyConfigured("PARLEY_IP_LISTS_STAMP is `cache` or `database`")
 # Peers (addresses or CIDR) whose X-Forwarded-For is believed, e.g. the load balancer.
 PARLEY_TRUSTED_PROXIES = env_list("PARLEY_TRUSTED_PROXIES", [])
 

@@ -228,6 +228,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
             logger.info("frame for a closed socket dropped")
 
     async def disconnect(self, code: int) -> None:
+        self.protection_stop()
         for task in self.heal_tasks.values():
             task.cancel()
         if self.writer is not None:

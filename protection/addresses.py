@@ -54,6 +54,22 @@ def client_ip(peer: str | None, forwarded_for: str | None) -> str:
     return str(address)
 
 
+# Headers a proxy adds to say whom it forwards for (WSGI/ASGI META names).
+FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_FORWARDED")
+
+
+def came_through_proxy(meta: dict) -> bool:
+    """The request carries a forwarding header, or its peer is a trusted proxy.
+
+    Then the peer address says nothing about where the request came from: a reverse proxy on
+    the same host makes every client look like loopback.
+    """
+    if any(meta.get(header) for header in FORWARDING_HEADERS):
+        return True
+    peer = parse_ip(meta.get("REMOTE_ADDR"))
+    return peer is not None and is_trusted_proxy(peer)
+
+
 def http_client_ip(meta: dict) -> str:
     return client_ip(meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"))
 

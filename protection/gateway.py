@@ -6,9 +6,19 @@ once with 4429. `GatewayProtection` is mixed into the gateway consumer: `rate_li
 the top of a frame handler raises RateLimited (an `error` frame, nothing done), sustained
 refusals close the socket with 4429, and a new blacklist entry covering the socket's address
 closes it with 4403.
+
+A blacklist entry reaches live sockets two ways: the service's channel-layer message (at once,
+where the layer is shared: Redis), and each process's `AddressWatch`, which checks the shared
+stamp every PARLEY_IP_LISTS_REFRESH seconds and closes its sockets that a changed blacklist
+covers. The second is what closes them on the embedded default when the change was made by
+another process (`manage.py blacklist add`), whose in-memory channel layer reaches no server;
+it also covers a channel-layer message lost on the way (at-most-once).
 """
 
+import asyncio
 import ipaddress
+import logging
+import threading
 import time
 from collections import deque
 from typing import Any
@@ -20,7 +30,9 @@ from messaging import realtime
 
 from . import limits
 from .addresses import parse_ip, scope_client_ip
-from .rules import aaddress_lists
+from .rules import AddressLists, aaddress_lists
+
+logger = logging.getLogger(__name__)
 
 CLOSE_RATE_LIMITED = 4429
 CLOSE_FORBIDDEN = 4403
@@ -58,14 +70,88 @@ class HandshakeGuard:
         return await self.inner(scope, receive, send)
 
 
+class AddressWatch:
+    """This event loop's protected sockets, and the task that closes those a changed blacklist
+    covers (within PARLEY_IP_LISTS_REFRESH seconds of a change made by any process). The task
+    runs while the loop has sockets."""
+
+    def __init__(self) -> None:
+        self.sockets: set[GatewayProtection] = set()
+        self.task: asyncio.Task[None] | None = None
+        self.version: str | None = None
+
+    def add(self, socket: "GatewayProtection") -> None:
+        self.sockets.add(socket)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._watch())
+
+    def discard(self, socket: "GatewayProtection") -> None:
+        self.sockets.discard(socket)
+        if not self.sockets and self.task is not None:  # nothing to watch for: no polling
+            self.task.cancel()
+            self.task = None
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(settings.PARLEY_IP_LISTS_REFRESH)
+            try:
+                # The stamp itself, not a copy a request refreshed just before a change:
+                # sockets close within one interval of the commit.
+                self.check(await aaddress_lists(recheck=True))
+            except Exception:
+                logger.exception("closing the sockets of blacklisted addresses failed")
+
+    def check(self, lists: AddressLists) -> None:
+        """Once per version of the lists: every socket whose address it blacklists closes."""
+        if lists.version == self.version:
+            return
+        self.version = lists.version
+        for socket in list(self.sockets):
+            if lists.blacklisted(socket.client_ip):
+                socket.address_blacklisted()
+
+
+_watches: dict[asyncio.AbstractEventLoop, AddressWatch] = {}
+_watches_lock = threading.Lock()
+
+
+def address_watch() -> AddressWatch:
+    """The watch of the running event loop (one per server process in production)."""
+    loop = asyncio.get_running_loop()
+    with _watches_lock:
+        watch = _watches.get(loop)
+        if watch is None:
+            for stale in [lp for lp in _watches if lp.is_closed()]:
+                del _watches[stale]
+            watch = _watches[loop] = AddressWatch()
+        return watch
+
+
 class GatewayProtection:
     """Mixin for GatewayConsumer (which provides user, _join, close and the scope)."""
+
+    address_closing: asyncio.Task[None] | None = None  # the 4403 close, once asked for
 
     async def protection_start(self) -> None:
         """Call once the socket is authenticated: watches for blacklist entries of its address."""
         self.client_ip: str = self.scope.get("client_ip") or scope_client_ip(self.scope)  # type: ignore[attr-defined]
         self.refusals: deque[float] = deque()
         await self._join(realtime.ADDRESSES_GROUP)  # type: ignore[attr-defined]
+        address_watch().add(self)
+        # A change the watch took in between the handshake guard and the line above.
+        if (await aaddress_lists()).blacklisted(self.client_ip):
+            self.address_blacklisted()
+
+    def protection_stop(self) -> None:
+        """Call on disconnect."""
+        address_watch().discard(self)
+
+    def address_blacklisted(self) -> None:
+        """Closes the socket with 4403, once (the watch and the channel layer may both ask)."""
+        if self.address_closing is None:
+            self.address_closing = asyncio.get_running_loop().create_task(
+                self.close(code=CLOSE_FORBIDDEN)  # type: ignore[attr-defined]
+            )
 
     async def rate_limit(self, name: str) -> None:
         """Takes a token from this user's bucket for `name`, or raises RateLimited."""
@@ -90,5 +176,5 @@ class GatewayProtection:
         for network in message["event"]["networks"]:
             net = ipaddress.ip_network(network, strict=False)
             if net.version == address.version and address in net:
-                await self.close(code=CLOSE_FORBIDDEN)  # type: ignore[attr-defined]
+                self.address_blacklisted()
                 return

@@ -1,10 +1,12 @@
-"""IP blacklist and whitelist entries: one address or one network (CIDR), IPv4 or IPv6."""
+"""IP blacklist and whitelist entries: one address or one network (CIDR), IPv4 or IPv6, and
+the version of the two lists that every process compares with its copy."""
 
 import ipaddress
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import F
 from django.utils import timezone
 
 
@@ -67,3 +69,37 @@ class WhitelistEntry(AddressEntry):
     class Meta(AddressEntry.Meta):
         verbose_name = "whitelisted address"
         verbose_name_plural = "whitelisted addresses"
+
+
+class AddressListsVersion(models.Model):
+    """One row, bumped in the transaction of every change to either list.
+
+    The database is the one store every process of every configuration shares (the embedded
+    default's cache is per process), so a process that reads this row knows its copy is stale
+    whoever made the change: the admin, `manage.py blacklist` or another server.
+    """
+
+    ROW = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=ROW)
+    version = models.PositiveBigIntegerField(default=0)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "IP lists version"
+
+    def __str__(self) -> str:
+        return f"version {self.version}"
+
+    @classmethod
+    def current(cls) -> int:
+        """The version now (0 before the first change)."""
+        return cls.objects.filter(pk=cls.ROW).values_list("version", flat=True).first() or 0
+
+    @classmethod
+    def bump(cls) -> None:
+        """One more version; call it inside the transaction that changes a list."""
+        changes = {"version": F("version") + 1, "changed_at": timezone.now()}
+        if not cls.objects.filter(pk=cls.ROW).update(**changes):
+            cls.objects.get_or_create(pk=cls.ROW)  # the first change (or the row was deleted)
+            cls.objects.filter(pk=cls.ROW).update(**changes)

@@ -1,10 +1,20 @@
 """The blacklist and whitelist as every process sees them: a local snapshot, no query per request.
 
 Each process keeps the active entries in memory and, at most every PARLEY_IP_LISTS_REFRESH
-seconds, compares a version stamp in the shared cache (Redis; local memory on the embedded
-default) with the one it loaded; only a changed stamp costs a database read. Services bump the
-stamp after commit, so a change applies everywhere within that interval. Expiry is checked
-against the clock on every lookup, so an expired entry stops applying by itself.
+seconds, compares a version stamp with the one it loaded; only a changed stamp costs a reload
+from the database. Every change bumps the stamp (services call `change_recorded` in their
+transaction), so it applies in every process within that interval, whichever process made it.
+The stamp is read where every process can see it (PARLEY_IP_LISTS_STAMP):
+
+- "cache" (with Redis): a random stamp in the shared cache, renewed after each commit; a
+  check is one cache read.
+- "database" (the embedded default, whose local-memory cache each process has to itself: a
+  `manage.py blacklist` run next to the server would change only its own): the version row
+  (models.AddressListsVersion) bumped in the change's own transaction; a check is one
+  primary-key read.
+
+Expiry is checked against the clock on every lookup, so an expired entry stops applying by
+itself.
 """
 
 import ipaddress
@@ -18,6 +28,7 @@ from datetime import datetime
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.utils import timezone
 
 from .addresses import IPNetwork, parse_ip
@@ -105,25 +116,38 @@ def _load(version: str) -> AddressLists:
     return AddressLists(version, rules(BlacklistEntry), rules(WhitelistEntry))
 
 
+def _stamp() -> str:
+    """The shared version stamp, read before the lists (a reload is never older than its stamp)."""
+    if settings.PARLEY_IP_LISTS_STAMP == "database":
+        from .models import AddressListsVersion
+
+        return f"db.{AddressListsVersion.current()}"
+    version = cache.get(VERSION_KEY)
+    if version is None:  # first use, or the cache lost it: every process reloads once
+        version = uuid.uuid4().hex
+        cache.add(VERSION_KEY, version, timeout=None)
+        version = cache.get(VERSION_KEY, version)
+    return version
+
+
 def is_fresh() -> bool:
     age = time.monotonic() - _checked_at
     return _snapshot is not None and age < settings.PARLEY_IP_LISTS_REFRESH
 
 
-def address_lists() -> AddressLists:
-    """The current lists (sync: may read the cache and, after a change, the database)."""
+def address_lists(*, recheck: bool = False) -> AddressLists:
+    """The current lists (sync: may read the stamp and, after a change, the database).
+
+    `recheck`: read the stamp now, however fresh the copy (the socket watch, once an interval).
+    """
     global _snapshot, _checked_at
-    if is_fresh():
+    if is_fresh() and not recheck:
         return _snapshot  # type: ignore[return-value]
     with _lock:
-        if is_fresh():
+        if is_fresh() and not recheck:
             return _snapshot  # type: ignore[return-value]
         try:
-            version = cache.get(VERSION_KEY)
-            if version is None:
-                version = uuid.uuid4().hex
-                cache.add(VERSION_KEY, version, timeout=None)
-                version = cache.get(VERSION_KEY, version)
+            version = _stamp()
             if _snapshot is None or _snapshot.version != version:
                 _snapshot = _load(version)
         except Exception:
@@ -136,15 +160,23 @@ def address_lists() -> AddressLists:
         return _snapshot
 
 
-async def aaddress_lists() -> AddressLists:
+async def aaddress_lists(*, recheck: bool = False) -> AddressLists:
     """As address_lists, for async code: the refresh (if due) runs in a worker thread."""
-    if is_fresh():
+    if is_fresh() and not recheck:
         return _snapshot  # type: ignore[return-value]
-    return await database_sync_to_async(address_lists)()
+    return await database_sync_to_async(address_lists)(recheck=recheck)
+
+
+def change_recorded() -> None:
+    """Call inside the transaction that changes a list: every process reloads after commit."""
+    from .models import AddressListsVersion
+
+    AddressListsVersion.bump()  # the database stamp, committed with the change itself
+    transaction.on_commit(lists_changed)
 
 
 def lists_changed() -> None:
-    """Makes every process reload the lists: a new stamp for all, an immediate reload here."""
+    """After commit: a new cache stamp for all processes, an immediate reload here."""
     global _snapshot
     try:
         cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)

@@ -1,8 +1,11 @@
 """Adding and removing blacklist and whitelist entries; the limits on logins and registrations.
 
-Every change bumps the shared version stamp after commit (rules.lists_changed), so all processes
-reload their snapshot within PARLEY_IP_LISTS_REFRESH seconds; a new blacklist entry also closes
-the live sockets from that address on every process.
+Every change bumps the shared version stamp (rules.change_recorded: in the change's transaction,
+and in the cache after commit), so all processes reload their snapshot within
+PARLEY_IP_LISTS_REFRESH seconds, whichever process made the change (a management command too);
+a new blacklist entry also closes the live sockets from that address on every process: at once
+through the channel layer where it reaches them (Redis), else when each server process's
+watcher (protection.gateway) sees the new stamp.
 """
 
 import hashlib
@@ -47,7 +50,7 @@ def _entry_put(
             network=canonical,
             defaults={"reason": reason, "expires_at": expires_at, "added_by": added_by},
         )
-        transaction.on_commit(rules.lists_changed)
+        rules.change_recorded()
     return entry, created
 
 
@@ -57,7 +60,7 @@ def _entry_remove(model: type[AddressEntry], *, network: str) -> None:
         deleted, _ = model.objects.filter(network=canonical).delete()
         if not deleted:
             raise NotFound(f"{canonical} is not on the {model._meta.verbose_name_plural} list")
-        transaction.on_commit(rules.lists_changed)
+        rules.change_recorded()
 
 
 def blacklist_add(

@@ -184,3 +184,48 @@ def test_every_metric_is_documented():
         name = getattr(collector, "_name", None)
         if isinstance(name, str) and name.startswith("parley_"):
             assert f"`{name}" in text, name
+
+
+FORWARDING_HEADERS = [
+    {"HTTP_X_FORWARDED_FOR": "203.0.113.9"},
+    {"HTTP_X_FORWARDED_FOR": "127.0.0.1"},  # a client may claim loopback: still not enough
+    {"HTTP_X_REAL_IP": "203.0.113.9"},
+    {"HTTP_FORWARDED": "for=203.0.113.9;proto=https"},
+]
+
+
+@pytest.mark.parametrize("headers", FORWARDING_HEADERS)
+def test_a_request_forwarded_by_a_local_proxy_needs_the_token(settings, headers):
+    # nginx on the same host: every request reaches Parley from 127.0.0.1, which the default
+    # allow-list contains. The forwarding header shows it came from elsewhere.
+    settings.PARLEY_METRICS_TOKEN = "s3cret-scrape-token"
+    client = Client(REMOTE_ADDR="127.0.0.1")
+    refused = client.get("/metrics", **headers)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "forbidden"
+    granted = client.get(
+        "/metrics", **headers, headers={"Authorization": "Bearer s3cret-scrape-token"}
+    )
+    assert granted.status_code == 200
+
+
+def test_a_trusted_proxy_peer_needs_the_token_even_without_forwarding_headers(settings):
+    settings.PARLEY_TRUSTED_PROXIES = ["127.0.0.1"]
+    settings.PARLEY_METRICS_TOKEN = ""
+    assert Client(REMOTE_ADDR="127.0.0.1").get("/metrics").status_code == 403
+
+
+def test_a_forwarded_client_inside_the_allowed_networks_still_needs_the_token(settings):
+    settings.PARLEY_TRUSTED_PROXIES = ["127.0.0.1"]
+    settings.PARLEY_METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8", "127.0.0.0/8"]
+    settings.PARLEY_METRICS_TOKEN = "s3cret-scrape-token"
+    client = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="10.1.2.3")
+    assert client.get("/metrics").status_code == 403
+    authorized = client.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape-token"})
+    assert authorized.status_code == 200
+
+
+def test_a_direct_scrape_from_an_allowed_network_needs_no_token(settings):
+    settings.PARLEY_TRUSTED_PROXIES = ["10.0.0.5"]
+    settings.PARLEY_METRICS_TOKEN = "s3cret-scrape-token"
+    assert Client(REMOTE_ADDR="127.0.0.1").get("/metrics").status_code == 200

@@ -152,3 +152,24 @@ async def test_typing_over_its_limit_is_refused(settings):
     before, _ = await receive_until(a, "pong")
     assert [(f["type"], f.get("code")) for f in before] == [("error", "rate_limited")]
     await a.disconnect()
+
+
+async def test_an_entry_written_by_another_process_closes_the_socket(settings):
+    """No channel-layer message reaches this process (another process's in-memory layer, or a
+    lost message): the server's own check of the shared stamp closes the socket."""
+    from django.core.cache import cache
+
+    from protection import rules
+    from protection.models import AddressListsVersion, BlacklistEntry
+
+    settings.PARLEY_IP_LISTS_REFRESH = 0.2
+    alice = await db(make_user)("alice")
+    socket, _ = await ready_socket(alice, client="198.51.100.20")
+
+    def written_elsewhere() -> None:
+        BlacklistEntry.objects.create(network="198.51.100.0/24")
+        AddressListsVersion.bump()
+        cache.set(rules.VERSION_KEY, "changed-by-another-process", timeout=None)
+
+    await db(written_elsewhere)()
+    assert await asyncio.wait_for(close_code(socket), 10) == 4403

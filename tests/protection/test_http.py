@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from messaging.models import Message
 from protection import rules
-from protection.models import BlacklistEntry
+from protection.models import AddressListsVersion, BlacklistEntry
 from protection.services import blacklist_add, blacklist_remove, whitelist_add
 from tests.factories import PASSWORD, make_direct, make_user
 
@@ -85,7 +85,8 @@ def test_a_change_made_by_another_process_applies_within_the_refresh_interval(se
     # Another process writes the entry and bumps the shared stamp; this process's snapshot is
     # not told directly.
     BlacklistEntry.objects.create(network=BAD)
-    cache.set(rules.VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    AddressListsVersion.bump()  # the database stamp (the embedded default reads this one)
+    cache.set(rules.VERSION_KEY, uuid.uuid4().hex, timeout=None)  # the cache stamp (Redis)
     deadline = time.monotonic() + 5
     while from_ip(BAD).get("/").status_code != 403:
         assert time.monotonic() < deadline, "the change never applied"
