@@ -16,7 +16,7 @@ from chatsite import metrics
 from moderation.services import audit_record
 from push.services import push_message_sent
 
-from . import dedup, history_cache, realtime
+from . import dedup, history_cache, partitions, realtime
 from .errors import BadRequest, ChatError, Conflict, EditWindowClosed, Forbidden, NotFound
 from .events import (
     AckEvent,
@@ -142,6 +142,8 @@ def _store_messages(drafts: list[Draft]) -> list[Message]:
                 system=draft.system,
             )
         )
+    # A month without a partition (beat stopped) is created here rather than failing the send.
+    partitions.partitions_cover([m.pk for m in messages])
     # The key rows enforce uniqueness across monthly partitions (MessageKey).
     MessageKey.objects.bulk_create(
         [
