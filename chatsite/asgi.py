@@ -12,6 +12,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from accounts.websocket import GatewayAuthStack  # noqa: E402
 from chatsite import serving  # noqa: E402
 from chatsite.logs import install_daphne_access_log, install_uvicorn_log_redaction  # noqa: E402
+from messaging.partitions import partitions_ensure_in_background  # noqa: E402
 from messaging.routing import websocket_urlpatterns  # noqa: E402
 from protection.gateway import HandshakeGuard  # noqa: E402
 
@@ -21,6 +22,9 @@ install_daphne_access_log()
 serving.install()
 # uvicorn's handshake log lines carry the query string (?token=) too.
 install_uvicorn_log_redaction()
+# This month's and PARLEY_PARTITIONS_AHEAD more message partitions, should beat not have run
+# (PostgreSQL; on a thread of its own, so the server starts at once).
+partitions_ensure_in_background()
 
 application = ProtocolTypeRouter(
     {

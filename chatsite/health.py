@@ -155,7 +155,11 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         multiprocess.MultiProcessCollector(registry, path=directory)
     else:
         registry = prometheus_client.REGISTRY
+    # Read from the database now, not from any process's memory (see PartitionsMonthsAhead).
+    from_database = prometheus_client.CollectorRegistry(auto_describe=False)
+    from_database.register(metrics.partitions_months_ahead)
     return HttpResponse(
-        prometheus_client.generate_latest(registry),
+        prometheus_client.generate_latest(registry)
+        + prometheus_client.generate_latest(from_database),
         content_type=prometheus_client.CONTENT_TYPE_LATEST,
     )

@@ -10,9 +10,14 @@ sum). Without it (the embedded default), values live in this process's memory.
 """
 
 import atexit
+import logging
 import os
+from collections.abc import Iterable
 
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+logger = logging.getLogger(__name__)
 
 # Seconds. 0.5 is a bucket boundary because the send SLO is "acked within 500 ms".
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -113,6 +118,37 @@ celery_task_failures = Counter(
     "Celery tasks that raised, by task name.",
     ["task"],
 )
+
+
+class PartitionsMonthsAhead:
+    """`parley_partitions_months_ahead`: months after the current one whose message partitions
+    exist (messaging.partitions.months_ahead). Read from the database catalog when /metrics is
+    served, not kept in the process: a value set when beat last ran would not fall as the months
+    pass. PostgreSQL only; absent on SQLite and when the database does not answer."""
+
+    _name = "parley_partitions_months_ahead"
+    documentation = (
+        "Months after the current one whose message partitions exist (PostgreSQL; below 1: "
+        "celery beat's partitions_ensure is not running)."
+    )
+
+    def describe(self) -> Iterable[Metric]:
+        return [GaugeMetricFamily(self._name, self.documentation)]
+
+    def collect(self) -> Iterable[Metric]:
+        from messaging import partitions
+
+        if not partitions.is_partitioned():
+            return []
+        try:
+            ahead = partitions.months_ahead()
+        except Exception:  # /metrics keeps serving the rest; /readyz reports the database
+            logger.warning("could not read the message partitions for /metrics", exc_info=True)
+            return []
+        return [GaugeMetricFamily(self._name, self.documentation, value=ahead)]
+
+
+partitions_months_ahead = PartitionsMonthsAhead()
 
 
 # --- what the gateway and the services call ---------------------------------------------------

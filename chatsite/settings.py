@@ -409,6 +409,8 @@ PROMETHEUS_EXPORT_MIGRATIONS = False
 # --- Storage, push, caches (docs/operations.md) ---------------------------------------------
 # Months of message partitions kept ready beyond the current one (beat runs `ensure` daily).
 PARLEY_PARTITIONS_AHEAD = env_int("PARLEY_PARTITIONS_AHEAD", 2)
+# Each server process also ensures them when it starts (a missed beat must not stop sends).
+PARLEY_PARTITIONS_ENSURE_AT_START = env_bool("PARLEY_PARTITIONS_ENSURE_AT_START", True)
 # Seconds the ack of a send is kept for the dedup fast path.
 PARLEY_DEDUP_CACHE_SECONDS = env_int("PARLEY_DEDUP_CACHE_SECONDS", 86400)
 # Messages in the cached newest page of each conversation, and how long an entry lives.

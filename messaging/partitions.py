@@ -7,16 +7,21 @@ and the month of a message follows from its id alone, so the partition key costs
 and no extra index. On SQLite the table is a plain table and nothing here runs.
 """
 
+import logging
 import re
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
-from .ids import message_id_floor
+from .ids import message_id_floor, message_id_time
+
+logger = logging.getLogger(__name__)
 
 TABLE = "messaging_message"
 KEY_TABLE = "messaging_message_key"
@@ -101,8 +106,6 @@ def _month_of(name: str, low: int) -> date:
     match = NAME_RE.match(name)
     if match:
         return date(int(match.group(1)), int(match.group(2)), 1)
-    from .ids import message_id_time
-
     return month_start(message_id_time(low))
 
 
@@ -137,6 +140,85 @@ def partitions_ensure(*, ahead: int, today: date | None = None) -> list[str]:
             cursor.execute(create_partition_sql(month))
             created.append(partition_name(month))
     return created
+
+
+def months_ahead(*, today: date | None = None) -> int:
+    """How many months after the current one are ready: 2 when this month's and the next two
+    months' partitions exist; 0 when only this month's does; -1 when even this month has none
+    (every send would need one made on demand). The `parley_partitions_months_ahead` gauge."""
+    current = month_start(today or timezone.now())
+    with connection.cursor() as cursor:
+        covered = [(low, high) for _, low, high, _ in _attached(cursor)]
+    ahead = -1
+    while True:
+        low, high = month_bounds(add_months(current, ahead + 1))
+        if not any(low >= a and high <= b for a, b in covered):
+            return ahead
+        ahead += 1
+
+
+# Id ranges this process has seen committed as partitions: a send whose ids all fall in them
+# needs no look (partitions are only ever added ahead; detach refuses the current month).
+_ready: list[tuple[int, int]] = []
+
+
+def _covers(ranges: list[tuple[int, int]], *message_ids: int) -> bool:
+    return all(any(low <= i < high for low, high in ranges) for i in message_ids)
+
+
+def partitions_cover(message_ids: list[int]) -> None:
+    """Makes sure the messages about to be inserted with these ids have partitions, so a
+    deployment whose beat stopped keeps taking messages: when an id falls outside the known
+    partitions, runs `partitions_ensure` from that id's month (under the ensure lock, in the
+    caller's transaction). Free once this process has seen the month's partition committed."""
+    if not message_ids or not is_partitioned():
+        return
+    low, high = min(message_ids), max(message_ids)
+    if _covers(_ready, low, high):
+        return
+    with connection.cursor() as cursor:
+        seen = [(a, b) for _, a, b, _ in _attached(cursor)]
+    if not _covers(seen, low, high):
+        created = partitions_ensure(
+            ahead=max(settings.PARLEY_PARTITIONS_AHEAD, 1), today=message_id_time(low).date()
+        )
+        logger.warning(
+            "message partitions created on demand by a send: %s (is celery beat running? "
+            "see docs/operations.md, Partitions)",
+            ", ".join(created),
+        )
+        with connection.cursor() as cursor:
+            seen = [(a, b) for _, a, b, _ in _attached(cursor)]
+
+    def remember() -> None:
+        # Only after commit: a rolled-back CREATE TABLE leaves no partition behind.
+        _ready[:] = seen
+
+    transaction.on_commit(remember)
+
+
+def partitions_ensure_in_background() -> threading.Thread | None:
+    """At server start: ensures this month's and PARLEY_PARTITIONS_AHEAD more partitions exist,
+    on a thread of its own (the ASGI server may import the app inside its event loop). A
+    failure (database not up yet) is logged; sends still create a missing month on demand."""
+    from django.db import connections
+
+    if not settings.PARLEY_PARTITIONS_ENSURE_AT_START or not is_partitioned():
+        return None
+
+    def run() -> None:
+        try:
+            created = partitions_ensure(ahead=settings.PARLEY_PARTITIONS_AHEAD)
+            if created:
+                logger.info("created message partitions at start: %s", ", ".join(created))
+        except Exception:
+            logger.warning("could not ensure message partitions at start", exc_info=True)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run, name="partitions-ensure", daemon=True)
+    thread.start()
+    return thread
 
 
 def partitions_to_detach(*, before: date, today: date | None = None) -> list[Partition]:

@@ -18,7 +18,7 @@ from moderation.services import audit_record
 from presence.services import presence_direct_senders_record
 from push.services import push_message_sent
 
-from . import dedup, history_cache, realtime
+from . import dedup, history_cache, partitions, realtime
 from .errors import (
     OUTAGE_ERRORS,
     BadRequest,
@@ -153,6 +153,8 @@ def _store_messages(drafts: list[Draft]) -> list[Message]:
                 system=draft.system,
             )
         )
+    # A month without a partition (beat stopped) is created here rather than failing the send.
+    partitions.partitions_cover([m.pk for m in messages])
     # The key rows enforce uniqueness across monthly partitions (MessageKey).
     MessageKey.objects.bulk_create(
         [

@@ -1,6 +1,7 @@
 import asyncio
 import os
 import warnings
+from datetime import datetime
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -18,17 +19,66 @@ REAL_SERVICES = bool(settings.USES_POSTGRES and settings.REDIS_URL)
 # connections that thread would keep one open past the test and block dropping the test
 # database. Close after every hop instead (production keeps DB_CONN_MAX_AGE).
 settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Importing chatsite.asgi (the gateway tests) must not touch the database before pytest-django
+# allows it; server processes the tests start still ensure partitions at start.
+settings.PARLEY_PARTITIONS_ENSURE_AT_START = False
 # Password hashing at production strength dominates a suite that creates many users.
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# PARLEY_TEST_CLOCK=2027-12-31T23:59:50Z runs the in-process suite with the clock moved there
+# (and ticking): a test or code path that assumes today's date fails such a run. Tests that
+# start server or worker processes are left out of it: those processes keep the real clock.
+TEST_CLOCK = os.environ.get("PARLEY_TEST_CLOCK", "").strip()
+SUBPROCESS_MODULES = {"subprocess", "multiprocessing", "tests.servers", "tests.workers"}
+_clock_travel = None
+
+
+def pytest_configure(config):
+    global _clock_travel
+    if TEST_CLOCK:
+        import time_machine
+
+        moment = datetime.fromisoformat(TEST_CLOCK.replace("Z", "+00:00"))
+        _clock_travel = time_machine.travel(moment, tick=True)
+        _clock_travel.start()
+
+
+def pytest_unconfigure(config):
+    if _clock_travel is not None:
+        _clock_travel.stop()
+
+
+def _starts_processes(module) -> bool:
+    """Whether a test module starts other processes (they would run on the real clock)."""
+    for value in vars(module).values():
+        name = getattr(value, "__module__", None) or getattr(value, "__name__", "")
+        if isinstance(name, str) and name in SUBPROCESS_MODULES:
+            return True
+    return False
 
 
 def pytest_report_header(config):
     database = "PostgreSQL" if settings.USES_POSTGRES else "SQLite"
     layer = "Redis" if settings.REDIS_URL else "in-memory"
-    return f"parley configuration: {database} database, {layer} channel layer and cache"
+    header = f"parley configuration: {database} database, {layer} channel layer and cache"
+    if TEST_CLOCK:
+        header += (
+            f"\nparley test clock: moved to {TEST_CLOCK} (ticking); tests that start"
+            " processes deselected"
+        )
+    return header
 
 
 def pytest_collection_modifyitems(config, items):
+    if TEST_CLOCK:
+        moved, started = [], []
+        for item in items:
+            module = getattr(item, "module", None)
+            (started if module is not None and _starts_processes(module) else moved).append(item)
+        if started:
+            config.hook.pytest_deselected(items=started)
+            items[:] = moved
     # Tests that need PostgreSQL + Redis belong to that configuration's run; on the embedded
     # default they are deselected (not skipped), and that run proves the embedded path.
     if REAL_SERVICES:
@@ -99,6 +149,19 @@ async def _settle_tasks_before_the_loop_closes():
     # Hops that run on the loop's thread pool (chatsite/asyncdb.py) finish here too, while the
     # loop still runs everything they call back into.
     await asyncio.wait_for(asyncio.get_running_loop().shutdown_default_executor(), timeout=30)
+
+
+@pytest.fixture
+def moved_clock(monkeypatch):
+    """`time_machine.travel` for one test. Message ids come from a generator of the test's own,
+    as in a process started at the moved time: the process's generator never issues an id below
+    one it issued, so a trip into the future would otherwise leave later tests' ids there."""
+    import time_machine
+
+    from messaging import ids
+
+    monkeypatch.setattr(ids, "_generator", ids._Generator())
+    return time_machine.travel
 
 
 @pytest.fixture

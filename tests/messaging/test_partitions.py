@@ -4,8 +4,10 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
+from channels.db import database_sync_to_async
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -17,6 +19,7 @@ from messaging.services import message_send
 from messaging.tasks import message_keys_prune, partitions_ensure
 from tests.factories import make_direct, make_user
 from tests.servers import ROOT
+from tests.ws import ready_socket, receive
 
 postgres = pytest.mark.postgres
 
@@ -287,3 +290,107 @@ def test_detach_dumps_drops_and_forgets_old_months(tmp_path, capsys):
     assert "no partitions before" in (
         call_command("partitions", "detach", "--before", before, "--yes") or capsys.readouterr().out
     )
+
+
+# --- a deployment whose beat stopped (issue 14, item 9) -----------------------------------------
+
+
+def _past_the_last_partition(months: int) -> datetime:
+    """Mid-month, `months` months after the last month that has a partition: beat has not run
+    for that long."""
+    last = max(p.month for p in partitions.partitions_list())
+    beyond = partitions.add_months(last, months)
+    return datetime(beyond.year, beyond.month, 15, 12, tzinfo=UTC)
+
+
+@postgres
+@pytest.mark.django_db
+def test_a_send_past_the_last_partition_creates_its_month_and_is_acked(moved_clock):
+    alice, bob = make_user(), make_user()
+    direct = make_direct(alice, bob)
+    moment = _past_the_last_partition(2)
+    month = partitions.month_start(moment)
+    with moved_clock(moment, tick=True):
+        ack = message_send(sender=alice, conversation_id=direct.pk, client_msg_id="m1", body="hi")
+        again = message_send(sender=alice, conversation_id=direct.pk, client_msg_id="m2", body="2")
+        ahead = partitions.months_ahead()
+    assert ack["seq"] == 1 and again["seq"] == 2
+    assert _partition_of(int(ack["id"])) == partitions.partition_name(month)
+    # The following month is made ready too, so the next boundary needs nothing on demand.
+    assert ahead >= 1
+    page, _, _ = message_history(
+        user_id=bob.pk, conversation_id=direct.pk, after_seq=None, before_seq=None, limit=10
+    )
+    assert [m["body"] for m in page] == ["hi", "2"]
+
+
+async def _ack(socket) -> dict:
+    """The socket's ack, passing over the messages its user's other sockets sent meanwhile."""
+    while True:
+        frame = await receive(socket)
+        if frame["type"] != "message":
+            return frame
+
+
+@postgres
+@pytest.mark.django_db(transaction=True)
+async def test_websocket_sends_past_the_last_partition_are_acked_through_the_batcher(
+    moved_clock,
+):
+    alice = await database_sync_to_async(make_user)()
+    bob = await database_sync_to_async(make_user)()
+    direct = await database_sync_to_async(make_direct)(alice, bob)
+    # Far enough out that no other test's months are touched (this test commits its partition).
+    moment = await database_sync_to_async(_past_the_last_partition)(24)
+    with moved_clock(moment, tick=True):
+        sockets = [(await ready_socket(alice))[0] for _ in range(3)]
+        # Three sockets send at once: the gateway stores them in batches (messaging/batching).
+        for n, socket in enumerate(sockets):
+            await socket.send_json_to(
+                {"type": "send", "conversation": direct.pk, "client_msg_id": f"w{n}", "body": "b"}
+            )
+        acks = [await _ack(socket) for socket in sockets]
+        for socket in sockets:
+            await socket.disconnect()
+    assert sorted(ack["seq"] for ack in acks) == [1, 2, 3]
+    names = await database_sync_to_async(lambda: {_partition_of(int(a["id"])) for a in acks})()
+    assert names == {partitions.partition_name(partitions.month_start(moment))}
+
+
+def _months_ahead_on_metrics() -> float | None:
+    page = Client().get("/metrics").content.decode()
+    for line in page.splitlines():
+        if line.startswith("parley_partitions_months_ahead "):
+            return float(line.split()[1])
+    return None
+
+
+@pytest.mark.django_db
+def test_metrics_show_how_many_months_of_partitions_are_ready(moved_clock, settings):
+    if not partitions.is_partitioned():
+        assert _months_ahead_on_metrics() is None  # SQLite: nothing to alert on
+        return
+    settings.PARLEY_PARTITIONS_AHEAD = 2
+    partitions_ensure()
+    assert _months_ahead_on_metrics() >= 2
+    last = max(p.month for p in partitions.partitions_list())
+    # Beat stopped: in the last prepared month nothing is ready ahead (the alert fires below 1),
+    # and a month later even the current month has no partition.
+    with moved_clock(datetime(last.year, last.month, 10, tzinfo=UTC), tick=False):
+        assert _months_ahead_on_metrics() == 0
+    beyond = partitions.add_months(last, 1)
+    with moved_clock(datetime(beyond.year, beyond.month, 10, tzinfo=UTC), tick=False):
+        assert _months_ahead_on_metrics() == -1
+
+
+@postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_server_start_makes_the_months_beat_missed(moved_clock, settings):
+    settings.PARLEY_PARTITIONS_ENSURE_AT_START = True
+    settings.PARLEY_PARTITIONS_AHEAD = 2
+    # Far enough out that no other test's months are touched (this test commits its partitions).
+    moment = _past_the_last_partition(36)
+    with moved_clock(moment, tick=False):
+        assert partitions.months_ahead() == -1
+        partitions.partitions_ensure_in_background().join(timeout=60)
+        assert partitions.months_ahead() == 2
