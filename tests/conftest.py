@@ -16,7 +16,8 @@ REAL_SERVICES = bool(settings.USES_POSTGRES and settings.REDIS_URL)
 
 # Sockets in tests hop into a shared worker thread for the database; with persistent
 # connections that thread would keep one open past the test and block dropping the test
-# database. Close after every hop instead (production keeps DB_CONN_MAX_AGE).
+# database. Close after every hop instead (production does too on PostgreSQL, where the pool
+# requires it; Django closes the pool before dropping the test database).
 settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 # Password hashing at production strength dominates a suite that creates many users.
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
