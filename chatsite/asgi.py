@@ -10,7 +10,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.websocket import GatewayAuthStack  # noqa: E402
-from chatsite import dbpool, serving  # noqa: E402
+from chatsite import serving  # noqa: E402
 from chatsite.logs import install_daphne_access_log, install_uvicorn_log_redaction  # noqa: E402
 from messaging.routing import websocket_urlpatterns  # noqa: E402
 from protection.gateway import HandshakeGuard  # noqa: E402
@@ -19,8 +19,6 @@ from protection.gateway import HandshakeGuard  # noqa: E402
 install_daphne_access_log()
 # Close codes 1001/1012/1013, and a graceful shutdown on SIGTERM (see chatsite/serving.py).
 serving.install()
-# The database pool's stats as parley_db_pool_* metrics (see chatsite/dbpool.py).
-dbpool.install()
 # uvicorn's handshake log lines carry the query string (?token=) too.
 install_uvicorn_log_redaction()
 

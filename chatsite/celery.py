@@ -6,14 +6,7 @@ from time import perf_counter
 from typing import Any
 
 from celery import Celery
-from celery.signals import (
-    task_failure,
-    task_postrun,
-    task_prerun,
-    worker_init,
-    worker_process_init,
-    worker_process_shutdown,
-)
+from celery.signals import task_failure, task_postrun, task_prerun, worker_process_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 
@@ -49,14 +42,6 @@ def _task_failed(sender: Any = None, **kwargs: Any) -> None:
     from chatsite import metrics
 
     metrics.celery_task_failed(task=getattr(sender, "name", "unknown"))
-
-
-@worker_init.connect
-@worker_process_init.connect
-def _worker_started(**kwargs: Any) -> None:
-    from chatsite import dbpool
-
-    dbpool.install()  # the database pool's stats as parley_db_pool_* metrics
 
 
 @worker_process_shutdown.connect

@@ -263,6 +263,11 @@ def db_pool_observed(*, stats: dict[str, int]) -> None:
     db_pool_available.set(stats.get("pool_available", 0))
     db_pool_max.set(stats.get("pool_max", 0))
     db_pool_waiting.set(stats.get("requests_waiting", 0))
+    db_pool_counted(stats=stats)
+
+
+def db_pool_counted(*, stats: dict[str, int]) -> None:
+    """The counters of one `pop_stats()` reading alone."""
     db_pool_requests.inc(stats.get("requests_num", 0))
     db_pool_waits.inc(stats.get("requests_queued", 0))
     db_pool_wait_seconds.inc(stats.get("requests_wait_ms", 0) / 1000)

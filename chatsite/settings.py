@@ -137,10 +137,13 @@ if DATABASE_URL:
                 "timeout": DB_POOL_TIMEOUT,
                 "name": "default",
             }
-    # The same backend wrapped by django-prometheus (query counts, errors, latency).
+    # The same backend wrapped by django-prometheus (query counts, errors, latency); on
+    # PostgreSQL Parley's subclass of it, whose pool tells load from an outage.
     DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
         "django.db.backends.", "django_prometheus.db.backends.", 1
     )
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        DATABASES["default"]["ENGINE"] = "chatsite.db.postgresql"
 else:
     DATABASES = {
         "default": {
