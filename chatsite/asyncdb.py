@@ -13,12 +13,25 @@ SQLite (the embedded default) serializes writers anyway, and its shared in-memor
 refuses concurrent writers outright, so there the hops stay on channels' one thread.
 """
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 from channels.db import DatabaseSyncToAsync
 from django.conf import settings
+from django.db import close_old_connections
 
 
 def db_hop(func: Callable[..., Any]) -> DatabaseSyncToAsync:
-    return DatabaseSyncToAsync(func, thread_sensitive=not settings.USES_POSTGRES)
+    @functools.wraps(func)
+    def hop(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        finally:
+            # The hop gives its connection back to the pool itself, not only through channels'
+            # wrapper: channels' test communicator turns that off (it patches
+            # channels.db.close_old_connections), and a pooled connection a thread keeps is a
+            # slot lost when the thread ends (in-process tests on PostgreSQL ran the pool dry).
+            close_old_connections()
+
+    return DatabaseSyncToAsync(hop, thread_sensitive=not settings.USES_POSTGRES)

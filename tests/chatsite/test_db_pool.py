@@ -1,6 +1,7 @@
 """One server process under concurrent REST load holds no more PostgreSQL connections than its
 pool allows, and every request is served (it waits for a pooled connection, it does not fail)."""
 
+import asyncio
 import json
 import threading
 import time
@@ -11,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
+import websockets
 from django.conf import settings
 
 from tests.chatsite.metrics_scrape import parse, value
@@ -127,3 +129,39 @@ def test_one_process_under_load_keeps_to_its_pool_and_serves_every_request():
     assert statuses == [200] * REQUESTS
     assert value(scraped, "parley_db_pool_max_connections") == POOL_SIZE
     assert value(scraped, "parley_db_pool_requests_total") >= REQUESTS
+
+
+def test_socket_hops_give_their_connection_back_to_the_pool():
+    """Handshakes and frames hop into the event loop's worker threads for the database; each
+    hop gives its connection back, so a small pool serves many sockets and REST beside them."""
+    users = [make_user() for _ in range(12)]
+    application_name = f"parley-test-{uuid.uuid4().hex[:12]}"
+    env = postgres_env_for_subprocess()
+    env.update(
+        {
+            "DB_APPLICATION_NAME": application_name,
+            "DB_POOL_MIN_SIZE": "1",
+            "DB_POOL_MAX_SIZE": "2",
+            # A pool that ran dry shows as a refused handshake, not a long wait.
+            "DB_POOL_TIMEOUT": "5",
+        }
+    )
+
+    async def ready(port: int, user) -> str:
+        url = f"ws://127.0.0.1:{port}/ws/?token={access_token(user)}"
+        async with websockets.connect(url) as socket:
+            frame = json.loads(await asyncio.wait_for(socket.recv(), 30))
+            await socket.send(json.dumps({"type": "ping"}))
+            return frame["type"]
+
+    async def sockets(port: int) -> list[str]:
+        return await asyncio.gather(*(ready(port, user) for user in users))
+
+    with observer() as conn, uvicorn(env) as port:
+        frames = asyncio.run(sockets(port))
+        status = get(port, "/api/me/", access_token(users[0]))
+        held = server_connections(conn, application_name)
+
+    assert frames == ["ready"] * len(users)
+    assert status == 200
+    assert held <= 2
