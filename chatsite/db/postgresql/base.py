@@ -26,6 +26,12 @@ from chatsite import dbpool
 _replacing = threading.Lock()
 
 
+def _too_many_connections(error: BaseException) -> bool:
+    """PostgreSQL's "sorry, too many clients already" (psycopg gives no SQLSTATE for errors
+    while connecting, so its English message is matched too)."""
+    return getattr(error, "sqlstate", None) == "53300" or "too many clients" in str(error)
+
+
 class Pool(ConnectionPool):
     """A psycopg pool that knows whether its last attempt to open a connection failed, and
     then fails the threads waiting for one instead of keeping them waiting."""
@@ -37,6 +43,10 @@ class Pool(ConnectionPool):
         try:
             conn = super()._connect(timeout)
         except Exception as error:
+            if _too_many_connections(error):
+                # PostgreSQL is there but full (other processes): load, not an outage. The
+                # pool's connections still serve, and waiting threads get them as they return.
+                raise
             self.refused = error
             self._fail_waiting(error)
             raise
