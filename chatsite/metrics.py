@@ -119,6 +119,53 @@ celery_task_failures = Counter(
     ["task"],
 )
 
+# The process's PostgreSQL connection pool (chatsite/dbpool.py copies psycopg_pool's stats here
+# every DB_POOL_STATS_INTERVAL seconds). Gauges add up over the host's live processes.
+db_pool_connections = Gauge(
+    "parley_db_pool_connections",
+    "PostgreSQL connections the pool holds open (in use and idle).",
+    multiprocess_mode="livesum",
+)
+db_pool_available = Gauge(
+    "parley_db_pool_available_connections",
+    "Pooled PostgreSQL connections idle, ready to hand out.",
+    multiprocess_mode="livesum",
+)
+db_pool_max = Gauge(
+    "parley_db_pool_max_connections",
+    "Most PostgreSQL connections the pool may open (DB_POOL_MAX_SIZE).",
+    multiprocess_mode="livesum",
+)
+db_pool_waiting = Gauge(
+    "parley_db_pool_waiting_requests",
+    "Threads waiting for a pooled connection right now.",
+    multiprocess_mode="livesum",
+)
+db_pool_requests = Counter(
+    "parley_db_pool_requests",
+    "Connections asked of the pool (one per request or database hop that queries).",
+)
+db_pool_waits = Counter(
+    "parley_db_pool_waits",
+    "Requests for a connection that found none idle and had to wait.",
+)
+db_pool_wait_seconds = Counter(
+    "parley_db_pool_wait_seconds",
+    "Time spent waiting for a pooled connection, summed.",
+)
+db_pool_timeouts = Counter(
+    "parley_db_pool_timeouts",
+    "Requests for a connection that failed (none within DB_POOL_TIMEOUT): answered 503.",
+)
+db_pool_connect_errors = Counter(
+    "parley_db_pool_connect_errors",
+    "Failed attempts of the pool to open a PostgreSQL connection.",
+)
+db_pool_connections_lost = Counter(
+    "parley_db_pool_connections_lost",
+    "Pooled connections found broken by the health check and replaced.",
+)
+
 
 class PartitionsMonthsAhead:
     """`parley_partitions_months_ahead`: months after the current one whose message partitions
@@ -243,6 +290,26 @@ def celery_task_finished(*, task: str, seconds: float) -> None:
 
 def celery_task_failed(*, task: str) -> None:
     celery_task_failures.labels(task=task).inc()
+
+
+def db_pool_observed(*, stats: dict[str, int]) -> None:
+    """One reading of psycopg_pool's `pop_stats()`: gauges as they are now, counters since the
+    last reading."""
+    db_pool_connections.set(stats.get("pool_size", 0))
+    db_pool_available.set(stats.get("pool_available", 0))
+    db_pool_max.set(stats.get("pool_max", 0))
+    db_pool_waiting.set(stats.get("requests_waiting", 0))
+    db_pool_counted(stats=stats)
+
+
+def db_pool_counted(*, stats: dict[str, int]) -> None:
+    """The counters of one `pop_stats()` reading alone."""
+    db_pool_requests.inc(stats.get("requests_num", 0))
+    db_pool_waits.inc(stats.get("requests_queued", 0))
+    db_pool_wait_seconds.inc(stats.get("requests_wait_ms", 0) / 1000)
+    db_pool_timeouts.inc(stats.get("requests_errors", 0))
+    db_pool_connect_errors.inc(stats.get("connections_errors", 0))
+    db_pool_connections_lost.inc(stats.get("connections_lost", 0))
 
 
 def multiprocess_dir() -> str | None:

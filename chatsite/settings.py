@@ -5,6 +5,7 @@ layer, the local-memory cache and eager Celery. DATABASE_URL and REDIS_URL switc
 PostgreSQL, channels_redis, the Redis cache and Celery on Redis.
 """
 
+import os
 import secrets
 import socket
 from datetime import timedelta
@@ -103,21 +104,47 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
+# PostgreSQL connections per process, bounded whatever the load (docs/operations.md, "Database
+# connections"): Django's psycopg pool, shared by REST requests (a thread each under ASGI) and
+# the sockets' database hops. A thread takes a connection for a request or hop and gives it back
+# at its end (CONN_MAX_AGE 0); one that finds none free waits up to DB_POOL_TIMEOUT seconds,
+# then answers 503 `unavailable`. Without the pool every ASGI request thread left a persistent
+# connection behind (Django does not reuse them under ASGI): 99 connections and "too many
+# clients" within two minutes of ordinary load on one process.
+DB_POOL_MIN_SIZE = env_int("DB_POOL_MIN_SIZE", 2)
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 10)  # 0: no pool, DB_CONN_MAX_AGE as before
+DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 30.0)
+# How often each process copies its pool's stats into the parley_db_pool_* metrics.
+DB_POOL_STATS_INTERVAL = env_float("DB_POOL_STATS_INTERVAL", 5.0)
+# Names this process's connections in pg_stat_activity (the host shows in client_addr).
+DB_APPLICATION_NAME = env_str("DB_APPLICATION_NAME") or f"parley-{os.getpid()}"
 if DATABASE_URL:
-    # Long-lived sockets hop into threads for each frame; channels closes connections older
-    # than CONN_MAX_AGE around each hop, so a bounded age keeps them fresh without reconnecting
-    # on every frame.
     DATABASES = {
         "default": dj_database_url.parse(
             DATABASE_URL,
-            conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+            # Without the pool: long-lived sockets hop into threads for each frame; channels
+            # closes connections older than CONN_MAX_AGE around each hop.
+            conn_max_age=0 if DB_POOL_MAX_SIZE else env_int("DB_CONN_MAX_AGE", 60),
             conn_health_checks=True,
         )
     }
-    # The same backend wrapped by django-prometheus (query counts, errors, latency).
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options.setdefault("application_name", DB_APPLICATION_NAME[:63])
+        if DB_POOL_MAX_SIZE:
+            options["pool"] = {
+                "min_size": min(DB_POOL_MIN_SIZE, DB_POOL_MAX_SIZE),
+                "max_size": DB_POOL_MAX_SIZE,
+                "timeout": DB_POOL_TIMEOUT,
+                "name": "default",
+            }
+    # The same backend wrapped by django-prometheus (query counts, errors, latency); on
+    # PostgreSQL Parley's subclass of it, whose pool tells load from an outage.
     DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
         "django.db.backends.", "django_prometheus.db.backends.", 1
     )
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        DATABASES["default"]["ENGINE"] = "chatsite.db.postgresql"
 else:
     DATABASES = {
         "default": {

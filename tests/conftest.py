@@ -8,6 +8,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import channel_layers, get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connections
 from rest_framework.test import APIClient
 
 from protection.testing import protection_state_reset
@@ -17,7 +18,8 @@ REAL_SERVICES = bool(settings.USES_POSTGRES and settings.REDIS_URL)
 
 # Sockets in tests hop into a shared worker thread for the database; with persistent
 # connections that thread would keep one open past the test and block dropping the test
-# database. Close after every hop instead (production keeps DB_CONN_MAX_AGE).
+# database. Close after every hop instead (production does too on PostgreSQL, where the pool
+# requires it; Django closes the pool before dropping the test database).
 settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 # Importing chatsite.asgi (the gateway tests) must not touch the database before pytest-django
 # allows it; server processes the tests start still ensure partitions at start.
@@ -143,9 +145,14 @@ async def _settle_tasks_before_the_loop_closes():
         _, pending = await asyncio.wait(left, timeout=10)
         if pending:  # a task that ignores cancellation is a leak in production too
             warnings.warn(f"still running 10 s after being cancelled: {pending}", stacklevel=1)
-    # The worker is one thread taking hops in order: when this no-op has run, every hop queued
-    # before it has finished, its callbacks into this loop included.
-    await asyncio.wait_for(sync_to_async(lambda: None, thread_sensitive=True)(), timeout=30)
+    # The worker is one thread taking hops in order: when this call has run, every hop queued
+    # before it has finished, its callbacks into this loop included. It also gives back the
+    # connection that thread still holds (an async test's transactional flush runs there, and no
+    # request end closes it): left open, it kept PostgreSQL from dropping the test database at
+    # the end of the session ("being accessed by other users"), with or without the pool.
+    await asyncio.wait_for(
+        sync_to_async(connections.close_all, thread_sensitive=True)(), timeout=30
+    )
     # Hops that run on the loop's thread pool (chatsite/asyncdb.py) finish here too, while the
     # loop still runs everything they call back into.
     await asyncio.wait_for(asyncio.get_running_loop().shutdown_default_executor(), timeout=30)

@@ -22,11 +22,11 @@ EXIT_BOUND = 10.0
 def test_sigterm_closes_every_socket_with_1001_loses_no_acked_message_and_exits_in_time():
     """Clients send without pause over three sockets; SIGTERM arrives mid-stream. Every socket
     is closed with 1001 (not dropped), every acked message is stored, the process exits within
-    the bound (the daphne process also runs the production DB_CONN_MAX_AGE, 60 s)."""
+    the bound (the daphne process also runs the production connection pool)."""
     alice, bob = make_users("alice", "bob")
     direct = make_direct(alice, bob)
     env = postgres_env_for_subprocess()
-    env.pop("DB_CONN_MAX_AGE", None)
+    env.pop("DB_POOL_MAX_SIZE", None)
     acked: list[str] = []
     codes: list[int | None] = []
 

@@ -1,6 +1,6 @@
 """PostgreSQL briefly unreachable for a real daphne process (through a proxy the test cuts):
 `send` is answered `unavailable`, never acked; REST answers 503 JSON; the process recovers by
-itself, with the production connection settings (DB_CONN_MAX_AGE 60, health checks)."""
+itself, with the production connection settings (the connection pool, health checks)."""
 
 import asyncio
 import json
@@ -68,7 +68,7 @@ def test_sends_during_a_database_outage_are_refused_and_the_process_recovers_by_
     direct = make_direct(alice, bob)
     db = settings.DATABASES["default"]
     env = postgres_env_for_subprocess()
-    env.pop("DB_CONN_MAX_AGE", None)  # production's default: connections reused for 60 s
+    env.pop("DB_POOL_MAX_SIZE", None)  # production's default: the connection pool
     token = access_token(alice)
     measured: dict[str, float] = {}
 
