@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection as default_connection
+from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 COLUMN = "search_vector"
@@ -147,7 +148,8 @@ def index_rebuild(conn: BaseDatabaseWrapper | None = None) -> str:
     if conn.vendor == "postgresql":
         config = search_config()
         old = postgres_indexed_config(conn)
-        with conn.cursor() as cursor:
+        # One transaction: a failure leaves the old column and index in place.
+        with transaction.atomic(using=conn.alias), conn.cursor() as cursor:
             _postgres_drop(cursor)
             _postgres_create(cursor, config)
         return f"search_vector regenerated with {config!r} (was {old!r})"

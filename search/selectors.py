@@ -158,6 +158,17 @@ def _page_ids(
         *clauses,
     ]
     where_params: list[Any] = [*match_params, user_id, *params]
+    if connection.vendor == "postgresql":
+        # The user's conversations as a list the planner can see: it can then combine the GIN
+        # index's matches with the (conversation, seq) index's rows of those conversations
+        # (a BitmapAnd) instead of reading every match of a common word in the whole server.
+        mine = list(
+            Membership.objects.filter(user_id=user_id).values_list("conversation_id", flat=True)
+        )
+        if not mine:
+            return []
+        where.append("m.conversation_id = ANY(%s::bigint[])")
+        where_params.append(mine)
     if after_key is not None:
         after_rank_value, after_id = after_key
         if sort == "relevance":
