@@ -16,6 +16,7 @@ from typing import Any, Literal, TypedDict
 
 from django.core import signing
 from django.db import connection
+from django.db.models.expressions import RawSQL
 
 from messaging.errors import BadRequest
 from messaging.events import MessageEvent, conversation_title, message_event
@@ -84,33 +85,25 @@ def _cursor_decode(cursor: str, *, sort: Sort, digest: str) -> tuple[float | Non
     return rank, message_id
 
 
-class _Query:
-    """One engine's SQL for the search: the page of (id, rank) and the highlights of a page."""
-
-    def __init__(self, q: str) -> None:
-        self.q = q
-        self.where: list[str] = []
-        self.params: list[Any] = []
-
-    def add(self, clause: str, *params: Any) -> None:
-        self.where.append(clause)
-        self.params.extend(params)
-
-
-def _postgres_check(q: str, config: str) -> None:
+def _postgres_prepare(*, q: str, config: str, user_id: int) -> list[int]:
+    """Checks q (400 when it has nothing to find) and reads the user's conversation ids, in
+    one round trip."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT numnode(t), querytree(t) FROM websearch_to_tsquery('{config}'::regconfig, %s)"  # noqa: S608 (config checked by search_config)
-            " AS t",
-            [q],
+            "SELECT numnode(t), querytree(t), ARRAY(SELECT conversation_id"  # noqa: S608 (config checked by search_config)
+            " FROM messaging_membership WHERE user_id = %s)"
+            f" FROM websearch_to_tsquery('{config}'::regconfig, %s) AS t",
+            [user_id, q],
         )
-        nodes, tree = cursor.fetchone()
+        nodes, tree, conversation_ids = cursor.fetchone()
     if nodes == 0:
         raise BadRequest(
             "q has no words to search for (only stop words or punctuation).", field="q"
         )
     if tree == "T":
+        # Only negations: no index can answer it (it would read every message).
         raise BadRequest("q must have a word to find, not only -excluded words.", field="q")
+    return conversation_ids
 
 
 def _page_ids(
@@ -128,7 +121,9 @@ def _page_ids(
     if connection.vendor == "postgresql":
         config = search_config()
         tsquery = f"websearch_to_tsquery('{config}'::regconfig, %s)"
-        _postgres_check(q, config)
+        mine = _postgres_prepare(q=q, config=config, user_id=user_id)
+        if not mine:
+            return []
         rank = f"ts_rank(m.search_vector, {tsquery})::float8"
         select = f"SELECT m.id, {rank if sort == 'relevance' else 'NULL'} AS rank"
         source = "FROM messaging_message m"
@@ -162,11 +157,6 @@ def _page_ids(
         # The user's conversations as a list the planner can see: it can then combine the GIN
         # index's matches with the (conversation, seq) index's rows of those conversations
         # (a BitmapAnd) instead of reading every match of a common word in the whole server.
-        mine = list(
-            Membership.objects.filter(user_id=user_id).values_list("conversation_id", flat=True)
-        )
-        if not mine:
-            return []
         where.append("m.conversation_id = ANY(%s::bigint[])")
         where_params.append(mine)
     if after_key is not None:
@@ -197,42 +187,42 @@ def _highlight(raw: str, start: str, stop: str) -> str:
     return escaped.replace(start, "<mark>").replace(stop, "</mark>")
 
 
-def _highlights(q: str, ids: list[int]) -> dict[int, str]:
-    """Highlights of the page's messages only (never of every match)."""
+def _sentinels() -> tuple[str, str]:
+    return f"S{secrets.token_hex(8)}S", f"E{secrets.token_hex(8)}E"
+
+
+def _postgres_headline(q: str, start: str, stop: str) -> RawSQL:
+    """ts_headline of a message, for the page's rows only (it reads and parses the body)."""
+    config = search_config()
+    tsquery = f"websearch_to_tsquery('{config}'::regconfig, %s)"
+    whole = f"HighlightAll=true, StartSel={start}, StopSel={stop}"
+    fragments = (
+        'MaxFragments=2, MaxWords=30, MinWords=12, FragmentDelimiter=" … ",'
+        f" StartSel={start}, StopSel={stop}"
+    )
+    body = '"messaging_message"."body"'
+    return RawSQL(  # noqa: S611 (config checked; q is a parameter)
+        f"CASE WHEN length({body}) <= {WHOLE_BODY_CHARS}"
+        f" THEN ts_headline('{config}'::regconfig, {body}, {tsquery}, %s)"
+        f" ELSE ts_headline('{config}'::regconfig, {body}, {tsquery}, %s) END",
+        [q, whole, q, fragments],
+    )
+
+
+def _sqlite_highlights(q: str, ids: list[int], start: str, stop: str) -> dict[int, str]:
+    """FTS5's highlight (whole body) or snippet (fragments) of the page's messages."""
     if not ids:
         return {}
-    start, stop = f"S{secrets.token_hex(8)}S", f"E{secrets.token_hex(8)}E"
     placeholders = ", ".join(["%s"] * len(ids))
-    if connection.vendor == "postgresql":
-        config = search_config()
-        tsquery = f"websearch_to_tsquery('{config}'::regconfig, %s)"
-        whole = f"HighlightAll=true, StartSel={start}, StopSel={stop}"
-        fragments = (
-            f'MaxFragments=2, MaxWords=30, MinWords=12, FragmentDelimiter=" … ",'
-            f" StartSel={start}, StopSel={stop}"
-        )
-        sql = (
-            f"SELECT id, CASE WHEN length(body) <= {WHOLE_BODY_CHARS}"  # noqa: S608 (config checked by search_config)
-            f" THEN ts_headline('{config}'::regconfig, body, {tsquery}, %s)"
-            f" ELSE ts_headline('{config}'::regconfig, body, {tsquery}, %s) END"
-            f" FROM messaging_message WHERE id IN ({placeholders})"
-        )
-        params: list[Any] = [q, whole, q, fragments, *ids]
-    else:
-        sql = (
-            f"SELECT rowid, CASE WHEN length(body) <= {WHOLE_BODY_CHARS}"  # noqa: S608 (no input in the text)
-            f" THEN highlight({FTS_TABLE}, 0, %s, %s)"
-            f" ELSE snippet({FTS_TABLE}, 0, %s, %s, ' … ', 32) END"
-            f" FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s AND rowid IN ({placeholders})"
-        )
-        params = [start, stop, start, stop, syntax.fts5_query(q), *ids]
+    sql = (
+        f"SELECT rowid, CASE WHEN length(body) <= {WHOLE_BODY_CHARS}"  # noqa: S608 (no input in the text)
+        f" THEN highlight({FTS_TABLE}, 0, %s, %s)"
+        f" ELSE snippet({FTS_TABLE}, 0, %s, %s, ' … ', 32) END"
+        f" FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s AND rowid IN ({placeholders})"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {row[0]: _highlight(row[1] or "", start, stop) for row in cursor.fetchall()}
-
-
-def _conversations(user_id: int, conversation_ids: set[int]) -> dict[int, Conversation]:
-    return {c.pk: c for c in Conversation.objects.filter(pk__in=conversation_ids)}
+        cursor.execute(sql, [start, stop, start, stop, syntax.fts5_query(q), *ids])
+        return {row[0]: row[1] or "" for row in cursor.fetchall()}
 
 
 def _titles(user_id: int, conversations: dict[int, Conversation]) -> dict[int, str]:
@@ -304,9 +294,18 @@ def message_search(
     more = len(rows) > limit
     rows = rows[:limit]
     ids = [message_id for message_id, _ in rows]
-    messages = {m.pk: m for m in Message.objects.filter(id__in=ids).select_related("sender")}
-    highlights = _highlights(q, ids)
-    conversations = _conversations(user_id, {m.conversation_id for m in messages.values()})
+    start, stop = _sentinels()
+    found = Message.objects.filter(id__in=ids).select_related("sender", "conversation")
+    if connection.vendor == "postgresql":
+        found = found.annotate(headline=_postgres_headline(q, start, stop))
+    messages = {m.pk: m for m in found} if ids else {}
+    raw = (
+        {pk: m.headline or "" for pk, m in messages.items()}
+        if connection.vendor == "postgresql"
+        else _sqlite_highlights(q, ids, start, stop)
+    )
+    highlights = {pk: _highlight(text, start, stop) for pk, text in raw.items()}
+    conversations = {m.conversation_id: m.conversation for m in messages.values()}
     titles = _titles(user_id, conversations)
 
     # The message objects exactly as history shows them, receipts of the viewer's own included.

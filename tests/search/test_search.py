@@ -15,6 +15,7 @@ from messaging import partitions
 from messaging.ids import message_id_floor
 from messaging.models import Conversation, Message, MessageKey
 from messaging.services import message_delete, message_edit, message_send
+from search.selectors import message_search
 from tests.factories import make_direct, make_group, make_user, make_users
 
 pytestmark = pytest.mark.django_db
@@ -411,3 +412,19 @@ def test_the_endpoint_is_in_the_openapi_schema(client_for):
         "limit",
         "cursor",
     } <= names
+
+
+def test_a_page_costs_the_same_few_queries_however_many_conversations_it_spans(
+    django_assert_max_num_queries,
+):
+    bob = make_user("bob")
+    for n in range(10):
+        other = make_user(f"other{n}")
+        send(other, make_direct(other, bob), f"status update {n}")
+        send(other, make_group(other, bob, name=f"team {n}"), f"status report {n}")
+
+    # The check and conversations, the page, its messages (with highlights on PostgreSQL),
+    # highlights on SQLite, the names of direct chats.
+    with django_assert_max_num_queries(5):
+        page = message_search(user_id=bob.pk, q="status")
+    assert len(page["results"]) == 20
