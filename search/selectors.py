@@ -85,17 +85,20 @@ def _cursor_decode(cursor: str, *, sort: Sort, digest: str) -> tuple[float | Non
     return rank, message_id
 
 
-def _postgres_prepare(*, q: str, config: str, user_id: int) -> list[int]:
-    """Checks q (400 when it has nothing to find) and reads the user's conversation ids, in
-    one round trip."""
+def _postgres_prepare(*, q: str, config: str, user_id: int) -> list[tuple[int, int]]:
+    """Checks q (400 when it has nothing to find) and reads the user's memberships
+    (conversation id, joined_seq), in one round trip."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT numnode(t), querytree(t), ARRAY(SELECT conversation_id"  # noqa: S608 (config checked by search_config)
-            " FROM messaging_membership WHERE user_id = %s)"
+            "SELECT numnode(t), querytree(t),"  # noqa: S608 (config checked by search_config)
+            " ARRAY(SELECT conversation_id FROM messaging_membership WHERE user_id = %s"
+            "  ORDER BY conversation_id),"
+            " ARRAY(SELECT joined_seq FROM messaging_membership WHERE user_id = %s"
+            "  ORDER BY conversation_id)"
             f" FROM websearch_to_tsquery('{config}'::regconfig, %s) AS t",
-            [user_id, q],
+            [user_id, user_id, q],
         )
-        nodes, tree, conversation_ids = cursor.fetchone()
+        nodes, tree, conversation_ids, joined = cursor.fetchone()
     if nodes == 0:
         raise BadRequest(
             "q has no words to search for (only stop words or punctuation).", field="q"
@@ -103,7 +106,105 @@ def _postgres_prepare(*, q: str, config: str, user_id: int) -> list[int]:
     if tree == "T":
         # Only negations: no index can answer it (it would read every message).
         raise BadRequest("q must have a word to find, not only -excluded words.", field="q")
-    return conversation_ids
+    return list(zip(conversation_ids, joined, strict=True))
+
+
+def _postgres_page(
+    *,
+    user_id: int,
+    q: str,
+    clauses: list[str],
+    params: list[Any],
+    sort: Sort,
+    after_key: tuple[float | None, int] | None,
+    limit: int,
+) -> list[tuple[int, float | None]]:
+    """The visibility rule without a join: the user's conversations as a list the planner can
+    see (its statistics then tell a busy conversation from a quiet one, so it picks between
+    the GIN index and the (conversation, seq) index on real numbers, and can combine them),
+    and the join point of each conversation joined late as a filter."""
+    config = search_config()
+    tsquery = f"websearch_to_tsquery('{config}'::regconfig, %s)"
+    memberships = _postgres_prepare(q=q, config=config, user_id=user_id)
+    if not memberships:
+        return []
+    rank = f"ts_rank(m.search_vector, {tsquery})::float8"
+    where = [
+        f"m.search_vector @@ {tsquery}",
+        "m.conversation_id = ANY(%s::bigint[])",
+        "m.deleted_at IS NULL",
+        *clauses,
+    ]
+    where_params: list[Any] = [q, [c for c, _ in memberships], *params]
+    late = [(c, j) for c, j in memberships if j > 0]
+    if late:
+        where.append(
+            "m.seq > coalesce((%s::bigint[])[array_position(%s::bigint[], m.conversation_id)], 0)"
+        )
+        where_params += [[j for _, j in late], [c for c, _ in late]]
+    if after_key is not None:
+        after_rank, after_id = after_key
+        if sort == "relevance":
+            where.append(f"({rank}, m.id) < (%s, %s)")
+            where_params += [q, after_rank, after_id]
+        else:
+            where.append("m.id < %s")
+            where_params.append(after_id)
+    if sort == "relevance":
+        # Higher ts_rank is better; ties newest first.
+        select, select_params, order = f"{rank} AS rank", [q], "rank DESC, m.id DESC"
+    else:
+        select, select_params, order = "NULL AS rank", [], "m.id DESC"
+    sql = (
+        f"SELECT m.id, {select} FROM messaging_message m"  # noqa: S608 (no input in the text)
+        f" WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*select_params, *where_params, limit + 1])
+        return [(row[0], row[1]) for row in cursor.fetchall()]
+
+
+def _sqlite_page(
+    *,
+    user_id: int,
+    q: str,
+    clauses: list[str],
+    params: list[Any],
+    sort: Sort,
+    after_key: tuple[float | None, int] | None,
+    limit: int,
+) -> list[tuple[int, float | None]]:
+    """FTS5 finds the matches; the membership join keeps what the user may read."""
+    where = [
+        f"{FTS_TABLE} MATCH %s",
+        "mb.user_id = %s",
+        "m.seq > mb.joined_seq",
+        "m.deleted_at IS NULL",
+        *clauses,
+    ]
+    where_params: list[Any] = [syntax.fts5_query(q), user_id, *params]
+    if after_key is not None:
+        after_rank, after_id = after_key
+        if sort == "relevance":
+            # bm25 (FTS5's rank): lower is better.
+            where.append("(f.rank > %s OR (f.rank = %s AND m.id < %s))")
+            where_params += [after_rank, after_rank, after_id]
+        else:
+            where.append("m.id < %s")
+            where_params.append(after_id)
+    if sort == "relevance":
+        select, order = "f.rank", "f.rank ASC, m.id DESC"
+    else:
+        select, order = "NULL", "m.id DESC"
+    sql = (
+        f"SELECT m.id, {select} AS rank FROM {FTS_TABLE} f"  # noqa: S608 (no input in the text)
+        " JOIN messaging_message m ON m.id = f.rowid"
+        " JOIN messaging_membership mb ON mb.conversation_id = m.conversation_id"
+        f" WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*where_params, limit + 1])
+        return [(row[0], row[1]) for row in cursor.fetchall()]
 
 
 def _page_ids(
@@ -116,68 +217,16 @@ def _page_ids(
     limit: int,
 ) -> list[tuple[int, float | None]]:
     """(id, rank) of the page, in its order: one more than `limit`, to tell whether more follow."""
-    clauses = [clause for clause, _ in filters]
-    params: list[Any] = [p for _, ps in filters for p in ps]
-    if connection.vendor == "postgresql":
-        config = search_config()
-        tsquery = f"websearch_to_tsquery('{config}'::regconfig, %s)"
-        mine = _postgres_prepare(q=q, config=config, user_id=user_id)
-        if not mine:
-            return []
-        rank = f"ts_rank(m.search_vector, {tsquery})::float8"
-        select = f"SELECT m.id, {rank if sort == 'relevance' else 'NULL'} AS rank"
-        source = "FROM messaging_message m"
-        match = f"m.search_vector @@ {tsquery}"
-        match_params = [q]
-        rank_params = [q] if sort == "relevance" else []
-        # Higher ts_rank is better.
-        order = "ORDER BY rank DESC, m.id DESC" if sort == "relevance" else "ORDER BY m.id DESC"
-        after_rank = f"({rank}, m.id) < (%s, %s)"
-        after_rank_params = [q]
-    else:
-        expression = syntax.fts5_query(q)
-        # bm25(): lower is better.
-        select = f"SELECT m.id, {'f.rank' if sort == 'relevance' else 'NULL'} AS rank"
-        source = f"FROM {FTS_TABLE} f JOIN messaging_message m ON m.id = f.rowid"
-        match = f"{FTS_TABLE} MATCH %s"
-        match_params = [expression]
-        rank_params = []
-        order = "ORDER BY f.rank ASC, m.id DESC" if sort == "relevance" else "ORDER BY m.id DESC"
-        after_rank = "(f.rank > %s OR (f.rank = %s AND m.id < %s))"
-        after_rank_params = []
-    where = [
-        match,
-        "mb.user_id = %s",
-        "m.seq > mb.joined_seq",
-        "m.deleted_at IS NULL",
-        *clauses,
-    ]
-    where_params: list[Any] = [*match_params, user_id, *params]
-    if connection.vendor == "postgresql":
-        # The user's conversations as a list the planner can see: it can then combine the GIN
-        # index's matches with the (conversation, seq) index's rows of those conversations
-        # (a BitmapAnd) instead of reading every match of a common word in the whole server.
-        where.append("m.conversation_id = ANY(%s::bigint[])")
-        where_params.append(mine)
-    if after_key is not None:
-        after_rank_value, after_id = after_key
-        if sort == "relevance":
-            where.append(after_rank)
-            if connection.vendor == "postgresql":
-                where_params += [*after_rank_params, after_rank_value, after_id]
-            else:
-                where_params += [after_rank_value, after_rank_value, after_id]
-        else:
-            where.append("m.id < %s")
-            where_params.append(after_id)
-    sql = (
-        f"{select} {source}"
-        " JOIN messaging_membership mb ON mb.conversation_id = m.conversation_id"
-        f" WHERE {' AND '.join(where)} {order} LIMIT %s"
+    page = _postgres_page if connection.vendor == "postgresql" else _sqlite_page
+    return page(
+        user_id=user_id,
+        q=q,
+        clauses=[clause for clause, _ in filters],
+        params=[p for _, ps in filters for p in ps],
+        sort=sort,
+        after_key=after_key,
+        limit=limit,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*rank_params, *where_params, limit + 1])
-        return [(row[0], row[1]) for row in cursor.fetchall()]
 
 
 def _highlight(raw: str, start: str, stop: str) -> str:
