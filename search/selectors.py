@@ -190,12 +190,14 @@ def _sqlite_page(
             where.append("(f.rank > %s OR (f.rank = %s AND m.id < %s))")
             where_params += [after_rank, after_rank, after_id]
         else:
-            where.append("m.id < %s")
+            where.append("f.rowid < %s")
             where_params.append(after_id)
     if sort == "relevance":
         select, order = "f.rank", "f.rank ASC, m.id DESC"
     else:
-        select, order = "NULL", "m.id DESC"
+        # The FTS rowid is the message id: FTS5 walks its matches newest first and the query
+        # stops at the page's end, with no sort of every match.
+        select, order = "NULL", "f.rowid DESC"
     sql = (
         f"SELECT m.id, {select} AS rank FROM {FTS_TABLE} f"  # noqa: S608 (no input in the text)
         " JOIN messaging_message m ON m.id = f.rowid"
