@@ -65,6 +65,9 @@ def _postgres_create(cursor: Any, config: str) -> None:
         f" (to_tsvector('{config}'::regconfig, coalesce(body, ''))) STORED"
     )
     cursor.execute(f"CREATE INDEX {GIN_INDEX} ON messaging_message USING gin ({COLUMN})")
+    # Statistics of the new column (the planner's choice between the GIN index and the others
+    # depends on them), rather than waiting for autovacuum.
+    cursor.execute(f"ANALYZE messaging_message ({COLUMN})")
 
 
 def _postgres_drop(cursor: Any) -> None:
