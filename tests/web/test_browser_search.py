@@ -73,3 +73,24 @@ def test_search_highlights_matches_and_opens_the_conversation_at_the_message(
     on_bob.locator("#search-here").check()
     expect(groups).to_have_count(1)
     expect(groups.locator("h3")).to_have_text(alice.username)
+
+
+def test_search_on_a_phone_sized_screen_opens_the_chat_pane(open_page, base_url):  # noqa: F811
+    alice, bob = Account.register(base_url, "alice"), Account.register(base_url, "bob")
+    direct = alice.direct_with(bob)
+    alice.send(direct, "the boarding gate moved to B12")
+
+    on_bob = open_page(bob, phone=True)
+    box = on_bob.get_by_label("Search messages")
+    expect(box).to_be_in_viewport()
+    box.fill("gate")
+    box.press("Enter")
+    hit = on_bob.locator("#search-results button.search-hit")
+    expect(hit.locator("mark")).to_have_text("gate")
+    expect(hit).to_be_in_viewport()
+    screenshot(on_bob, "search-phone")
+
+    hit.click()
+
+    expect(on_bob.locator("#conversation-title")).to_have_text(alice.username)
+    expect(on_bob.locator("#messages li.message.found")).to_be_in_viewport()
