@@ -1,7 +1,7 @@
 """Message search: what a user may read, and nothing else.
 
-Visibility is history's rule, applied in the one query through the membership join: the
-conversations the user is a member of now, and in each the messages after their joined_seq;
+Visibility is history's rule, applied in the page query itself: the conversations the user is
+a member of now, and in each the messages after their joined_seq;
 deleted messages (tombstones) never match, and an edited message is indexed by its current
 body only (its old text is gone from the index with the edit). Announcements are found by
 everyone because every active user is a member of that conversation (announcements.services).
@@ -346,10 +346,14 @@ def message_search(
     rows = rows[:limit]
     ids = [message_id for message_id, _ in rows]
     start, stop = _sentinels()
-    found = Message.objects.filter(id__in=ids).select_related("sender", "conversation")
+    # Deleted since the page query ran: left out rather than shown as a tombstone.
+    found = Message.objects.filter(id__in=ids, deleted_at__isnull=True).select_related(
+        "sender", "conversation"
+    )
     if connection.vendor == "postgresql":
         found = found.annotate(headline=_postgres_headline(q, start, stop))
     messages = {m.pk: m for m in found} if ids else {}
+    ids = [message_id for message_id in ids if message_id in messages]
     raw = (
         {pk: m.headline or "" for pk, m in messages.items()}
         if connection.vendor == "postgresql"
