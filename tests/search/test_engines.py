@@ -157,3 +157,38 @@ def test_search_rebuild_keeps_every_message_findable():
     settle_deferred_constraints()
     call_command("search_rebuild")
     assert ids(message_search(user_id=bob.pk, q="rebuild")) == [message_id]
+
+
+@postgres
+def test_a_rare_query_in_a_busy_conversation_reads_a_few_rows_not_the_conversation():
+    """One conversation holds most messages. A rare word there must be found through the GIN
+    index: a plan that walks that conversation's messages (what a join on the membership
+    table led the planner to, estimating every conversation at the average size) reads them
+    all."""
+    from bench.search import rows_examined
+
+    alice, bob = make_users("alice", "bob")
+    busy = make_group(alice, bob, name="busy")
+    quiet = Conversation.objects.bulk_create(
+        [Conversation(kind="group", name=f"quiet {n}") for n in range(300)]
+    )
+    planted = send(alice, busy, "zanzibar quokka sighting", 1)
+    with connection.cursor() as cursor:
+        low, _ = partitions.month_bounds(partitions.month_start(timezone.now()))
+        cursor.execute(
+            "INSERT INTO messaging_message (id, conversation_id, seq, sender_id, body, created_at,"
+            " change_seq)"
+            " SELECT %s + n, CASE WHEN n <= 15000 THEN %s ELSE (%s::bigint[])[1 + n %% %s] END,"
+            " 1000 + n, %s,"
+            " 'w' || (n * 7 %% 3000) || ' w' || (n * 13 %% 3000) || ' w' || (n * 31 %% 3000),"
+            " now(), 0 FROM generate_series(1, 21000) AS n",
+            [low, busy.pk, [c.pk for c in quiet], len(quiet), alice.pk],
+        )
+        cursor.execute("ANALYZE messaging_message")
+        cursor.execute("ANALYZE messaging_membership")
+
+    with CaptureQueriesContext(connection) as queries:
+        page = message_search(user_id=bob.pk, q="zanzibar quokka")
+    assert ids(page) == [planted]
+    [sql] = [q["sql"] for q in queries.captured_queries if "@@" in q["sql"] and "LIMIT" in q["sql"]]
+    assert rows_examined(sql) < 100
