@@ -428,3 +428,19 @@ def test_a_page_costs_the_same_few_queries_however_many_conversations_it_spans(
     with django_assert_max_num_queries(5):
         page = message_search(user_id=bob.pk, q="status")
     assert len(page["results"]) == 20
+
+
+def test_searching_faster_than_the_rate_limit_is_a_429_with_retry_after(client_for, settings):
+    settings.PARLEY_RATE_LIMITS = {**settings.PARLEY_RATE_LIMITS, "search": "1/m:2"}
+    alice, bob = make_users("alice", "bob")
+    client = client_for(alice)
+
+    assert search(client, q="anything").status_code == 200
+    assert search(client, q="anything").status_code == 200
+    refused = search(client, q="anything")
+
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "rate_limited"
+    assert int(refused["Retry-After"]) >= 1
+    # Per user: someone else still searches.
+    assert search(client_for(bob), q="anything").status_code == 200
