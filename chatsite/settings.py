@@ -326,6 +326,8 @@ PARLEY_RATE_LIMITS = {
     "login": env_str("PARLEY_RATE_LOGIN", "10/m"),
     "register": env_str("PARLEY_RATE_REGISTER", "10/m"),
     "rest_write": env_str("PARLEY_RATE_REST_WRITE", "10/s:30"),
+    # Message search per user: the most expensive read (GET /api/search/).
+    "search": env_str("PARLEY_RATE_SEARCH", "5/s:20"),
 }
 # A socket refused this many times within the window (seconds) is closed with 4429.
 PARLEY_ABUSE_REFUSALS = env_int("PARLEY_ABUSE_REFUSALS", 100)
