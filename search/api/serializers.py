@@ -45,14 +45,13 @@ class MomentField(serializers.Field):
         return value.isoformat()
 
 
-def _id_field(name: str, what: str) -> serializers.IntegerField:
+def _id_field(name: str, what: str, help_text: str) -> serializers.IntegerField:
     message = f"{name} must be a {what} id (a positive integer)."
     return serializers.IntegerField(
         required=False,
         min_value=1,
         max_value=MAX_ID,
-        help_text=f"Only messages {'in this conversation' if name == 'conversation' else 'by'} "
-        f"{'' if name == 'conversation' else 'this user'}".strip(),
+        help_text=help_text,
         error_messages={
             "invalid": message,
             "min_value": message,
@@ -73,7 +72,7 @@ class SearchQuerySerializer(serializers.Serializer):
             "max_length": f"q must be at most {Q_MAX_CHARS} characters.",
         },
     )
-    conversation = _id_field("conversation", "conversation")
+    conversation = _id_field("conversation", "conversation", "Only messages in this conversation")
     before = MomentField(required=False, help_text="Only messages sent before this moment")
     after = MomentField(required=False, help_text="Only messages sent at or after this moment")
     has = serializers.ChoiceField(
@@ -106,7 +105,7 @@ class SearchQuerySerializer(serializers.Serializer):
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
         # `from` is a Python keyword: declared here rather than as a class attribute.
-        fields["from"] = _id_field("from", "user")
+        fields["from"] = _id_field("from", "user", "Only messages this user sent")
         return fields
 
 
