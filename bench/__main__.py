@@ -5,6 +5,7 @@ Examples:
     python -m bench --server uvicorn --target parley --scenario fanout --members 1000 --rate 10
     python -m bench --target baseline --scenario pairs --pairs 50 --duration 10
     python -m bench --suite quick --target parley --target baseline --json var/bench/quick.json
+    python -m bench --scenario search --messages 1000000   (bench/search.py: no server, in-process)
 
 Servers are started by the tool (daphne, or uvicorn with --server uvicorn, pinned to core 0;
 the load generator pins itself to core 1), with the configuration in the environment:
@@ -134,7 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--target", action="append", choices=["parley", "baseline"])
     parser.add_argument("--suite", choices=sorted(SUITES))
-    parser.add_argument("--scenario", choices=["idle", "pairs", "fanout", "announce"])
+    parser.add_argument("--scenario", choices=["idle", "pairs", "fanout", "announce", "search"])
+    parser.add_argument(
+        "--messages", type=int, default=None, help="search: messages to generate (bench/search.py)"
+    )
     parser.add_argument("--sockets", type=int, default=1000)
     parser.add_argument("--hold", type=float, default=5)
     parser.add_argument("--pairs", type=int, default=50)
@@ -158,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
+    if args.scenario == "search":
+        from . import search
+
+        extra = ["--messages", str(args.messages)] if args.messages else []
+        return search.main(extra + (["--json", str(args.json)] if args.json else []))
     if args.suite:
         plan = SUITES[args.suite]
     elif args.scenario:

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "announcements",
     "push",
     "receipts",
+    "search",
     "web",
     "protection",
 ]
@@ -359,6 +360,8 @@ PARLEY_RATE_LIMITS = {
     "login_account": env_str("PARLEY_RATE_LOGIN_ACCOUNT", "10/h"),
     "register": env_str("PARLEY_RATE_REGISTER", "10/m"),
     "rest_write": env_str("PARLEY_RATE_REST_WRITE", "10/s:30"),
+    # Message search per user: the most expensive read (GET /api/search/).
+    "search": env_str("PARLEY_RATE_SEARCH", "5/s:20"),
 }
 # A socket refused this many times within the window (seconds) is closed with 4429.
 PARLEY_ABUSE_REFUSALS = env_int("PARLEY_ABUSE_REFUSALS", 100)
@@ -443,6 +446,11 @@ PARLEY_DEDUP_CACHE_SECONDS = env_int("PARLEY_DEDUP_CACHE_SECONDS", 86400)
 # Messages in the cached newest page of each conversation, and how long an entry lives.
 PARLEY_HISTORY_CACHE_SIZE = env_int("PARLEY_HISTORY_CACHE_SIZE", 50)
 PARLEY_HISTORY_CACHE_SECONDS = env_int("PARLEY_HISTORY_CACHE_SECONDS", 3600)
+# Message search on PostgreSQL: the text-search configuration of the stored tsvector and of
+# queries. "simple" (no stemming, no stop words) suits teams writing in several languages;
+# "english" (or another language) stems and drops stop words. Changing it needs
+# `manage.py search_rebuild` (docs/operations.md, "Message search").
+PARLEY_SEARCH_CONFIG = env_str("PARLEY_SEARCH_CONFIG", "simple")
 # Offline push: a member who has not marked a message delivered this many seconds after it was
 # sent is notified, at most once per conversation per window.
 PARLEY_PUSH_DELAY_SECONDS = env_float("PARLEY_PUSH_DELAY_SECONDS", 30)

@@ -4,6 +4,7 @@
 import { api, ApiError } from "./api.js";
 import { Connection } from "./connection.js";
 import { dayKey, dayLabel, el, linkify, newClientId, timeOf } from "./render.js";
+import { setUpSearch } from "./search.js";
 
 const PAGE = 50;
 const ACK_TIMEOUT_MS = 15000;
@@ -1415,6 +1416,70 @@ function setUpPage() {
   window.addEventListener("focus", () => markRead(current));
   setInterval(() => current && renderTyping(), 1000);
 }
+
+// --- search: opening a conversation at a found message (the search UI is search.js) ----------
+
+const AROUND = 20; // messages shown before the found one
+const AROUND_PAGES = 40; // at most this many pages of 500 from it to the newest
+
+// Loads the history from a little before `seq` up to the newest, so the conversation's
+// messages stay one unbroken run that ends at the newest (as loadNewest/loadOlder keep them).
+async function loadFrom(conv, seq) {
+  setHistoryStatus("Loading messages…");
+  const start = Math.max(0, seq - AROUND);
+  let after = start;
+  try {
+    for (let i = 0; i < AROUND_PAGES; i++) {
+      const page = await api(
+        "GET",
+        `/api/conversations/${conv.id}/messages/?after_seq=${after}&limit=500`,
+      );
+      for (const message of page.results) ingest(conv, message);
+      conv.lastSeq = Math.max(conv.lastSeq, page.last_seq);
+      if (!page.has_more || !page.results.length) break;
+      after = page.results[page.results.length - 1].seq;
+    }
+  } catch (error) {
+    setHistoryStatus(`Could not load messages: ${error.message}`);
+    return false;
+  }
+  conv.historyLoaded = true;
+  if (start > 0) conv.hasOlder = true; // loadOlder finds out when scrolled up
+  setHistoryStatus("");
+  return true;
+}
+
+async function openConversationAt(conversationId, message) {
+  const conv = conversations.get(conversationId);
+  if (!conv) {
+    flash("That conversation is no longer in your list.");
+    return false;
+  }
+  const missing = !conv.messages.has(message.seq);
+  // Not through loadNewest: it would scroll to the bottom when it lands.
+  const wasLoaded = conv.historyLoaded;
+  conv.historyLoaded = true;
+  if (current !== conv) openConversation(conv);
+  conv.historyLoaded = wasLoaded;
+  if ((missing || !wasLoaded) && !(await loadFrom(conv, message.seq))) return false;
+  if (conv !== current) return false;
+  renderMessages();
+  markRead(conv);
+  const row = $("messages").querySelector(`li[data-seq="${message.seq}"]`);
+  if (!row) return false;
+  row.scrollIntoView({ block: "center" });
+  row.tabIndex = -1;
+  row.focus({ preventScroll: true });
+  row.classList.add("found");
+  setTimeout(() => row.classList.remove("found"), 3000);
+  return true;
+}
+
+setUpSearch({
+  conversationList: () => [...conversations.values()],
+  currentConversation: () => current,
+  openAt: openConversationAt,
+});
 
 setUpPage();
 setUpComposer();
