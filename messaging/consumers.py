@@ -370,6 +370,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
                 conversation_id=conversation_id,
                 client_msg_id=frame.get("client_msg_id"),
                 body=frame.get("body"),
+                attachments=frame.get("attachments"),
             )
         )
         await self.send_json(ack)

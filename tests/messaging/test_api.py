@@ -165,6 +165,7 @@ def test_history_pages(client_for):
         "edited_at",
         "deleted",
         "system",
+        "attachments",
     }
     assert first["sender"] == {"id": alice.pk, "username": "alice"} and isinstance(first["id"], str)
 
