@@ -269,3 +269,16 @@ def test_unattached_uploads_older_than_a_day_are_removed(client_for, media_root)
     assert client_for(alice).get(kept["url"]).status_code == 200
     assert client_for(alice).get(fresh["url"]).status_code == 200
     assert len([p for p in media_root.rglob("*") if p.is_file()]) == 2
+
+
+def test_behind_nginx_the_download_is_handed_to_x_accel_redirect(client_for, settings):
+    settings.PARLEY_UPLOAD_X_ACCEL_PREFIX = "/_parley_media/"
+    alice = make_user()
+    item = upload(client_for(alice), png_bytes(), "p.png").json()
+    response = client_for(alice).get(item["url"])
+    assert response.status_code == 200
+    assert response["X-Accel-Redirect"].startswith("/_parley_media/uploads/")
+    assert response.content == b""
+    assert response["Content-Type"] == "image/png"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert client_for(make_user()).get(item["url"]).status_code == 404
