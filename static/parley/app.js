@@ -2,6 +2,7 @@
 // Message bodies and every other piece of user data go into the page as text nodes only.
 
 import { api, ApiError } from "./api.js";
+import { attachmentsNode, setUpAttachments } from "./attachments.js";
 import { Connection } from "./connection.js";
 import { dayKey, dayLabel, el, linkify, newClientId, timeOf } from "./render.js";
 
@@ -346,6 +347,7 @@ function onAck(ack) {
       sender: { id: me.id, username: me.username },
       client_msg_id: ack.client_msg_id,
       body: pending.body,
+      attachments: pending.attachments,
       created_at: ack.created_at,
     });
   }
@@ -558,8 +560,8 @@ async function loadPresence() {
 
 // --- sending --------------------------------------------------------------------------------
 
-function sendMessage(conv, text) {
-  const pending = { cid: newClientId(), body: text, status: "pending", error: null, timer: null };
+function sendMessage(conv, text, attachments = []) {
+  const pending = { cid: newClientId(), body: text, attachments, status: "pending", error: null, timer: null };
   conv.pending.set(pending.cid, pending);
   transmit(conv, pending);
   refresh(conv);
@@ -570,6 +572,7 @@ function transmit(conv, pending) {
   pending.status = "pending";
   pending.error = null;
   const frame = { type: "send", conversation: conv.id, client_msg_id: pending.cid, body: pending.body };
+  if (pending.attachments.length) frame.attachments = pending.attachments.map((a) => a.id);
   if (conn.send(frame)) {
     pending.timer = setTimeout(() => {
       if (conv.pending.get(pending.cid) === pending && conn.isReady) {
@@ -892,6 +895,7 @@ function messageRow(conv, m, mark) {
       m.edited_at && !deleted ? el("span", { class: "edited" }, " (edited)") : null,
     ),
     bodyNode,
+    deleted ? null : attachmentsNode(m.attachments),
     mine && !deleted ? el("div", { class: `mark mark-${mark.split(" ")[0]}` }, MARK_TEXT[mark] || `✓✓ ${mark[0].toUpperCase()}${mark.slice(1)}`) : null,
     actions.length ? el("div", { class: "actions" }, ...actions) : null,
   );
@@ -905,6 +909,7 @@ function pendingRow(conv, p) {
     { class: `message mine ${failed ? "failed" : "pending"}`, dataset: { status: failed ? "failed" : "pending", clientMsgId: p.cid } },
     el("div", { class: "meta" }, el("span", { class: "sender" }, `${me.username} (you)`)),
     el("div", { class: "body" }, linkify(p.body)),
+    attachmentsNode(p.attachments),
     el(
       "div",
       { class: "mark" },
@@ -1348,9 +1353,10 @@ function setUpDetails() {
 function setUpComposer() {
   const form = $("composer");
   const input = $("composer-input");
+  const files = setUpAttachments({ form, input, dropZone: $("pane") });
   const submit = () => {
     const text = input.value;
-    if (!current || !text.trim()) return;
+    if (!current || (!text.trim() && (editing || !files.ready()))) return;
     if (editing) {
       const { conv, message } = editing;
       if (conn.send({ type: "edit", conversation: conv.id, id: message.id, body: text })) {
@@ -1361,7 +1367,7 @@ function setUpComposer() {
       }
       return;
     }
-    sendMessage(current, text);
+    sendMessage(current, text, files.take());
     input.value = "";
     current.draft = "";
     autoSize();
