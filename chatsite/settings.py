@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "web",
     "protection",
     "uploads",
+    "previews",
 ]
 
 MIDDLEWARE = [
@@ -494,3 +495,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     "uploads": _UPLOADS_STORAGE,
 }
+
+# --- Link previews (docs/operations.md, "Link previews") ---------------------------------------
+# Previews of http(s) links in messages, fetched by a Celery task (public addresses only).
+PARLEY_LINK_PREVIEWS = env_bool("PARLEY_LINK_PREVIEWS", True)
+# Tests and development only: also fetch from loopback addresses (127.0.0.0/8, ::1), any port.
+PARLEY_LINK_PREVIEWS_ALLOW_LOOPBACK = env_bool("PARLEY_LINK_PREVIEWS_ALLOW_LOOPBACK", False)

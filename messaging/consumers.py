@@ -608,6 +608,12 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
     async def message_deleted(self, message: dict[str, Any]) -> None:
         await self._forward_change(message["event"])
 
+    async def message_preview(self, message: dict[str, Any]) -> None:
+        event = message["event"]
+        conversation_id = event["conversation"]
+        if conversation_id in self.cursors and event["seq"] > self.floors.get(conversation_id, 0):
+            await self.send_json(event)
+
     async def _forward_change(self, event: dict[str, Any]) -> None:
         conversation_id = event["conversation"]
         if conversation_id not in self.cursors or event["seq"] <= self.floors.get(

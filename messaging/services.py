@@ -16,6 +16,7 @@ from accounts.models import User
 from chatsite import metrics
 from moderation.services import audit_record
 from presence.services import presence_direct_senders_record
+from previews.services import previews_schedule
 from push.services import push_message_sent
 from uploads import services as uploads
 
@@ -171,7 +172,7 @@ def _store_messages(drafts: list[Draft]) -> list[Message]:
     )
     Message.objects.bulk_create(messages)
     events = [
-        {**message_event(m, d.sender), "attachments": list(d.attachments)}
+        {**message_event(m, d.sender), "attachments": list(d.attachments), "previews": []}
         for m, d in zip(messages, drafts, strict=True)
     ]
 
@@ -404,6 +405,7 @@ def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
             if kinds[(m.conversation_id, m.sender_id)] == Conversation.Kind.DIRECT
         ]
     )
+    previews_schedule(messages=messages)  # link previews, fetched after commit
     acks: list[tuple[int, AckEvent]] = []
     for index, message in zip(allowed, messages, strict=True):
         ack = ack_event(message, duplicate=False)

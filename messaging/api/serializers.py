@@ -19,6 +19,13 @@ class AttachmentSerializer(serializers.Serializer):
     height = serializers.IntegerField(allow_null=True)
 
 
+class PreviewSerializer(serializers.Serializer):
+    url = serializers.CharField(help_text="The link as written in the message")
+    title = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    image_url = serializers.CharField(allow_null=True)
+
+
 class MessageSerializer(serializers.Serializer):
     type = serializers.CharField(default="message")
     conversation = serializers.IntegerField()
@@ -34,6 +41,7 @@ class MessageSerializer(serializers.Serializer):
         allow_null=True, help_text="What a system message records, e.g. {event: member_added}"
     )
     attachments = AttachmentSerializer(many=True, required=False)
+    previews = PreviewSerializer(many=True, required=False)
     status = serializers.ChoiceField(
         choices=["sent", "delivered", "read"],
         required=False,

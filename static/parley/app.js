@@ -3,6 +3,7 @@
 
 import { api, ApiError } from "./api.js";
 import { attachmentsNode, setUpAttachments } from "./attachments.js";
+import { applyPreview, previewsNode } from "./previews.js";
 import { Connection } from "./connection.js";
 import { dayKey, dayLabel, el, linkify, newClientId, timeOf } from "./render.js";
 
@@ -193,6 +194,10 @@ function handleFrame(frame) {
       return onChangesDone(frame);
     case "conversation_left":
       return onConversationLeft(frame);
+    case "preview": {
+      const conv = applyPreview(conversations, frame);
+      return conv ? refresh(conv) : undefined;
+    }
     default:
       return undefined; // frames this client does not know are ignored
   }
@@ -817,7 +822,7 @@ function messageItems(conv) {
     const m = conv.messages.get(seq);
     addDay(m.created_at);
     const mark = isMine(m) ? markOf(conv, m) : "";
-    const version = [m.body, m.deleted, m.edited_at, mark, supported.edit].join("|");
+    const version = [m.body, m.deleted, m.edited_at, mark, supported.edit, m.previews?.length ?? 0].join("|");
     items.push({ key: `m-${seq}`, version, build: () => messageRow(conv, m, mark) });
   }
   for (const p of conv.pending.values()) {
@@ -896,6 +901,7 @@ function messageRow(conv, m, mark) {
     ),
     bodyNode,
     deleted ? null : attachmentsNode(m.attachments),
+    deleted ? null : previewsNode(m.previews),
     mine && !deleted ? el("div", { class: `mark mark-${mark.split(" ")[0]}` }, MARK_TEXT[mark] || `✓✓ ${mark[0].toUpperCase()}${mark.slice(1)}`) : null,
     actions.length ? el("div", { class: "actions" }, ...actions) : null,
   );

@@ -166,6 +166,7 @@ def test_history_pages(client_for):
         "deleted",
         "system",
         "attachments",
+        "previews",
     }
     assert first["sender"] == {"id": alice.pk, "username": "alice"} and isinstance(first["id"], str)
 

@@ -1,13 +1,18 @@
-"""Files and images in the browser (static/parley/attachments.js): one story each."""
+"""Files, images and link previews in the browser (static/parley/attachments.js, previews.js):
+one story each."""
 
+import contextlib
 import io
 
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
+from tests.conftest import REAL_SERVICES
+from tests.previews.site import Site
 from tests.web import test_browser as shared
 from tests.web.browser import WAIT_MS, Account, screenshot, server_env
+from tests.workers import celery_worker
 
 # The browser tests' fixtures (a live daphne on `env`, Chromium, logged-in pages), reused.
 base_url, browser, open_page = shared.base_url, shared.browser, shared.open_page
@@ -26,6 +31,7 @@ def env(django_db_setup, tmp_path_factory):
         **server_env(tmp_path_factory.mktemp("parley-var")),
         "PARLEY_MEDIA_ROOT": str(tmp_path_factory.mktemp("parley-media")),
         "PARLEY_UPLOAD_MAX_BYTES": str(MAX_BYTES),
+        "PARLEY_LINK_PREVIEWS_ALLOW_LOOPBACK": "1",
     }
 
 
@@ -92,3 +98,28 @@ def test_sending_a_picture_and_a_file_and_seeing_them_on_the_other_side(open_pag
     with on_bob.expect_download() as download:
         chip.click()
     assert download.value.suggested_filename == "notes.txt"
+
+
+def test_a_link_in_a_message_shows_a_preview_card(open_page, base_url, env):
+    site = Site()  # a web page on loopback (the server opts loopback in, test-only setting)
+    # PostgreSQL + Redis: a real worker fetches; the embedded default fetches in the server.
+    worker = celery_worker(env, name="previews") if REAL_SERVICES else contextlib.nullcontext()
+    try:
+        with worker:
+            alice = Account.register(base_url, "alice")
+            bob = Account.register(base_url, "bob")
+            alice.direct_with(bob)
+            on_alice, on_bob = open_page(alice), open_page(bob)
+            conversation_row(on_bob, alice.username).get_by_role("button").click()
+            conversation_row(on_alice, bob.username).get_by_role("button").click()
+            write(on_alice, f"the photos: {site.url}/page")
+            card = on_bob.locator("#messages li.message .link-preview")
+            expect(card.locator(".link-preview-title")).to_have_text("The Garden & the Shed")
+            expect(card.locator(".link-preview-description")).to_have_text(
+                "Pictures from the weekend."
+            )
+            expect(card.get_by_role("link")).to_have_attribute("href", f"{site.url}/page")
+            expect(on_alice.locator("#messages li.message .link-preview")).to_have_count(1)
+    finally:
+        site.close()
+    assert site.paths == ["/page"]
