@@ -73,7 +73,7 @@ def upload_create(*, owner: User, stream: IO[bytes], name: object, size: int) ->
     stored), and programs when PARLEY_UPLOAD_REFUSE_EXECUTABLES is on."""
     limit = settings.PARLEY_UPLOAD_MAX_BYTES
     if size > limit:
-        raise FileTooLarge(f"The file is {size} bytes; at most {limit} are accepted.", field="file")
+        raise FileTooLarge(limit=limit)
     if size == 0:
         raise BadRequest("The file is empty.", field="file")
     display_name = _clean_name(name)

@@ -119,6 +119,7 @@ def test_a_26_mib_file_is_refused_with_413(client_for):
     response = upload(client_for(make_user()), b"\0" * (26 * 1024 * 1024), "big.bin")
     assert response.status_code == 413
     assert response.json()["code"] == "file_too_large"
+    assert response.json()["detail"] == "Files can be at most 25 MiB (26214400 bytes)."
 
 
 def test_a_file_just_over_a_lowered_limit_is_refused(client_for, settings):

@@ -49,7 +49,7 @@ class UploadListView(APIView):
         except ValueError:
             length = 0
         if length > limit + MULTIPART_OVERHEAD:  # refused before the body is parsed
-            raise FileTooLarge(f"The file is larger than {limit} bytes.", field="file")
+            raise FileTooLarge(limit=limit)
         uploaded = request.FILES.get("file")
         if uploaded is None:
             raise BadRequest("Send the file as multipart/form-data field `file`.", field="file")
