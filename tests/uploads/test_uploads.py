@@ -283,3 +283,28 @@ def test_behind_nginx_the_download_is_handed_to_x_accel_redirect(client_for, set
     assert response["Content-Type"] == "image/png"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert client_for(make_user()).get(item["url"]).status_code == 404
+
+
+def test_in_one_batch_a_bad_attachment_fails_only_its_own_send(client_for):
+    from messaging.errors import BadRequest
+    from messaging.services import SendRequest, message_send_many
+
+    alice, bob = make_user(), make_user()
+    conversation = make_direct(alice, bob)
+    mine = upload(client_for(alice), b"mine\n", "m.txt").json()["id"]
+    bobs = upload(client_for(bob), b"bob's\n", "b.txt").json()["id"]
+    results = message_send_many(
+        [
+            SendRequest(alice, conversation.pk, "b-1", "", [mine]),
+            SendRequest(alice, conversation.pk, "b-2", "", [bobs]),
+            SendRequest(alice, conversation.pk, "b-3", "", [mine]),  # already claimed by b-1
+            SendRequest(bob, conversation.pk, "b-4", "plain text"),
+        ]
+    )
+    assert results[0]["type"] == "ack"
+    assert isinstance(results[1], BadRequest) and results[1].field == "attachments"
+    assert isinstance(results[2], BadRequest)
+    assert results[3]["type"] == "ack"
+    stored = history(client_for(bob), conversation.pk)
+    assert [m["client_msg_id"] for m in stored] == ["b-1", "b-4"]
+    assert [a["id"] for a in stored[0]["attachments"]] == [mine]
