@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "search",
     "web",
     "protection",
+    "uploads",
+    "previews",
 ]
 
 MIDDLEWARE = [
@@ -250,6 +252,11 @@ CELERY_BEAT_SCHEDULE = {
     "message-keys-prune": {
         "task": "messaging.tasks.message_keys_prune",
         "schedule": crontab(minute=47, hour=3),
+    },
+    # Uploads never attached to a message, older than a day (uploads/services.py).
+    "uploads-prune-unattached": {
+        "task": "uploads.tasks.uploads_prune_unattached",
+        "schedule": crontab(minute=23),
     },
 }
 
@@ -481,3 +488,53 @@ PARLEY_EDIT_WINDOW = env_int("PARLEY_EDIT_WINDOW", 15 * 60)
 
 # Paths served without Parley's Content-Security-Policy: third-party pages with inline script.
 PARLEY_CSP_EXEMPT_PATHS = env_list("PARLEY_CSP_EXEMPT_PATHS", ["/admin/", "/api/docs/"])
+
+# --- Uploads (docs/operations.md, "Files and images") ----------------------------------------
+# Largest file accepted (413 `file_too_large` above it) and the bytes one user may keep stored
+# (413 `quota_exceeded` past it).
+PARLEY_UPLOAD_MAX_BYTES = env_int("PARLEY_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
+PARLEY_UPLOAD_QUOTA_BYTES = env_int("PARLEY_UPLOAD_QUOTA_BYTES", 1024 * 1024 * 1024)
+# Programs (PE, ELF, Mach-O, scripts with #!) are refused with 415 `unsupported_file_type`.
+PARLEY_UPLOAD_REFUSE_EXECUTABLES = env_bool("PARLEY_UPLOAD_REFUSE_EXECUTABLES", True)
+# Images with more pixels than this are refused (400 `image_too_large`) before being decoded.
+PARLEY_UPLOAD_MAX_IMAGE_PIXELS = env_int("PARLEY_UPLOAD_MAX_IMAGE_PIXELS", 50_000_000)
+# Unattached uploads older than this many seconds are removed by the periodic task.
+PARLEY_UPLOAD_UNATTACHED_SECONDS = env_int("PARLEY_UPLOAD_UNATTACHED_SECONDS", 86400)
+# Behind nginx: downloads answer with X-Accel-Redirect: <prefix><storage key> and no body, and
+# nginx sends the file from an `internal` location (docs/operations.md). Local storage only.
+PARLEY_UPLOAD_X_ACCEL_PREFIX = env_str("PARLEY_UPLOAD_X_ACCEL_PREFIX")
+# Where uploads are stored: `local` (MEDIA_ROOT, var/media/) or `s3` (django-storages).
+PARLEY_UPLOAD_STORAGE = env_str("PARLEY_UPLOAD_STORAGE", "local")
+MEDIA_ROOT = Path(env_str("PARLEY_MEDIA_ROOT") or VAR_DIR / "media")
+MEDIA_URL = "/media/"  # never routed: files are served by uploads.api.views only
+_UPLOADS_STORAGE: dict = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": MEDIA_ROOT, "base_url": MEDIA_URL},
+}
+if PARLEY_UPLOAD_STORAGE == "s3":
+    _UPLOADS_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("PARLEY_S3_BUCKET"),
+            "endpoint_url": env_str("PARLEY_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("PARLEY_S3_REGION") or None,
+            "access_key": env_str("PARLEY_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("PARLEY_S3_SECRET_ACCESS_KEY") or None,
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+elif PARLEY_UPLOAD_STORAGE != "local":
+    raise ImproperlyConfigured("PARLEY_UPLOAD_STORAGE is `local` or `s3`")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "uploads": _UPLOADS_STORAGE,
+}
+
+# --- Link previews (docs/operations.md, "Link previews") ---------------------------------------
+# Previews of http(s) links in messages, fetched by a Celery task (public addresses only).
+PARLEY_LINK_PREVIEWS = env_bool("PARLEY_LINK_PREVIEWS", True)
+# Tests and development only: also fetch from loopback addresses (127.0.0.0/8, ::1), any port.
+PARLEY_LINK_PREVIEWS_ALLOW_LOOPBACK = env_bool("PARLEY_LINK_PREVIEWS_ALLOW_LOOPBACK", False)

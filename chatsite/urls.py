@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/", include("receipts.api.urls")),
     path("api/", include("presence.api.urls")),
     path("api/", include("search.api.urls")),
+    path("api/", include("uploads.api.urls")),
     path("", include("web.urls")),
 ]
 

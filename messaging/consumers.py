@@ -370,6 +370,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
                 conversation_id=conversation_id,
                 client_msg_id=frame.get("client_msg_id"),
                 body=frame.get("body"),
+                attachments=frame.get("attachments"),
             )
         )
         await self.send_json(ack)
@@ -606,6 +607,12 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
 
     async def message_deleted(self, message: dict[str, Any]) -> None:
         await self._forward_change(message["event"])
+
+    async def message_preview(self, message: dict[str, Any]) -> None:
+        event = message["event"]
+        conversation_id = event["conversation"]
+        if conversation_id in self.cursors and event["seq"] > self.floors.get(conversation_id, 0):
+            await self.send_json(event)
 
     async def _forward_change(self, event: dict[str, Any]) -> None:
         conversation_id = event["conversation"]

@@ -28,6 +28,10 @@ class MessageEvent(TypedDict):
     edited_at: str | None
     deleted: bool
     system: dict[str, Any] | None  # what a system message records (e.g. member_added)
+    # Files (uploads.events.AttachmentRef); set by the send service and the history selectors.
+    attachments: NotRequired[list[dict[str, Any]]]
+    # Link previews (previews.events.PreviewRef); filled in later by a `preview` frame.
+    previews: NotRequired[list[dict[str, Any]]]
     # Only on the viewer's own messages in history and sync (receipts.selectors.with_receipts).
     status: NotRequired[Literal["sent", "delivered", "read"]]  # direct chats
     delivered_count: NotRequired[int]  # groups: other members it was delivered to / read by

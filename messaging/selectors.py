@@ -5,7 +5,9 @@ from django.conf import settings
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 
+from previews.selectors import with_previews
 from receipts.selectors import with_receipts
+from uploads.selectors import with_attachments
 
 from . import history_cache
 from .errors import NotFound
@@ -108,7 +110,7 @@ def conversation_summaries(
 
 
 def _page(messages) -> list[MessageEvent]:  # type: ignore[no-untyped-def]
-    return [message_event(m, m.sender) for m in messages]
+    return with_previews(with_attachments([message_event(m, m.sender) for m in messages]))
 
 
 def _messages_of(keys) -> list[Message]:  # type: ignore[no-untyped-def]

@@ -16,7 +16,9 @@ from accounts.models import User
 from chatsite import metrics
 from moderation.services import audit_record
 from presence.services import presence_direct_senders_record
+from previews.services import previews_schedule
 from push.services import push_message_sent
+from uploads import services as uploads
 
 from . import dedup, history_cache, partitions, realtime
 from .errors import (
@@ -76,6 +78,7 @@ class Draft:
     client_msg_id: str | None
     body: str
     system: dict[str, Any] | None = None
+    attachments: tuple[Any, ...] = ()  # uploads' AttachmentRefs, claimed by the send
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class SendRequest:
     conversation_id: int
     client_msg_id: object
     body: object
+    attachments: object = None  # upload ids (uploads.services.attachment_ids)
 
 
 def _take_seqs(counts: dict[int, int]) -> dict[int, int]:
@@ -169,7 +173,10 @@ def _store_messages(drafts: list[Draft]) -> list[Message]:
         ]
     )
     Message.objects.bulk_create(messages)
-    events = [message_event(m, d.sender) for m, d in zip(messages, drafts, strict=True)]
+    events = [
+        {**message_event(m, d.sender), "attachments": list(d.attachments), "previews": []}
+        for m, d in zip(messages, drafts, strict=True)
+    ]
 
     def after_commit() -> None:
         realtime.publish_to_conversations(
@@ -194,10 +201,19 @@ def system_message_store(*, conversation_id: int, body: str, system: dict[str, A
 _DUPLICATE_ELSEWHERE = "client_msg_id was already used for a message in another conversation"
 
 
-def message_send(*, sender: User, conversation_id: int, client_msg_id: str, body: str) -> AckEvent:
+def message_send(
+    *,
+    sender: User,
+    conversation_id: int,
+    client_msg_id: str,
+    body: str = "",
+    attachments: object = None,
+) -> AckEvent:
     """Stores a message exactly once per (sender, client_msg_id) with the conversation's next
     seq, and publishes it to the conversation after commit. A repeat returns the original ack."""
-    result = message_send_many([SendRequest(sender, conversation_id, client_msg_id, body)])[0]
+    result = message_send_many(
+        [SendRequest(sender, conversation_id, client_msg_id, body, attachments)]
+    )[0]
     if isinstance(result, Exception):
         raise result
     return result
@@ -215,7 +231,12 @@ def message_send_many(requests: list[SendRequest]) -> list[AckEvent | Exception]
     for index, request in enumerate(requests):
         try:
             validate_client_msg_id(request.client_msg_id)
-            validate_body(request.body)
+            # With files attached, the text may be empty (or absent on the WebSocket).
+            with_files = bool(uploads.attachment_ids(request.attachments))
+            body = "" if request.body is None and with_files else request.body
+            blank = isinstance(body, str) and not body.strip() and len(body) <= BODY_MAX_CHARS
+            if not (with_files and blank):
+                validate_body(body)
         except ChatError as exc:
             results[index] = exc
         else:
@@ -345,6 +366,18 @@ def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
             results[index] = Forbidden("Only staff can post announcements.", field="conversation")
         else:
             allowed.append(index)
+    # The uploads each send attaches: the sender's own, not attached yet (locked till commit).
+    claims: dict[int, uploads.Claim] = {}
+    with_files = [i for i in allowed if requests[i].attachments]
+    wanted = [
+        (requests[i].sender.pk, uploads.attachment_ids(requests[i].attachments)) for i in with_files
+    ]
+    for index, claim in zip(with_files, uploads.attachments_claim(wanted=wanted), strict=True):
+        if isinstance(claim, ChatError):
+            results[index] = claim
+            allowed.remove(index)
+        else:
+            claims[index] = claim
     if not allowed:
         return results  # type: ignore[return-value]
     messages = _store_messages(
@@ -353,9 +386,17 @@ def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
                 conversation_id=requests[i].conversation_id,
                 sender=requests[i].sender,
                 client_msg_id=str(requests[i].client_msg_id),
-                body=str(requests[i].body),
+                body=str(requests[i].body or ""),
+                attachments=tuple(claims[i].refs) if i in claims else (),
             )
             for i in allowed
+        ]
+    )
+    uploads.attachments_attach(
+        attached=[
+            (m.pk, m.conversation_id, m.seq, claims[i])
+            for i, m in zip(allowed, messages, strict=True)
+            if i in claims
         ]
     )
     # Who has written in which direct chat decides who shares presence (presence.selectors).
@@ -366,6 +407,7 @@ def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
             if kinds[(m.conversation_id, m.sender_id)] == Conversation.Kind.DIRECT
         ]
     )
+    previews_schedule(messages=messages)  # link previews, fetched after commit
     acks: list[tuple[int, AckEvent]] = []
     for index, message in zip(allowed, messages, strict=True):
         ack = ack_event(message, duplicate=False)
@@ -561,6 +603,7 @@ def message_delete(
         message.deleted_at = timezone.now()
         message.change_seq = _next_change_seq(conversation_id)
         message.save(update_fields=["body", "deleted_at", "change_seq"])
+        uploads.attachments_release(message_id=message.pk)  # files go after commit
         if not own:
             audit_record(
                 actor=actor,

@@ -6,79 +6,29 @@ service on 169.254.169.254, an intranet host). The endpoint is checked when it i
 and again at every connection: the HTTP session of the Web Push backend resolves the host
 itself, refuses if any address is not public, and connects to the very address it checked, so a
 name that resolves differently a moment later (DNS rebinding) cannot redirect the POST.
-Redirects are checked the same way (each hop is a new connection).
+Redirects are checked the same way (each hop is a new connection). The address checks and the
+guarded session are shared with link previews (chatsite/outbound.py).
 
 PARLEY_PUSH_ALLOW_PRIVATE_ENDPOINTS lifts the address and port checks (and at send time the https
 one), for tests and development with a push service on this machine only.
 """
 
-import ipaddress
-import socket
-import sys
-from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-from urllib3.util.connection import create_connection
+
+from chatsite.outbound import AddressRefused, guarded_session, is_public, public_addresses, resolve
 
 PUSH_PORT = 443
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+EndpointRefused = AddressRefused  # the endpoint is not https, not port 443, or not public
 
-# IPv6 ranges that carry an IPv4 address in their last 32 bits: the IPv4-compatible (deprecated)
-# range and NAT64's well-known and local-use prefixes.
-_V4_IN_LAST_32 = (
-    ipaddress.ip_network("::/96"),
-    ipaddress.ip_network("64:ff9b::/96"),
-    ipaddress.ip_network("64:ff9b:1::/48"),
-)
-
-
-class EndpointRefused(Exception):
-    """The endpoint is not one Parley sends to (not https, not port 443, or not public)."""
+__all__ = ["EndpointRefused", "check_endpoint", "checked_addresses", "is_public", "push_session"]
 
 
 def allow_private() -> bool:
     return bool(settings.PARLEY_PUSH_ALLOW_PRIVATE_ENDPOINTS)
-
-
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    if address.sixtofour is not None:
-        return address.sixtofour
-    if address.teredo is not None:
-        return address.teredo[1]
-    if any(address in network for network in _V4_IN_LAST_32):
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
-
-
-def is_public(address: IPAddress) -> bool:
-    """Globally routable unicast: not private, loopback, link-local, multicast, shared (CGNAT),
-    reserved, documentation or unspecified; an IPv6 address carrying an IPv4 one (mapped,
-    6to4, Teredo, NAT64, IPv4-compatible) is judged by that IPv4 address too."""
-    if not address.is_global or address.is_multicast:
-        return False
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = _embedded_ipv4(address)
-        if embedded is not None:
-            return embedded.is_global and not embedded.is_multicast
-    return True
-
-
-def resolve(host: str, port: int) -> list[str]:
-    """The host's addresses (an IP literal is its own), by the system resolver."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as error:
-        raise EndpointRefused(f"the host {host!r} does not resolve") from error
-    return list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
 
 
 def checked_addresses(host: str, port: int) -> list[str]:
@@ -88,13 +38,7 @@ def checked_addresses(host: str, port: int) -> list[str]:
         return resolve(host, port)
     if port != PUSH_PORT:
         raise EndpointRefused(f"push endpoints must use port {PUSH_PORT}, not {port}")
-    addresses = resolve(host, port)
-    if not addresses:
-        raise EndpointRefused(f"the host {host!r} does not resolve")
-    for address in addresses:
-        if not is_public(ipaddress.ip_address(address)):
-            raise EndpointRefused(f"the host {host!r} resolves to {address}, not a public address")
-    return addresses
+    return public_addresses(host, port)
 
 
 def check_endpoint(url: str) -> None:
@@ -114,78 +58,13 @@ def check_endpoint(url: str) -> None:
     checked_addresses(parts.hostname, port or PUSH_PORT)
 
 
-class _CheckedConnect:
-    """Connects only to addresses checked by checked_addresses, at the moment of connecting;
-    `host` stays the name, for SNI, the certificate check and the Host header."""
-
-    host: str
-    port: int
-    timeout: Any
-    source_address: Any
-    socket_options: Any
-
-    def _new_conn(self) -> socket.socket:
-        addresses = checked_addresses(self.host, self.port)
-        last_error: Exception = EndpointRefused(f"the host {self.host!r} does not resolve")
-        for address in addresses:
-            try:
-                sock = create_connection(
-                    (address, self.port),
-                    self.timeout,
-                    source_address=self.source_address,
-                    socket_options=self.socket_options,
-                )
-            except TimeoutError as error:
-                last_error = ConnectTimeoutError(
-                    self, f"Connection to {self.host} ({address}) timed out."
-                )
-                last_error.__cause__ = error
-            except OSError as error:
-                last_error = NewConnectionError(
-                    self, f"Failed to establish a new connection to {address}: {error}"
-                )
-                last_error.__cause__ = error
-            else:
-                sys.audit("http.client.connect", self, self.host, self.port)
-                return sock
-        raise last_error
-
-
-class _CheckedHTTPSConnection(_CheckedConnect, HTTPSConnection):
-    pass
-
-
-class _CheckedHTTPConnection(_CheckedConnect, HTTPConnection):
-    def _new_conn(self) -> socket.socket:
-        if not allow_private():
-            raise EndpointRefused("push endpoints must use https")
-        return super()._new_conn()
-
-
-class _CheckedHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = _CheckedHTTPSConnection
-
-
-class _CheckedHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = _CheckedHTTPConnection
-
-
-class _CheckedAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _CheckedHTTPConnectionPool,
-            "https": _CheckedHTTPSConnectionPool,
-        }
+def _refuse_plain_http() -> None:
+    if not allow_private():
+        raise EndpointRefused("push endpoints must use https")
 
 
 def push_session() -> requests.Session:
     """A requests session whose every connection (redirects included) goes only to a checked
     public address on port 443. It ignores HTTP(S)_PROXY: through a proxy the address actually
     reached would be the proxy's choice, not one checked here."""
-    session = requests.Session()
-    session.trust_env = False
-    adapter = _CheckedAdapter()
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
+    return guarded_session(policy=checked_addresses, refuse_plain_http=_refuse_plain_http)

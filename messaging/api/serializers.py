@@ -8,6 +8,24 @@ class UserRefSerializer(serializers.Serializer):
     username = serializers.CharField()
 
 
+class AttachmentSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+    content_type = serializers.CharField()
+    url = serializers.CharField()
+    thumbnail_url = serializers.CharField(allow_null=True)
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+
+
+class PreviewSerializer(serializers.Serializer):
+    url = serializers.CharField(help_text="The link as written in the message")
+    title = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    image_url = serializers.CharField(allow_null=True)
+
+
 class MessageSerializer(serializers.Serializer):
     type = serializers.CharField(default="message")
     conversation = serializers.IntegerField()
@@ -22,6 +40,8 @@ class MessageSerializer(serializers.Serializer):
     system = serializers.DictField(
         allow_null=True, help_text="What a system message records, e.g. {event: member_added}"
     )
+    attachments = AttachmentSerializer(many=True, required=False)
+    previews = PreviewSerializer(many=True, required=False)
     status = serializers.ChoiceField(
         choices=["sent", "delivered", "read"],
         required=False,
@@ -43,7 +63,18 @@ class MessagePageSerializer(serializers.Serializer):
 
 class SendSerializer(serializers.Serializer):
     client_msg_id = serializers.CharField(trim_whitespace=False, allow_blank=True)
-    body = serializers.CharField(trim_whitespace=False, allow_blank=True)
+    body = serializers.CharField(
+        trim_whitespace=False,
+        allow_blank=True,
+        required=False,
+        default="",
+        help_text="Required unless attachments are given",
+    )
+    attachments = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Up to 10 ids of your own uploads not attached yet (POST /api/uploads/)",
+    )
 
 
 class AckSerializer(serializers.Serializer):

@@ -2,6 +2,8 @@
 // Message bodies and every other piece of user data go into the page as text nodes only.
 
 import { api, ApiError } from "./api.js";
+import { attachmentsNode, setUpAttachments } from "./attachments.js";
+import { applyPreview, previewsNode } from "./previews.js";
 import { Connection } from "./connection.js";
 import { dayKey, dayLabel, el, linkify, newClientId, timeOf } from "./render.js";
 import { setUpSearch } from "./search.js";
@@ -193,6 +195,10 @@ function handleFrame(frame) {
       return onChangesDone(frame);
     case "conversation_left":
       return onConversationLeft(frame);
+    case "preview": {
+      const conv = applyPreview(conversations, frame);
+      return conv ? refresh(conv) : undefined;
+    }
     default:
       return undefined; // frames this client does not know are ignored
   }
@@ -347,6 +353,7 @@ function onAck(ack) {
       sender: { id: me.id, username: me.username },
       client_msg_id: ack.client_msg_id,
       body: pending.body,
+      attachments: pending.attachments,
       created_at: ack.created_at,
     });
   }
@@ -559,8 +566,8 @@ async function loadPresence() {
 
 // --- sending --------------------------------------------------------------------------------
 
-function sendMessage(conv, text) {
-  const pending = { cid: newClientId(), body: text, status: "pending", error: null, timer: null };
+function sendMessage(conv, text, attachments = []) {
+  const pending = { cid: newClientId(), body: text, attachments, status: "pending", error: null, timer: null };
   conv.pending.set(pending.cid, pending);
   transmit(conv, pending);
   refresh(conv);
@@ -571,6 +578,7 @@ function transmit(conv, pending) {
   pending.status = "pending";
   pending.error = null;
   const frame = { type: "send", conversation: conv.id, client_msg_id: pending.cid, body: pending.body };
+  if (pending.attachments.length) frame.attachments = pending.attachments.map((a) => a.id);
   if (conn.send(frame)) {
     pending.timer = setTimeout(() => {
       if (conv.pending.get(pending.cid) === pending && conn.isReady) {
@@ -815,7 +823,7 @@ function messageItems(conv) {
     const m = conv.messages.get(seq);
     addDay(m.created_at);
     const mark = isMine(m) ? markOf(conv, m) : "";
-    const version = [m.body, m.deleted, m.edited_at, mark, supported.edit].join("|");
+    const version = [m.body, m.deleted, m.edited_at, mark, supported.edit, m.previews?.length ?? 0].join("|");
     items.push({ key: `m-${seq}`, version, build: () => messageRow(conv, m, mark) });
   }
   for (const p of conv.pending.values()) {
@@ -893,6 +901,8 @@ function messageRow(conv, m, mark) {
       m.edited_at && !deleted ? el("span", { class: "edited" }, " (edited)") : null,
     ),
     bodyNode,
+    deleted ? null : attachmentsNode(m.attachments),
+    deleted ? null : previewsNode(m.previews),
     mine && !deleted ? el("div", { class: `mark mark-${mark.split(" ")[0]}` }, MARK_TEXT[mark] || `✓✓ ${mark[0].toUpperCase()}${mark.slice(1)}`) : null,
     actions.length ? el("div", { class: "actions" }, ...actions) : null,
   );
@@ -906,6 +916,7 @@ function pendingRow(conv, p) {
     { class: `message mine ${failed ? "failed" : "pending"}`, dataset: { status: failed ? "failed" : "pending", clientMsgId: p.cid } },
     el("div", { class: "meta" }, el("span", { class: "sender" }, `${me.username} (you)`)),
     el("div", { class: "body" }, linkify(p.body)),
+    attachmentsNode(p.attachments),
     el(
       "div",
       { class: "mark" },
@@ -1349,9 +1360,10 @@ function setUpDetails() {
 function setUpComposer() {
   const form = $("composer");
   const input = $("composer-input");
+  const files = setUpAttachments({ form, input, dropZone: $("pane") });
   const submit = () => {
     const text = input.value;
-    if (!current || !text.trim()) return;
+    if (!current || (!text.trim() && (editing || !files.ready()))) return;
     if (editing) {
       const { conv, message } = editing;
       if (conn.send({ type: "edit", conversation: conv.id, id: message.id, body: text })) {
@@ -1362,7 +1374,7 @@ function setUpComposer() {
       }
       return;
     }
-    sendMessage(current, text);
+    sendMessage(current, text, files.take());
     input.value = "";
     current.draft = "";
     autoSize();

@@ -165,6 +165,8 @@ def test_history_pages(client_for):
         "edited_at",
         "deleted",
         "system",
+        "attachments",
+        "previews",
     }
     assert first["sender"] == {"id": alice.pk, "username": "alice"} and isinstance(first["id"], str)
 
