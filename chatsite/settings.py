@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "receipts",
     "web",
     "protection",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -242,6 +243,8 @@ LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Bearer values starting with `parley_` are API tokens; others are JWTs.
+        "integrations.authentication.ApiTokenAuthentication",
         "accounts.authentication.RevocableJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],

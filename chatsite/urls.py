@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/", include("push.api.urls")),
     path("api/", include("receipts.api.urls")),
     path("api/", include("presence.api.urls")),
+    path("api/", include("integrations.api.urls")),
     path("", include("web.urls")),
 ]
 

@@ -40,6 +40,7 @@ from accounts.selectors import socket_refusal
 from accounts.websocket import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED
 from chatsite import metrics
 from chatsite.asyncdb import db_hop
+from integrations.websocket import frame_allowed
 from presence.services import (
     presence_connect,
     presence_disconnect,
@@ -318,6 +319,11 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
                 else f"unknown type {frame_type[:40]!r}"
             )
             await self.send_error("bad_request", detail, ref=ref)
+            return
+        if not frame_allowed(self.scope.get("token_scopes"), frame_type):
+            await self.send_error(
+                "insufficient_scope", "this API token lacks the 'write' scope", ref=ref
+            )
             return
         try:
             await handler(self, frame)

@@ -4,6 +4,7 @@
 import { api, ApiError } from "./api.js";
 import { Connection } from "./connection.js";
 import { dayKey, dayLabel, el, linkify, newClientId, timeOf } from "./render.js";
+import "./integrations.js"; // Settings › Integrations (bots, tokens, webhooks)
 
 const PAGE = 50;
 const ACK_TIMEOUT_MS = 15000;

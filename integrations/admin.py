@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from .models import ApiToken, Bot
+from .services import api_tokens_revoke
+
+
+@admin.register(Bot)
+class BotAdmin(admin.ModelAdmin):
+    list_display = ["display_name", "user", "owner", "created_at"]
+    search_fields = ["display_name", "user__username", "owner__username"]
+    raw_id_fields = ["user", "owner"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are listed by prefix; the secret itself is never stored, so never shown."""
+
+    list_display = ["prefix", "name", "user", "scopes", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["prefix", "name", "user__username"]
+    readonly_fields = ["prefix", "digest", "created_at", "last_used_at", "user"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a token is made by its user (or bot owner), who sees it once
+
+    @admin.action(description="Revoke the selected tokens (their sockets close with 4401)")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        count = api_tokens_revoke(token_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Revoked {count} token(s).")

@@ -1,0 +1,54 @@
+from rest_framework import serializers
+
+from integrations.models import ApiToken
+
+
+class BotCreateSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    display_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+
+
+class BotSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="user_id")
+    username = serializers.CharField(source="user.username")
+    display_name = serializers.CharField()
+    avatar_url = serializers.CharField()
+    is_bot = serializers.BooleanField(default=True, read_only=True)
+    is_active = serializers.BooleanField(source="user.is_active")
+    owner = serializers.IntegerField(source="owner_id")
+    created_at = serializers.DateTimeField()
+
+
+class BotTokenSerializer(BotSerializer):
+    token = serializers.CharField(help_text="The bot's API token; shown only in this answer.")
+
+
+class TokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    expires_in = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Seconds until the token expires (60 to 10 years); null: never.",
+    )
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=ApiToken.Scope.choices),
+        required=False,
+        default=["read", "write"],
+        allow_empty=False,
+    )
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    scopes = serializers.ListField(child=serializers.CharField())
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "scopes", "created_at", "expires_at", "last_used_at"]
+
+
+class TokenIssuedSerializer(TokenSerializer):
+    token = serializers.CharField(help_text="The token itself; shown only in this answer.")
+
+    class Meta(TokenSerializer.Meta):
+        fields = [*TokenSerializer.Meta.fields, "token"]

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("bots/", views.BotListView.as_view(), name="bots"),
+    path("bots/<dbid:bot_id>/", views.BotDetailView.as_view(), name="bot"),
+    path("bots/<dbid:bot_id>/token/", views.BotTokenView.as_view(), name="bot-token"),
+    path("me/tokens/", views.TokenListView.as_view(), name="api-tokens"),
+    path("me/tokens/<dbid:token_id>/", views.TokenDetailView.as_view(), name="api-token"),
+]

@@ -1,0 +1,107 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from integrations import selectors, services
+from messaging.api.serializers import ErrorSerializer
+
+from .permissions import AdminScope
+from .serializers import (
+    BotCreateSerializer,
+    BotSerializer,
+    BotTokenSerializer,
+    TokenCreateSerializer,
+    TokenIssuedSerializer,
+    TokenSerializer,
+)
+
+
+def _bot_with_token(bot, issued) -> dict:  # type: ignore[no-untyped-def]
+    return {**BotSerializer(bot).data, "token": issued.raw}
+
+
+class BotListView(APIView):
+    permission_classes = [AdminScope]
+
+    @extend_schema(responses=BotSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(BotSerializer(selectors.bots_of(owner=request.user), many=True).data)
+
+    @extend_schema(
+        request=BotCreateSerializer,
+        responses={201: BotTokenSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
+        description="Creates a bot owned by the caller. The answer carries its API token, "
+        "shown only this once.",
+    )
+    def post(self, request: Request) -> Response:
+        data = BotCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        bot, issued = services.bot_create(
+            owner=request.user,
+            username=data.validated_data["username"],
+            display_name=data.validated_data.get("display_name", ""),
+        )
+        return Response(_bot_with_token(bot, issued), status=status.HTTP_201_CREATED)
+
+
+class BotDetailView(APIView):
+    permission_classes = [AdminScope]
+
+    @extend_schema(
+        responses={204: None, 404: ErrorSerializer},
+        description="Deactivates the bot: its token stops working at once and its WebSockets "
+        "close with 4401. Its messages stay.",
+    )
+    def delete(self, request: Request, bot_id: int) -> Response:
+        services.bot_deactivate(owner=request.user, bot_id=bot_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BotTokenView(APIView):
+    permission_classes = [AdminScope]
+
+    @extend_schema(
+        request=None,
+        responses={200: BotTokenSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        description="Rotates the bot's token: the old one is refused at once (its sockets close "
+        "with 4401) and the new one is in the answer, shown only this once.",
+    )
+    def post(self, request: Request, bot_id: int) -> Response:
+        bot, issued = services.bot_token_rotate(owner=request.user, bot_id=bot_id)
+        return Response(_bot_with_token(bot, issued))
+
+
+class TokenListView(APIView):
+    permission_classes = [AdminScope]
+
+    @extend_schema(responses=TokenSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        tokens = selectors.api_tokens_of(user=request.user)
+        return Response(TokenSerializer(tokens, many=True).data)
+
+    @extend_schema(
+        request=TokenCreateSerializer,
+        responses={201: TokenIssuedSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
+        description="Issues a personal API token, sent as `Authorization: Bearer <token>` on "
+        "REST and the WebSocket. Only a digest is stored: the token is shown only this once.",
+    )
+    def post(self, request: Request) -> Response:
+        data = TokenCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        issued = services.api_token_create(user=request.user, **data.validated_data)
+        body = {**TokenSerializer(issued.token).data, "token": issued.raw}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class TokenDetailView(APIView):
+    permission_classes = [AdminScope]
+
+    @extend_schema(
+        responses={204: None, 404: ErrorSerializer},
+        description="Revokes the token at once; WebSockets opened with it close with 4401.",
+    )
+    def delete(self, request: Request, token_id: int) -> Response:
+        services.api_token_revoke(user=request.user, token_id=token_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

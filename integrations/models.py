@@ -1,0 +1,55 @@
+"""Bots, API tokens, incoming webhooks: how tools reach Parley without a password."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Bot(models.Model):
+    """A bot is a user (`user`) with a person answerable for it (`owner`). It takes part in
+    conversations like anyone, but has no password: it signs in only with its API token."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bot", primary_key=True
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="owned_bots"
+    )
+    display_name = models.CharField(max_length=150)
+    avatar_url = models.URLField(blank=True, max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class ApiToken(models.Model):
+    """A long-lived bearer token. Only its SHA-256 digest is stored, and a short prefix in clear
+    so people can tell their tokens apart; the token itself is shown once, when made."""
+
+    class Scope(models.TextChoices):
+        READ = "read"
+        WRITE = "write"
+        ADMIN = "admin"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16)
+    digest = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+    @property
+    def session_id(self) -> str:
+        """The login-session id of the sockets this token opened (closed as one on revoke)."""
+        return f"apitoken{self.pk}"

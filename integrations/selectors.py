@@ -1,0 +1,49 @@
+"""Reads of bots and API tokens."""
+
+import hashlib
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+
+from .models import ApiToken, Bot
+
+# Every Parley API token starts with this, so a bearer token is told from a JWT by its first
+# characters (and secret scanners can recognise a leaked one).
+TOKEN_PREFIX = "parley_"  # noqa: S105 (a public marker, not a secret)
+
+
+def token_digest(raw: str) -> str:
+    """SHA-256 of the token: tokens are 256 random bits, so a plain digest cannot be reversed."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def api_token_for(*, raw: str) -> ApiToken | None:
+    """The live token for this secret (not revoked, not expired, its user active), or None."""
+    if not raw.startswith(TOKEN_PREFIX):
+        return None
+    return (
+        ApiToken.objects.select_related("user")
+        .filter(digest=token_digest(raw), revoked_at__isnull=True, user__is_active=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        .first()
+    )
+
+
+def api_tokens_of(*, user: User) -> QuerySet[ApiToken]:
+    """The user's tokens that still work, newest first."""
+    return (
+        ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        .order_by("-created_at", "-pk")
+    )
+
+
+def bots_of(*, owner: User) -> QuerySet[Bot]:
+    """The bots a person owns (deactivated ones too), oldest first."""
+    return Bot.objects.filter(owner=owner).select_related("user").order_by("user_id")
+
+
+def is_bot(user: User) -> bool:
+    return Bot.objects.filter(user_id=user.pk).exists()

@@ -1,0 +1,146 @@
+// Settings › Integrations: bots, personal API tokens (and, as they land, webhooks).
+// A secret (a new token) is shown once, in a read-only field, and never kept in memory after.
+// Everything from the server becomes text nodes only.
+
+import { api } from "./api.js";
+import { el } from "./render.js";
+
+const $ = (id) => document.getElementById(id);
+
+function when(value) {
+  return value ? new Date(value).toLocaleString() : "never";
+}
+
+function showSecret(label, secret) {
+  const box = $("integrations-secret");
+  box.replaceChildren(
+    el("p", { text: `${label} — copy it now, it will not be shown again:` }),
+    el("input", { readonly: true, value: secret, "aria-label": label, id: "integrations-secret-value" }),
+  );
+  box.hidden = false;
+}
+
+function fail(error) {
+  $("integrations-error").textContent = error.message || String(error);
+}
+
+async function refreshBots() {
+  const bots = await api("GET", "/api/bots/");
+  const list = $("bot-list");
+  list.replaceChildren(
+    ...bots.map((bot) =>
+      el(
+        "li",
+        { class: "integration-row", dataset: { botId: bot.id } },
+        el("span", { class: "badge", text: "bot" }),
+        " ",
+        el("strong", { text: bot.display_name }),
+        ` @${bot.username}`,
+        bot.is_active ? "" : " (deactivated)",
+        bot.is_active
+          ? el("button", {
+              type: "button",
+              text: "New token",
+              onclick: () => act(async () => {
+                const rotated = await api("POST", `/api/bots/${bot.id}/token/`);
+                showSecret(`Token of @${bot.username}`, rotated.token);
+              }),
+            })
+          : null,
+        bot.is_active
+          ? el("button", {
+              type: "button",
+              class: "danger",
+              text: "Deactivate",
+              onclick: () => act(() => api("DELETE", `/api/bots/${bot.id}/`)),
+            })
+          : null,
+      ),
+    ),
+  );
+}
+
+async function refreshTokens() {
+  const tokens = await api("GET", "/api/me/tokens/");
+  $("token-list").replaceChildren(
+    ...tokens.map((token) =>
+      el(
+        "li",
+        { class: "integration-row", dataset: { tokenId: token.id } },
+        el("strong", { text: token.name }),
+        ` ${token.prefix}… · ${token.scopes.join(", ")} · last used ${when(token.last_used_at)}`,
+        token.expires_at ? ` · expires ${when(token.expires_at)}` : "",
+        el("button", {
+          type: "button",
+          class: "danger",
+          text: "Revoke",
+          onclick: () => act(() => api("DELETE", `/api/me/tokens/${token.id}/`)),
+        }),
+      ),
+    ),
+  );
+}
+
+const refreshers = [refreshBots, refreshTokens];
+
+// Other integration sections (webhooks) register a refresher here.
+export function addIntegrationSection(refresh) {
+  refreshers.push(refresh);
+}
+
+async function refreshAll() {
+  $("integrations-error").textContent = "";
+  await Promise.all(refreshers.map((refresh) => refresh().catch(fail)));
+}
+
+async function act(work) {
+  try {
+    await work();
+  } catch (error) {
+    fail(error);
+  }
+  await refreshAll();
+}
+
+function setUp() {
+  const dialog = $("integrations-dialog");
+  const button = $("integrations-button");
+  if (!dialog || !button) return;
+  button.addEventListener("click", () => {
+    $("integrations-secret").hidden = true;
+    $("integrations-secret").replaceChildren();
+    dialog.showModal();
+    refreshAll();
+  });
+  $("integrations-close").addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => $("integrations-secret").replaceChildren());
+  $("bot-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    act(async () => {
+      const bot = await api("POST", "/api/bots/", {
+        username: $("bot-username").value.trim(),
+        display_name: $("bot-display-name").value.trim(),
+      });
+      $("bot-form").reset();
+      showSecret(`Token of @${bot.username}`, bot.token);
+    });
+  });
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const scopes = [...document.querySelectorAll("input[name=token-scope]:checked")].map(
+      (box) => box.value,
+    );
+    const days = Number($("token-days").value);
+    act(async () => {
+      const token = await api("POST", "/api/me/tokens/", {
+        name: $("token-name").value.trim(),
+        scopes,
+        expires_in: days > 0 ? days * 86400 : null,
+      });
+      $("token-form").reset();
+      showSecret(`Token “${token.name}”`, token.token);
+    });
+  });
+}
+
+setUp();

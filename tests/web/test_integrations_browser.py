@@ -1,0 +1,52 @@
+"""Settings > Integrations in the browser: a person makes a bot and a personal token, sees each
+secret once, and revokes the token (static/parley/integrations.js)."""
+
+import urllib.error
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.web.browser import WAIT_MS, Account, http_json, unique
+from tests.web.test_browser import base_url, browser, env, open_page  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+expect.set_options(timeout=WAIT_MS)
+
+
+def me_with(base: str, token: str) -> int | dict:
+    try:
+        return http_json("GET", f"{base}/api/me/", token=token)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_a_bot_and_a_token_made_and_revoked_in_settings(open_page, base_url):  # noqa: F811
+    alice = Account.register(base_url, "alice")
+    page = open_page(alice)
+    page.get_by_role("button", name="Integrations").click()
+    dialog = page.locator("#integrations-dialog")
+    bot_name = unique("deploy-bot")
+    dialog.get_by_label("Bot username").fill(bot_name)
+    dialog.get_by_label("Display name").fill("Deploys")
+    dialog.get_by_role("button", name="Create bot").click()
+    secret = dialog.locator("#integrations-secret-value")
+    expect(dialog.locator("#bot-list li")).to_contain_text("Deploys")
+    bot_token = secret.input_value()
+    assert bot_token.startswith("parley_")
+    me = me_with(base_url, bot_token)
+    assert me["username"] == bot_name and me["is_bot"] is True
+
+    dialog.get_by_label("Token name").fill("cron job")
+    dialog.get_by_label("admin").uncheck()
+    dialog.get_by_role("button", name="Create token").click()
+    row = dialog.locator("#token-list li").filter(has_text="cron job")
+    expect(row).to_contain_text("read, write")
+    personal = secret.input_value()
+    assert personal.startswith("parley_") and personal != bot_token
+    assert me_with(base_url, personal)["id"] == alice.id
+    assert personal[:13] in row.inner_text()  # the prefix, never the whole secret
+    assert personal not in dialog.locator("#token-list").inner_text()
+
+    row.get_by_role("button", name="Revoke").click()
+    expect(row).to_have_count(0)
+    assert me_with(base_url, personal) == 401
