@@ -335,6 +335,9 @@ PARLEY_RATE_LIMITS = {
     "login_account": env_str("PARLEY_RATE_LOGIN_ACCOUNT", "10/h"),
     "register": env_str("PARLEY_RATE_REGISTER", "10/m"),
     "rest_write": env_str("PARLEY_RATE_REST_WRITE", "10/s:30"),
+    # Posts to one incoming webhook (/hooks/<secret>/), whoever sends them (Slack allows
+    # about one a second with short bursts).
+    "webhook": env_str("PARLEY_RATE_WEBHOOK", "1/s:30"),
 }
 # A socket refused this many times within the window (seconds) is closed with 4429.
 PARLEY_ABUSE_REFUSALS = env_int("PARLEY_ABUSE_REFUSALS", 100)

@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/", include("receipts.api.urls")),
     path("api/", include("presence.api.urls")),
     path("api/", include("integrations.api.urls")),
+    path("", include("integrations.hooks_urls")),
     path("", include("web.urls")),
 ]
 

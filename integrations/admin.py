@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .models import ApiToken, Bot
+from .models import ApiToken, Bot, IncomingWebhook
 from .services import api_tokens_revoke
 
 
@@ -30,3 +30,16 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         count = api_tokens_revoke(token_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Revoked {count} token(s).")
+
+
+@admin.register(IncomingWebhook)
+class IncomingWebhookAdmin(admin.ModelAdmin):
+    """Deleting a webhook here makes its URL answer 404 at once."""
+
+    list_display = ["name", "conversation", "sender", "prefix", "created_by", "last_used_at"]
+    search_fields = ["name", "prefix", "sender__username", "created_by__username"]
+    readonly_fields = ["prefix", "digest", "created_at", "last_used_at"]
+    raw_id_fields = ["conversation", "sender", "created_by"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # made over REST or in the browser, where its URL is shown once

@@ -14,7 +14,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 
 from .selectors import TOKEN_PREFIX, api_token_for
-from .services import api_token_touch
+from .tokens import api_token_touch
 
 
 def insufficient_scope(scope: str) -> exceptions.PermissionDenied:

@@ -53,3 +53,30 @@ class ApiToken(models.Model):
     def session_id(self) -> str:
         """The login-session id of the sockets this token opened (closed as one on revoke)."""
         return f"apitoken{self.pk}"
+
+
+class IncomingWebhook(models.Model):
+    """A secret URL (`/hooks/<secret>/`) that posts into one conversation as `sender`: the
+    webhook's bot in a group, the person who made it in a direct chat (a direct chat has two
+    members, no room for a bot). Only the secret's digest is stored."""
+
+    conversation = models.ForeignKey(
+        "messaging.Conversation", on_delete=models.CASCADE, related_name="incoming_webhooks"
+    )
+    name = models.CharField(max_length=100)
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="incoming_webhooks"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    prefix = models.CharField(max_length=16)
+    digest = models.CharField(max_length=64, unique=True)
+    # When set, GitHub deliveries must carry a valid X-Hub-Signature-256 under it (an HMAC
+    # key, so it is kept in clear: it is only ever compared, never shown again).
+    github_secret = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} → conversation {self.conversation_id}"

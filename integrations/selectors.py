@@ -6,8 +6,11 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from messaging.errors import Forbidden
+from messaging.models import Conversation, Membership
+from messaging.selectors import membership_for
 
-from .models import ApiToken, Bot
+from .models import ApiToken, Bot, IncomingWebhook
 
 # Every Parley API token starts with this, so a bearer token is told from a JWT by its first
 # characters (and secret scanners can recognise a leaked one).
@@ -47,3 +50,26 @@ def bots_of(*, owner: User) -> QuerySet[Bot]:
 
 def is_bot(user: User) -> bool:
     return Bot.objects.filter(user_id=user.pk).exists()
+
+
+def conversation_managed_by(*, user: User, conversation_id: int) -> Conversation:
+    """The conversation, if the user may manage its webhooks: a group's owner or admins,
+    either side of a direct chat (strangers get NotFound, other members Forbidden)."""
+    membership = membership_for(user_id=user.pk, conversation_id=conversation_id)
+    conversation = membership.conversation
+    if conversation.kind == Conversation.Kind.GROUP:
+        if membership.role not in (Membership.Role.OWNER, Membership.Role.ADMIN):
+            raise Forbidden("Only the owner or an admin can manage webhooks.", field="role")
+    elif conversation.kind != Conversation.Kind.DIRECT:
+        raise Forbidden("Webhooks post into groups and direct chats.", field="conversation")
+    return conversation
+
+
+def incoming_webhooks_of(*, user: User, conversation_id: int) -> QuerySet[IncomingWebhook]:
+    """The conversation's incoming webhooks, for those who may manage them."""
+    conversation_managed_by(user=user, conversation_id=conversation_id)
+    return (
+        IncomingWebhook.objects.filter(conversation_id=conversation_id)
+        .select_related("sender")
+        .order_by("pk")
+    )

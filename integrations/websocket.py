@@ -7,7 +7,7 @@ from django.contrib.auth.models import AnonymousUser
 from chatsite.asyncdb import db_hop
 
 from .selectors import TOKEN_PREFIX, api_token_for
-from .services import api_token_touch
+from .tokens import api_token_touch
 
 API_TOKEN_PREFIX = TOKEN_PREFIX
 # Frames a token without the `write` scope may still send: they change nothing anyone sees.

@@ -52,3 +52,35 @@ class TokenIssuedSerializer(TokenSerializer):
 
     class Meta(TokenSerializer.Meta):
         fields = [*TokenSerializer.Meta.fields, "token"]
+
+
+class IncomingWebhookCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    bot = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="A bot of yours (groups only)."
+    )
+    github_secret = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=200,
+        help_text="If set, GitHub deliveries must carry a valid X-Hub-Signature-256.",
+    )
+
+
+class IncomingWebhookSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    conversation = serializers.IntegerField(source="conversation_id")
+    sender = serializers.IntegerField(source="sender_id", help_text="Who the posts come from.")
+    prefix = serializers.CharField(help_text="The start of the URL's secret, for telling apart.")
+    github_signed = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+
+    def get_github_signed(self, webhook) -> bool:  # type: ignore[no-untyped-def]
+        return bool(webhook.github_secret)
+
+
+class IncomingWebhookIssuedSerializer(IncomingWebhookSerializer):
+    url = serializers.CharField(help_text="The webhook's URL; shown only in this answer.")

@@ -8,4 +8,14 @@ urlpatterns = [
     path("bots/<dbid:bot_id>/token/", views.BotTokenView.as_view(), name="bot-token"),
     path("me/tokens/", views.TokenListView.as_view(), name="api-tokens"),
     path("me/tokens/<dbid:token_id>/", views.TokenDetailView.as_view(), name="api-token"),
+    path(
+        "conversations/<dbid:conversation_id>/webhooks/",
+        views.IncomingWebhookListView.as_view(),
+        name="incoming-webhooks",
+    ),
+    path(
+        "conversations/<dbid:conversation_id>/webhooks/<dbid:webhook_id>/",
+        views.IncomingWebhookDetailView.as_view(),
+        name="incoming-webhook-detail",
+    ),
 ]

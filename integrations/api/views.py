@@ -1,5 +1,8 @@
+from django.http import HttpResponse
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,6 +15,9 @@ from .serializers import (
     BotCreateSerializer,
     BotSerializer,
     BotTokenSerializer,
+    IncomingWebhookCreateSerializer,
+    IncomingWebhookIssuedSerializer,
+    IncomingWebhookSerializer,
     TokenCreateSerializer,
     TokenIssuedSerializer,
     TokenSerializer,
@@ -105,3 +111,84 @@ class TokenDetailView(APIView):
     def delete(self, request: Request, token_id: int) -> Response:
         services.api_token_revoke(user=request.user, token_id=token_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class IncomingWebhookListView(APIView):
+    permission_classes = [AdminScope]
+
+    @extend_schema(responses={200: IncomingWebhookSerializer(many=True), 404: ErrorSerializer})
+    def get(self, request: Request, conversation_id: int) -> Response:
+        hooks = selectors.incoming_webhooks_of(user=request.user, conversation_id=conversation_id)
+        return Response(IncomingWebhookSerializer(hooks, many=True).data)
+
+    @extend_schema(
+        request=IncomingWebhookCreateSerializer,
+        responses={
+            201: IncomingWebhookIssuedSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+        },
+        description="An incoming webhook (group owner/admins, or either side of a direct chat). "
+        "The answer's `url` (`/hooks/<secret>/`) is shown only this once. In a group the posts "
+        "come from `bot` (added to the group if needed) or a new bot named after the webhook; "
+        "in a direct chat from the caller.",
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        data = IncomingWebhookCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        issued = services.incoming_webhook_create(
+            user=request.user,
+            conversation_id=conversation_id,
+            name=data.validated_data["name"],
+            bot_id=data.validated_data["bot"],
+            github_secret=data.validated_data["github_secret"],
+        )
+        url = request.build_absolute_uri(reverse("incoming-webhook", args=[issued.secret]))
+        body = {**IncomingWebhookSerializer(issued.webhook).data, "url": url}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class IncomingWebhookDetailView(APIView):
+    permission_classes = [AdminScope]
+
+    @extend_schema(responses={204: None, 403: ErrorSerializer, 404: ErrorSerializer})
+    def delete(self, request: Request, conversation_id: int, webhook_id: int) -> Response:
+        services.incoming_webhook_delete(
+            user=request.user, conversation_id=conversation_id, webhook_id=webhook_id
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class HookView(APIView):
+    """The receiver of incoming webhooks: no login, the secret in the URL is the credential."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []  # limited per webhook in the service
+
+    @extend_schema(
+        request={"application/json": dict},
+        responses={
+            (200, "text/plain"): str,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            429: ErrorSerializer,
+        },
+        description='Slack-compatible incoming webhook: `{"text"}` (also `username`, '
+        "`attachments`, `blocks`), GitHub events (with `X-GitHub-Event`) or an Alertmanager "
+        "notification. Answers 200 `ok`. `Idempotency-Key` or `client_msg_id` makes a retry "
+        "store nothing new. See docs/integrations.md.",
+    )
+    def post(self, request: Request, secret: str) -> HttpResponse:
+        raw = request.body
+        if request.content_type == "application/x-www-form-urlencoded":
+            raw = (request.POST.get("payload") or "").encode()  # Slack's form encoding
+        services.incoming_webhook_post(
+            secret=secret,
+            body=raw,
+            github_event=request.headers.get("X-GitHub-Event"),
+            github_signature=request.headers.get("X-Hub-Signature-256"),
+            idempotency_key=request.headers.get("Idempotency-Key"),
+        )
+        return HttpResponse("ok", content_type="text/plain")

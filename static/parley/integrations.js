@@ -1,4 +1,4 @@
-// Settings › Integrations: bots, personal API tokens (and, as they land, webhooks).
+// Settings › Integrations: bots, personal API tokens, incoming webhooks.
 // A secret (a new token) is shown once, in a read-only field, and never kept in memory after.
 // Everything from the server becomes text nodes only.
 
@@ -81,7 +81,47 @@ async function refreshTokens() {
   );
 }
 
-const refreshers = [refreshBots, refreshTokens];
+async function refreshHooks() {
+  const select = $("hook-conversation");
+  const chosen = select.value;
+  const conversations = (await api("GET", "/api/conversations/")).filter(
+    (c) => c.kind === "group" || c.kind === "direct",
+  );
+  select.replaceChildren(
+    ...conversations.map((c) => el("option", { value: c.id, text: c.title || `#${c.id}` })),
+  );
+  if (chosen && conversations.some((c) => String(c.id) === chosen)) select.value = chosen;
+  const list = $("hook-list");
+  if (!select.value) {
+    list.replaceChildren();
+    return;
+  }
+  let hooks = [];
+  try {
+    hooks = await api("GET", `/api/conversations/${select.value}/webhooks/`);
+  } catch {
+    hooks = []; // not an owner/admin there: nothing to list
+  }
+  list.replaceChildren(
+    ...hooks.map((hook) =>
+      el(
+        "li",
+        { class: "integration-row", dataset: { hookId: hook.id } },
+        el("strong", { text: hook.name }),
+        ` /hooks/${hook.prefix}… · last used ${when(hook.last_used_at)}`,
+        el("button", {
+          type: "button",
+          class: "danger",
+          text: "Delete",
+          onclick: () =>
+            act(() => api("DELETE", `/api/conversations/${select.value}/webhooks/${hook.id}/`)),
+        }),
+      ),
+    ),
+  );
+}
+
+const refreshers = [refreshBots, refreshTokens, refreshHooks];
 
 // Other integration sections (webhooks) register a refresher here.
 export function addIntegrationSection(refresh) {
@@ -123,6 +163,17 @@ function setUp() {
       });
       $("bot-form").reset();
       showSecret(`Token of @${bot.username}`, bot.token);
+    });
+  });
+  $("hook-conversation").addEventListener("change", () => refreshHooks().catch(fail));
+  $("hook-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    act(async () => {
+      const hook = await api("POST", `/api/conversations/${$("hook-conversation").value}/webhooks/`, {
+        name: $("hook-name").value.trim(),
+      });
+      $("hook-name").value = "";
+      showSecret(`URL of “${hook.name}”`, hook.url);
     });
   });
   $("token-form").addEventListener("submit", (event) => {

@@ -1,7 +1,9 @@
 """Settings > Integrations in the browser: a person makes a bot and a personal token, sees each
 secret once, and revokes the token (static/parley/integrations.js)."""
 
+import json
 import urllib.error
+import urllib.request
 
 import pytest
 from playwright.sync_api import expect
@@ -50,3 +52,30 @@ def test_a_bot_and_a_token_made_and_revoked_in_settings(open_page, base_url):  #
     row.get_by_role("button", name="Revoke").click()
     expect(row).to_have_count(0)
     assert me_with(base_url, personal) == 401
+
+
+def test_an_incoming_webhook_made_in_settings_posts_into_the_open_group(open_page, base_url):  # noqa: F811
+    alice = Account.register(base_url, "alice")
+    group = alice.call("POST", "/api/groups/", {"name": "deploys", "members": []})
+    page = open_page(alice)
+    page.locator("#conversation-list li").filter(has_text="deploys").click()
+    page.get_by_role("button", name="Integrations").click()
+    dialog = page.locator("#integrations-dialog")
+    dialog.get_by_label("Conversation").select_option(str(group["id"]))
+    dialog.get_by_label("Webhook name").fill("Deploy bot")
+    dialog.get_by_role("button", name="Create webhook").click()
+    expect(dialog.locator("#hook-list li")).to_contain_text("Deploy bot")
+    url = dialog.locator("#integrations-secret-value").input_value()
+    assert url.startswith(f"{base_url}/hooks/hook_")
+    dialog.get_by_role("button", name="Close").click()
+
+    request = urllib.request.Request(  # noqa: S310 (loopback)
+        url,
+        data=json.dumps({"text": "v1.2 is live"}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310
+        assert response.read() == b"ok"
+    message = page.locator("#messages li.message").filter(has_text="v1.2 is live")
+    expect(message).to_be_visible()
