@@ -1,8 +1,9 @@
 from django.contrib import admin
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .models import ApiToken, Bot, IncomingWebhook
+from .models import ApiToken, Bot, IncomingWebhook, OutgoingWebhook, WebhookDelivery
 from .services import api_tokens_revoke
 
 
@@ -11,6 +12,7 @@ class BotAdmin(admin.ModelAdmin):
     list_display = ["display_name", "user", "owner", "created_at"]
     search_fields = ["display_name", "user__username", "owner__username"]
     raw_id_fields = ["user", "owner"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(ApiToken)
@@ -43,3 +45,61 @@ class IncomingWebhookAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # made over REST or in the browser, where its URL is shown once
+
+
+class DeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    fields = [
+        "delivery_id",
+        "event",
+        "conversation_id",
+        "status",
+        "attempts",
+        "last_error",
+        "response_status",
+        "response_ms",
+        "created_at",
+        "delivered_at",
+    ]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-id"]
+    max_num = 0
+
+
+@admin.register(OutgoingWebhook)
+class OutgoingWebhookAdmin(admin.ModelAdmin):
+    list_display = ["url", "owner", "scope", "is_active", "disabled_reason", "created_at"]
+    list_filter = ["is_active", "scope"]
+    search_fields = ["url", "owner__username"]
+    exclude = ["secret"]
+    raw_id_fields = ["owner", "bot", "conversations"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    inlines = [DeliveryInline]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The delivery log of every webhook (read-only)."""
+
+    list_display = [
+        "delivery_id",
+        "webhook",
+        "event",
+        "conversation_id",
+        "status",
+        "attempts",
+        "response_status",
+        "response_ms",
+        "last_error",
+        "created_at",
+    ]
+    list_filter = ["status", "event"]
+    search_fields = ["delivery_id", "webhook__url"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False

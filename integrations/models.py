@@ -80,3 +80,69 @@ class IncomingWebhook(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} → conversation {self.conversation_id}"
+
+
+class OutgoingWebhook(models.Model):
+    """Events of some conversations POSTed, signed, to a URL (integrations/outgoing.py)."""
+
+    class Scope(models.TextChoices):
+        LISTED = "listed"  # the conversations listed
+        ALL_MINE = "all_mine"  # every conversation the owner is a member of
+        ALL = "all"  # every conversation (staff only)
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="outgoing_webhooks"
+    )
+    url = models.URLField(max_length=500)
+    # The HMAC key of X-Parley-Signature; shown once, when the webhook is made.
+    secret = models.CharField(max_length=64)
+    events = models.JSONField(default=list)
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.LISTED)
+    conversations = models.ManyToManyField("messaging.Conversation", blank=True, related_name="+")
+    # Answers {"text": ...} are posted by this bot (it must be a member of the conversation).
+    bot = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    is_active = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event for one webhook: its attempts and outcome (the delivery log). Deliveries of
+    one (webhook, conversation) go out one at a time in id order."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    webhook = models.ForeignKey(
+        OutgoingWebhook, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    delivery_id = models.UUIDField(unique=True)
+    conversation_id = models.BigIntegerField()
+    event = models.CharField(max_length=40)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    response_status = models.PositiveIntegerField(null=True, blank=True)
+    response_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["webhook", "conversation_id", "status", "id"])]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.delivery_id} ({self.status})"

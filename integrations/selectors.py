@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from messaging.errors import Forbidden
+from messaging.errors import Forbidden, NotFound
 from messaging.models import Conversation, Membership
 from messaging.selectors import membership_for
 
@@ -73,3 +73,24 @@ def incoming_webhooks_of(*, user: User, conversation_id: int) -> QuerySet[Incomi
         .select_related("sender")
         .order_by("pk")
     )
+
+
+def outgoing_webhooks_of(*, user: User) -> QuerySet:
+    """The user's outgoing webhooks, oldest first."""
+    from .models import OutgoingWebhook
+
+    return (
+        OutgoingWebhook.objects.filter(owner=user).prefetch_related("conversations").order_by("pk")
+    )
+
+
+def webhook_deliveries_of(*, user: User, webhook_id: int, limit: int = 100) -> list:
+    """The newest deliveries of one of the user's webhooks (staff: any webhook)."""
+    from .models import OutgoingWebhook, WebhookDelivery
+
+    owned = OutgoingWebhook.objects.filter(pk=webhook_id)
+    if not user.is_staff:
+        owned = owned.filter(owner=user)
+    if not owned.exists():
+        raise NotFound("No such webhook.", field="webhook")
+    return list(WebhookDelivery.objects.filter(webhook_id=webhook_id).order_by("-pk")[:limit])

@@ -584,6 +584,10 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
             self.fanout_reset([conversation_id])
         await self.send_json({"type": "conversation", "conversation": summary})
 
+    async def webhook_disabled(self, message: dict[str, Any]) -> None:
+        """One of the user's outgoing webhooks kept failing and was disabled (integrations)."""
+        await self.send_json(message["event"])
+
     async def conversation_left(self, message: dict[str, Any]) -> None:
         """The channel-layer copy of a leave (see services.publish_conversation_left)."""
         self._leave_now(message["event"])

@@ -15,6 +15,7 @@ one), for tests and development with a push service on this machine only.
 import ipaddress
 import socket
 import sys
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -115,17 +116,20 @@ def check_endpoint(url: str) -> None:
 
 
 class _CheckedConnect:
-    """Connects only to addresses checked by checked_addresses, at the moment of connecting;
-    `host` stays the name, for SNI, the certificate check and the Host header."""
+    """Connects only to addresses checked by `addresses` (checked_addresses for Web Push), at the
+    moment of connecting; `host` stays the name, for SNI, the certificate check and the Host
+    header."""
 
     host: str
     port: int
     timeout: Any
     source_address: Any
     socket_options: Any
+    addresses: Callable[[str, int], list[str]] = staticmethod(checked_addresses)
+    http_allowed: Callable[[], bool] = staticmethod(allow_private)
 
     def _new_conn(self) -> socket.socket:
-        addresses = checked_addresses(self.host, self.port)
+        addresses = self.addresses(self.host, self.port)
         last_error: Exception = EndpointRefused(f"the host {self.host!r} does not resolve")
         for address in addresses:
             try:
@@ -157,35 +161,43 @@ class _CheckedHTTPSConnection(_CheckedConnect, HTTPSConnection):
 
 class _CheckedHTTPConnection(_CheckedConnect, HTTPConnection):
     def _new_conn(self) -> socket.socket:
-        if not allow_private():
+        if not self.http_allowed():
             raise EndpointRefused("push endpoints must use https")
         return super()._new_conn()
 
 
-class _CheckedHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = _CheckedHTTPSConnection
+def checked_session(
+    addresses: Callable[[str, int], list[str]] = checked_addresses,
+    *,
+    http_allowed: Callable[[], bool] = allow_private,
+) -> requests.Session:
+    """A requests session whose every connection (redirects included) goes only to an address
+    `addresses(host, port)` returns at the moment of connecting (it raises EndpointRefused to
+    refuse); plain http only when `http_allowed()`. It ignores HTTP(S)_PROXY: through a proxy
+    the address actually reached would be the proxy's choice, not one checked here. Other
+    senders (outgoing webhooks) pass their own rules; Web Push uses push_session()."""
+    policy = {"addresses": staticmethod(addresses), "http_allowed": staticmethod(http_allowed)}
+    https_connection = type("CheckedHTTPSConnection", (_CheckedHTTPSConnection,), policy)
+    http_connection = type("CheckedHTTPConnection", (_CheckedHTTPConnection,), policy)
+    https_pool = type(
+        "CheckedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_connection}
+    )
+    http_pool = type("CheckedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_connection})
 
+    class Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": http_pool, "https": https_pool}
 
-class _CheckedHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = _CheckedHTTPConnection
-
-
-class _CheckedAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _CheckedHTTPConnectionPool,
-            "https": _CheckedHTTPSConnectionPool,
-        }
+    session = requests.Session()
+    session.trust_env = False
+    adapter = Adapter()
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 def push_session() -> requests.Session:
     """A requests session whose every connection (redirects included) goes only to a checked
-    public address on port 443. It ignores HTTP(S)_PROXY: through a proxy the address actually
-    reached would be the proxy's choice, not one checked here."""
-    session = requests.Session()
-    session.trust_env = False
-    adapter = _CheckedAdapter()
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
+    public address on port 443 (checked_session with the Web Push rules)."""
+    return checked_session(checked_addresses, http_allowed=allow_private)

@@ -84,3 +84,51 @@ class IncomingWebhookSerializer(serializers.Serializer):
 
 class IncomingWebhookIssuedSerializer(IncomingWebhookSerializer):
     url = serializers.CharField(help_text="The webhook's URL; shown only in this answer.")
+
+
+class OutgoingWebhookCreateSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=500)
+    events = serializers.ListField(child=serializers.CharField(max_length=40), allow_empty=False)
+    conversations = serializers.JSONField(
+        help_text='A list of conversation ids, "all_mine" or (staff) "all".'
+    )
+    bot = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text='A bot of yours that posts the receiver\'s {"text"} answers.',
+    )
+
+
+class OutgoingWebhookSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.CharField()
+    events = serializers.ListField(child=serializers.CharField())
+    conversations = serializers.SerializerMethodField()
+    bot = serializers.IntegerField(source="bot_id", allow_null=True)
+    is_active = serializers.BooleanField()
+    disabled_reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+    def get_conversations(self, webhook) -> list[int] | str:  # type: ignore[no-untyped-def]
+        if webhook.scope != "listed":
+            return webhook.scope
+        return sorted(c.pk for c in webhook.conversations.all())
+
+
+class OutgoingWebhookIssuedSerializer(OutgoingWebhookSerializer):
+    secret = serializers.CharField(help_text="The HMAC key of X-Parley-Signature; shown once.")
+
+
+class DeliverySerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="delivery_id")
+    event = serializers.CharField()
+    conversation = serializers.IntegerField(source="conversation_id")
+    status = serializers.CharField()
+    attempts = serializers.IntegerField()
+    last_error = serializers.CharField()
+    response_status = serializers.IntegerField(allow_null=True)
+    response_ms = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    next_attempt_at = serializers.DateTimeField(allow_null=True)

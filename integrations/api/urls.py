@@ -18,4 +18,20 @@ urlpatterns = [
         views.IncomingWebhookDetailView.as_view(),
         name="incoming-webhook-detail",
     ),
+    path("webhooks/", views.OutgoingWebhookListView.as_view(), name="outgoing-webhooks"),
+    path(
+        "webhooks/<dbid:webhook_id>/",
+        views.OutgoingWebhookDetailView.as_view(),
+        name="outgoing-webhook",
+    ),
+    path(
+        "webhooks/<dbid:webhook_id>/enable/",
+        views.OutgoingWebhookEnableView.as_view(),
+        name="outgoing-webhook-enable",
+    ),
+    path(
+        "webhooks/<dbid:webhook_id>/deliveries/",
+        views.DeliveryListView.as_view(),
+        name="outgoing-webhook-deliveries",
+    ),
 ]

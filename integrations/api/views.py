@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations import selectors, services
+from integrations import outgoing, selectors, services
 from messaging.api.serializers import ErrorSerializer
 
 from .permissions import AdminScope
@@ -15,9 +15,13 @@ from .serializers import (
     BotCreateSerializer,
     BotSerializer,
     BotTokenSerializer,
+    DeliverySerializer,
     IncomingWebhookCreateSerializer,
     IncomingWebhookIssuedSerializer,
     IncomingWebhookSerializer,
+    OutgoingWebhookCreateSerializer,
+    OutgoingWebhookIssuedSerializer,
+    OutgoingWebhookSerializer,
     TokenCreateSerializer,
     TokenIssuedSerializer,
     TokenSerializer,
@@ -192,3 +196,71 @@ class HookView(APIView):
             idempotency_key=request.headers.get("Idempotency-Key"),
         )
         return HttpResponse("ok", content_type="text/plain")
+
+
+class OutgoingWebhookListView(APIView):
+    permission_classes = [AdminScope]
+
+    @extend_schema(responses=OutgoingWebhookSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        hooks = selectors.outgoing_webhooks_of(user=request.user)
+        return Response(OutgoingWebhookSerializer(hooks, many=True).data)
+
+    @extend_schema(
+        request=OutgoingWebhookCreateSerializer,
+        responses={
+            201: OutgoingWebhookIssuedSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+        },
+        description="An outgoing webhook: each event of the conversations is POSTed to `url`, "
+        "signed with `secret` (shown only in this answer) and retried with backoff. Public "
+        "URLs only (docs/integrations.md).",
+    )
+    def post(self, request: Request) -> Response:
+        data = OutgoingWebhookCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        issued = outgoing.outgoing_webhook_create(
+            user=request.user,
+            url=data.validated_data["url"],
+            events=data.validated_data["events"],
+            conversations=data.validated_data["conversations"],
+            bot_id=data.validated_data["bot"],
+        )
+        body = {**OutgoingWebhookSerializer(issued.webhook).data, "secret": issued.secret}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class OutgoingWebhookDetailView(APIView):
+    permission_classes = [AdminScope]
+
+    @extend_schema(responses={204: None, 404: ErrorSerializer})
+    def delete(self, request: Request, webhook_id: int) -> Response:
+        outgoing.outgoing_webhook_delete(user=request.user, webhook_id=webhook_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OutgoingWebhookEnableView(APIView):
+    permission_classes = [AdminScope]
+
+    @extend_schema(
+        request=None,
+        responses={200: OutgoingWebhookSerializer, 404: ErrorSerializer},
+        description="Turns a disabled webhook back on (new events only).",
+    )
+    def post(self, request: Request, webhook_id: int) -> Response:
+        webhook = outgoing.outgoing_webhook_enable(user=request.user, webhook_id=webhook_id)
+        return Response(OutgoingWebhookSerializer(webhook).data)
+
+
+class DeliveryListView(APIView):
+    permission_classes = [AdminScope]
+
+    @extend_schema(
+        responses={200: DeliverySerializer(many=True), 404: ErrorSerializer},
+        description="The delivery log: the newest 100 deliveries, newest first.",
+    )
+    def get(self, request: Request, webhook_id: int) -> Response:
+        deliveries = selectors.webhook_deliveries_of(user=request.user, webhook_id=webhook_id)
+        return Response(DeliverySerializer(deliveries, many=True).data)

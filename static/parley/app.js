@@ -4,7 +4,7 @@
 import { api, ApiError } from "./api.js";
 import { Connection } from "./connection.js";
 import { dayKey, dayLabel, el, linkify, newClientId, timeOf } from "./render.js";
-import "./integrations.js"; // Settings › Integrations (bots, tokens, webhooks)
+import { onWebhookDisabled } from "./integrations.js"; // Settings › Integrations
 
 const PAGE = 50;
 const ACK_TIMEOUT_MS = 15000;
@@ -167,6 +167,8 @@ function handleFrame(frame) {
   switch (frame.type) {
     case "ready":
       return onReady(frame);
+    case "webhook_disabled":
+      return onWebhookDisabled(frame);
     case "message":
       return onMessage(frame);
     case "ack":

@@ -1,4 +1,4 @@
-// Settings › Integrations: bots, personal API tokens, incoming webhooks.
+// Settings › Integrations: bots, personal API tokens, incoming and outgoing webhooks.
 // A secret (a new token) is shown once, in a read-only field, and never kept in memory after.
 // Everything from the server becomes text nodes only.
 
@@ -121,7 +121,37 @@ async function refreshHooks() {
   );
 }
 
-const refreshers = [refreshBots, refreshTokens, refreshHooks];
+async function refreshOutgoing() {
+  const hooks = await api("GET", "/api/webhooks/");
+  $("outgoing-list").replaceChildren(
+    ...hooks.map((hook) =>
+      el(
+        "li",
+        { class: "integration-row", dataset: { webhookId: hook.id } },
+        el("strong", { text: hook.url }),
+        ` · ${hook.events.join(", ")} · ${
+          Array.isArray(hook.conversations) ? `${hook.conversations.length} conversation(s)` : hook.conversations
+        }`,
+        hook.is_active ? "" : el("span", { class: "form-error", text: ` disabled: ${hook.disabled_reason}` }),
+        hook.is_active
+          ? null
+          : el("button", {
+              type: "button",
+              text: "Enable",
+              onclick: () => act(() => api("POST", `/api/webhooks/${hook.id}/enable/`)),
+            }),
+        el("button", {
+          type: "button",
+          class: "danger",
+          text: "Delete",
+          onclick: () => act(() => api("DELETE", `/api/webhooks/${hook.id}/`)),
+        }),
+      ),
+    ),
+  );
+}
+
+const refreshers = [refreshBots, refreshTokens, refreshHooks, refreshOutgoing];
 
 // Other integration sections (webhooks) register a refresher here.
 export function addIntegrationSection(refresh) {
@@ -140,6 +170,14 @@ async function act(work) {
     fail(error);
   }
   await refreshAll();
+}
+
+// One of my outgoing webhooks kept failing and was disabled: say so on the Integrations button.
+export function onWebhookDisabled(frame) {
+  const button = $("integrations-button");
+  if (!button) return;
+  button.textContent = "Integrations (1 disabled webhook)";
+  button.title = `Disabled: ${frame.url} — ${frame.reason}`;
 }
 
 function setUp() {
@@ -174,6 +212,24 @@ function setUp() {
       });
       $("hook-name").value = "";
       showSecret(`URL of “${hook.name}”`, hook.url);
+    });
+  });
+  $("outgoing-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const events = [...document.querySelectorAll("input[name=outgoing-event]:checked")].map(
+      (box) => box.value,
+    );
+    const conversations = $("outgoing-all-mine").checked
+      ? "all_mine"
+      : [Number($("hook-conversation").value)];
+    act(async () => {
+      const hook = await api("POST", "/api/webhooks/", {
+        url: $("outgoing-url").value.trim(),
+        events,
+        conversations,
+      });
+      $("outgoing-form").reset();
+      showSecret(`Signing secret of ${hook.url}`, hook.secret);
     });
   });
   $("token-form").addEventListener("submit", (event) => {

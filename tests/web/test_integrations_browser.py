@@ -61,7 +61,7 @@ def test_an_incoming_webhook_made_in_settings_posts_into_the_open_group(open_pag
     page.locator("#conversation-list li").filter(has_text="deploys").click()
     page.get_by_role("button", name="Integrations").click()
     dialog = page.locator("#integrations-dialog")
-    dialog.get_by_label("Conversation").select_option(str(group["id"]))
+    dialog.get_by_label("Conversation", exact=True).select_option(str(group["id"]))
     dialog.get_by_label("Webhook name").fill("Deploy bot")
     dialog.get_by_role("button", name="Create webhook").click()
     expect(dialog.locator("#hook-list li")).to_contain_text("Deploy bot")
