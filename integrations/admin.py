@@ -3,7 +3,14 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .models import ApiToken, Bot, IncomingWebhook, OutgoingWebhook, WebhookDelivery
+from .models import (
+    ApiToken,
+    Bot,
+    IncomingWebhook,
+    OutgoingWebhook,
+    SlashCommand,
+    WebhookDelivery,
+)
 from .services import api_tokens_revoke
 
 
@@ -103,3 +110,12 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False
+
+
+@admin.register(SlashCommand)
+class SlashCommandAdmin(admin.ModelAdmin):
+    list_display = ["command", "url", "owner", "is_global", "created_at"]
+    search_fields = ["command", "url", "owner__username"]
+    exclude = ["secret"]
+    raw_id_fields = ["owner", "bot", "conversations"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}

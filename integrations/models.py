@@ -146,3 +146,29 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} {self.delivery_id} ({self.status})"
+
+
+class SlashCommand(models.Model):
+    """A registered `/command`: its invocations are POSTed, signed, to `url`; the answer is
+    shown to the caller only, or posted in the conversation by `bot`."""
+
+    command = models.CharField(max_length=32)
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=64)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="slash_commands"
+    )
+    # Where it can be used: these conversations, or (is_global, staff only) everywhere.
+    conversations = models.ManyToManyField("messaging.Conversation", blank=True, related_name="+")
+    is_global = models.BooleanField(default=False)
+    bot = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.command

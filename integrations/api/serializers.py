@@ -132,3 +132,47 @@ class DeliverySerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     delivered_at = serializers.DateTimeField(allow_null=True)
     next_attempt_at = serializers.DateTimeField(allow_null=True)
+
+
+class CommandRegisterSerializer(serializers.Serializer):
+    command = serializers.CharField(max_length=32, help_text="e.g. /deploy")
+    url = serializers.CharField(max_length=500)
+    conversations = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Where it can be used; staff may leave it out (everywhere).",
+    )
+    bot = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A bot of yours that posts in_channel answers.",
+    )
+
+
+class CommandSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    command = serializers.CharField()
+    url = serializers.CharField()
+    conversations = serializers.SerializerMethodField()
+    bot = serializers.IntegerField(source="bot_id", allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    def get_conversations(self, command) -> list[int] | str:  # type: ignore[no-untyped-def]
+        return "all" if command.is_global else sorted(c.pk for c in command.conversations.all())
+
+
+class CommandIssuedSerializer(CommandSerializer):
+    secret = serializers.CharField(help_text="The HMAC key of X-Parley-Signature; shown once.")
+
+
+class CommandRunSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=4000, help_text="The line typed, e.g. /deploy prod")
+    client_msg_id = serializers.CharField(max_length=64, required=False, allow_null=True)
+
+
+class AvailableCommandSerializer(serializers.Serializer):
+    command = serializers.CharField()
+    description = serializers.CharField()

@@ -34,4 +34,11 @@ urlpatterns = [
         views.DeliveryListView.as_view(),
         name="outgoing-webhook-deliveries",
     ),
+    path("commands/", views.CommandListView.as_view(), name="commands"),
+    path("commands/<dbid:command_id>/", views.CommandDetailView.as_view(), name="command"),
+    path(
+        "conversations/<dbid:conversation_id>/commands/",
+        views.ConversationCommandsView.as_view(),
+        name="conversation-commands",
+    ),
 ]

@@ -7,14 +7,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations import outgoing, selectors, services
+from integrations import commands, outgoing, selectors, services
+from integrations.models import SlashCommand
 from messaging.api.serializers import ErrorSerializer
 
 from .permissions import AdminScope
 from .serializers import (
+    AvailableCommandSerializer,
     BotCreateSerializer,
     BotSerializer,
     BotTokenSerializer,
+    CommandIssuedSerializer,
+    CommandRegisterSerializer,
+    CommandRunSerializer,
+    CommandSerializer,
     DeliverySerializer,
     IncomingWebhookCreateSerializer,
     IncomingWebhookIssuedSerializer,
@@ -264,3 +270,71 @@ class DeliveryListView(APIView):
     def get(self, request: Request, webhook_id: int) -> Response:
         deliveries = selectors.webhook_deliveries_of(user=request.user, webhook_id=webhook_id)
         return Response(DeliverySerializer(deliveries, many=True).data)
+
+
+class CommandListView(APIView):
+    permission_classes = [AdminScope]
+
+    @extend_schema(responses=CommandSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        mine = SlashCommand.objects.filter(owner=request.user).prefetch_related("conversations")
+        return Response(CommandSerializer(mine.order_by("pk"), many=True).data)
+
+    @extend_schema(
+        request=CommandRegisterSerializer,
+        responses={201: CommandIssuedSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
+        description="Registers a slash command: each use is POSTed, signed with `secret` "
+        "(shown only in this answer), to `url` (docs/integrations.md).",
+    )
+    def post(self, request: Request) -> Response:
+        data = CommandRegisterSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        registered, secret = commands.command_register(
+            user=request.user,
+            command=data.validated_data["command"],
+            url=data.validated_data["url"],
+            conversations=data.validated_data["conversations"],
+            bot_id=data.validated_data["bot"],
+        )
+        body = {**CommandSerializer(registered).data, "secret": secret}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class CommandDetailView(APIView):
+    permission_classes = [AdminScope]
+
+    @extend_schema(responses={204: None, 404: ErrorSerializer})
+    def delete(self, request: Request, command_id: int) -> Response:
+        commands.command_delete(user=request.user, command_id=command_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ConversationCommandsView(APIView):
+    @extend_schema(responses={200: AvailableCommandSerializer(many=True), 404: ErrorSerializer})
+    def get(self, request: Request, conversation_id: int) -> Response:
+        available = commands.commands_available(user=request.user, conversation_id=conversation_id)
+        return Response(available)
+
+    @extend_schema(
+        request=CommandRunSerializer,
+        responses={
+            200: dict,
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+            502: ErrorSerializer,
+        },
+        description="Runs a slash command line (the same service as the WebSocket `command` "
+        'frame). Answers {"ack": {...}} when it stored a message, {"ephemeral": {"type": '
+        '"ephemeral", "conversation", "command", "text"}} for an answer to the caller only '
+        '(not stored), or {"done": true}.',
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        data = CommandRunSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = commands.command_run(
+            user=request.user,
+            conversation_id=conversation_id,
+            text=data.validated_data["text"],
+            client_msg_id=data.validated_data.get("client_msg_id"),
+        )
+        return Response(result)

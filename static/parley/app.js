@@ -4,7 +4,15 @@
 import { api, ApiError } from "./api.js";
 import { Connection } from "./connection.js";
 import { dayKey, dayLabel, el, linkify, newClientId, timeOf } from "./render.js";
-import { onWebhookDisabled } from "./integrations.js"; // Settings › Integrations
+// Settings › Integrations, and slash commands in the composer.
+import {
+  isCommand,
+  onCommandError,
+  onEphemeral,
+  onWebhookDisabled,
+  runCommand,
+  suggestCommands,
+} from "./integrations.js";
 
 const PAGE = 50;
 const ACK_TIMEOUT_MS = 15000;
@@ -169,6 +177,10 @@ function handleFrame(frame) {
       return onReady(frame);
     case "webhook_disabled":
       return onWebhookDisabled(frame);
+    case "ephemeral":
+      return onEphemeral(frame);
+    case "command_done":
+      return undefined;
     case "message":
       return onMessage(frame);
     case "ack":
@@ -180,7 +192,7 @@ function handleFrame(frame) {
     case "resync":
       return syncConversation(conversations.get(frame.conversation), frame.after_seq);
     case "error":
-      return onError(frame);
+      return onCommandError(frame) || onError(frame);
     case "receipt":
       return onReceipt(frame);
     case "presence":
@@ -1364,7 +1376,9 @@ function setUpComposer() {
       }
       return;
     }
-    sendMessage(current, text);
+    if (isCommand(text)) {
+      if (!runCommand(conn, current, text)) flash("Not connected: the command was not sent.");
+    } else sendMessage(current, text);
     input.value = "";
     current.draft = "";
     autoSize();
@@ -1396,6 +1410,7 @@ function setUpComposer() {
   });
   input.addEventListener("input", () => {
     autoSize();
+    suggestCommands(current, input);
     if (input.value && !editing) sendTyping();
   });
   $("composer-cancel").addEventListener("click", () => {

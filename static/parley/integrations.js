@@ -251,3 +251,99 @@ function setUp() {
 }
 
 setUp();
+
+// --- slash commands in the composer ---------------------------------------------------------
+
+const commandRefs = new Set(); // client_msg_ids of commands sent from here
+const commandLists = new Map(); // conversation id -> [{command, description}]
+
+export function isCommand(text) {
+  return /^\/[a-z0-9]/i.test(text.trim());
+}
+
+// Sends the line as a `command` frame; false when not connected.
+export function runCommand(conn, conv, text) {
+  const ref = `cmd-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+  commandRefs.add(ref);
+  hideSuggestions();
+  return conn.send({ type: "command", conversation: conv.id, text: text.trim(), client_msg_id: ref });
+}
+
+function ephemeralBox() {
+  let box = $("ephemeral");
+  if (!box) {
+    box = el("div", { id: "ephemeral", class: "ephemeral", role: "status", "aria-live": "polite" });
+    $("composer").before(box);
+  }
+  return box;
+}
+
+function showEphemeral(label, text, isError) {
+  const box = ephemeralBox();
+  box.replaceChildren(
+    el("span", { class: "ephemeral-label", text: label }),
+    " ",
+    el("span", { class: isError ? "form-error" : "ephemeral-text", text }),
+    " ",
+    el("button", { type: "button", text: "Dismiss", onclick: () => box.replaceChildren() }),
+  );
+}
+
+// An answer only this user sees (not stored): shown above the composer until dismissed.
+export function onEphemeral(frame) {
+  showEphemeral(`Only you can see this (${frame.command}):`, frame.text, false);
+}
+
+// An error answering one of our commands; true when it was one.
+export function onCommandError(frame) {
+  if (!frame.ref || !commandRefs.has(frame.ref)) return false;
+  commandRefs.delete(frame.ref);
+  showEphemeral("Command failed:", String(frame.detail || frame.code), true);
+  return true;
+}
+
+function hideSuggestions() {
+  const list = $("command-suggestions");
+  if (list) list.replaceChildren();
+}
+
+// After "/" at the start of the composer: the commands available here, filtered as you type.
+export async function suggestCommands(conv, input) {
+  const text = input.value;
+  if (!conv || !text.startsWith("/") || text.includes(" ")) {
+    hideSuggestions();
+    return;
+  }
+  if (!commandLists.has(conv.id)) {
+    try {
+      commandLists.set(conv.id, await api("GET", `/api/conversations/${conv.id}/commands/`));
+    } catch {
+      commandLists.set(conv.id, []);
+    }
+  }
+  let list = $("command-suggestions");
+  if (!list) {
+    list = el("ul", { id: "command-suggestions", class: "command-suggestions", "aria-label": "Commands" });
+    $("composer").before(list);
+  }
+  const typed = input.value.toLowerCase();
+  const matches = commandLists.get(conv.id).filter((c) => c.command.startsWith(typed));
+  list.replaceChildren(
+    ...matches.map((c) =>
+      el(
+        "li",
+        {},
+        el("button", {
+          type: "button",
+          text: c.command,
+          onclick: () => {
+            input.value = `${c.command} `;
+            hideSuggestions();
+            input.focus();
+          },
+        }),
+        ` ${c.description}`,
+      ),
+    ),
+  );
+}

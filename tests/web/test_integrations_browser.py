@@ -54,7 +54,7 @@ def test_a_bot_and_a_token_made_and_revoked_in_settings(open_page, base_url):  #
     assert me_with(base_url, personal) == 401
 
 
-def test_an_incoming_webhook_made_in_settings_posts_into_the_open_group(open_page, base_url):  # noqa: F811
+def test_an_incoming_webhook_and_a_slash_command_in_the_open_group(open_page, base_url):  # noqa: F811
     alice = Account.register(base_url, "alice")
     group = alice.call("POST", "/api/groups/", {"name": "deploys", "members": []})
     page = open_page(alice)
@@ -79,3 +79,12 @@ def test_an_incoming_webhook_made_in_settings_posts_into_the_open_group(open_pag
         assert response.read() == b"ok"
     message = page.locator("#messages li.message").filter(has_text="v1.2 is live")
     expect(message).to_be_visible()
+
+    # The composer suggests commands after "/", and /shrug posts through the command frame.
+    box = page.get_by_label("Message", exact=True)
+    box.fill("/s")
+    box.press_sequentially("hr")  # keystrokes, so the composer's input handler runs
+    expect(page.locator("#command-suggestions")).to_contain_text("/shrug")
+    box.fill("/shrug ok")
+    box.press("Enter")
+    expect(page.locator("#messages li.message").filter(has_text="ok ¯\\_(ツ)_/¯")).to_be_visible()
