@@ -94,3 +94,13 @@ def webhook_deliveries_of(*, user: User, webhook_id: int, limit: int = 100) -> l
     if not owned.exists():
         raise NotFound("No such webhook.", field="webhook")
     return list(WebhookDelivery.objects.filter(webhook_id=webhook_id).order_by("-pk")[:limit])
+
+
+def bots_known_to(*, user: User) -> QuerySet[Bot]:
+    """The bots the user shares a conversation with, or owns: whom the UI marks "bot"."""
+    shared = Membership.objects.filter(conversation__memberships__user=user).values("user_id")
+    return (
+        Bot.objects.filter(Q(user_id__in=shared) | Q(owner=user))
+        .select_related("user")
+        .order_by("user_id")
+    )

@@ -4,6 +4,7 @@ from . import views
 
 urlpatterns = [
     path("bots/", views.BotListView.as_view(), name="bots"),
+    path("bots/known/", views.BotKnownView.as_view(), name="bots-known"),
     path("bots/<dbid:bot_id>/", views.BotDetailView.as_view(), name="bot"),
     path("bots/<dbid:bot_id>/token/", views.BotTokenView.as_view(), name="bot-token"),
     path("me/tokens/", views.TokenListView.as_view(), name="api-tokens"),

@@ -62,6 +62,15 @@ class BotListView(APIView):
         return Response(_bot_with_token(bot, issued), status=status.HTTP_201_CREATED)
 
 
+class BotKnownView(APIView):
+    @extend_schema(
+        responses=BotSerializer(many=True),
+        description="The bots you share a conversation with (or own), for the UI's bot badge.",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(BotSerializer(selectors.bots_known_to(user=request.user), many=True).data)
+
+
 class BotDetailView(APIView):
     permission_classes = [AdminScope]
 

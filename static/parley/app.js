@@ -6,6 +6,7 @@ import { Connection } from "./connection.js";
 import { dayKey, dayLabel, el, linkify, newClientId, timeOf } from "./render.js";
 // Settings › Integrations, and slash commands in the composer.
 import {
+  botBadge,
   isCommand,
   onCommandError,
   onEphemeral,
@@ -902,6 +903,7 @@ function messageRow(conv, m, mark) {
       "div",
       { class: "meta" },
       el("span", { class: "sender" }, mine ? `${m.sender.username} (you)` : m.sender.username),
+      botBadge(m.sender),
       " ",
       el("time", { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, timeOf(m.created_at)),
       m.edited_at && !deleted ? el("span", { class: "edited" }, " (edited)") : null,

@@ -25,6 +25,7 @@ function fail(error) {
 }
 
 async function refreshBots() {
+  loadKnownBots(); // a bot made here (or for a webhook) gets its badge from now on
   const bots = await api("GET", "/api/bots/");
   const list = $("bot-list");
   list.replaceChildren(
@@ -180,7 +181,21 @@ export function onWebhookDisabled(frame) {
   button.title = `Disabled: ${frame.url} — ${frame.reason}`;
 }
 
+// Bots this user shares a conversation with: their messages carry a "bot" badge.
+const knownBots = new Set();
+
+export function botBadge(sender) {
+  return sender && knownBots.has(sender.id) ? el("span", { class: "badge bot-badge", text: "bot" }) : null;
+}
+
+function loadKnownBots() {
+  api("GET", "/api/bots/known/")
+    .then((bots) => bots.forEach((bot) => knownBots.add(bot.id)))
+    .catch(() => {});
+}
+
 function setUp() {
+  loadKnownBots();
   const dialog = $("integrations-dialog");
   const button = $("integrations-button");
   if (!dialog || !button) return;

@@ -235,3 +235,23 @@ def test_staff_list_and_revoke_tokens_in_the_admin():
     assert done.status_code == 302
     assert with_token(token["token"]).get("/api/me/").status_code == 401
     assert staff.get("/admin/integrations/bot/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_people_see_which_users_are_bots_and_bots_get_no_browser_page():
+    alice, bob = make_user("alice"), make_user("bob")
+    bot = create_bot(alice)
+    group = make_group(alice, bob, name="ops")
+    with_token(access_token(alice)).post(
+        f"/api/groups/{group.pk}/members/", {"user": bot["id"]}, format="json"
+    )
+    known = with_token(access_token(bob)).get("/api/bots/known/").json()
+    assert [(b["id"], b["is_bot"]) for b in known] == [(bot["id"], True)]
+    assert with_token(access_token(make_user("carol"))).get("/api/bots/known/").json() == []
+    found = with_token(access_token(bob)).get("/api/users/?search=ci-").json()
+    assert found == [{"id": bot["id"], "username": "ci-bot", "is_bot": True}]
+    from accounts.models import User
+
+    browser = Client()
+    browser.force_login(User.objects.get(pk=bot["id"]))
+    assert browser.get("/").status_code == 403
