@@ -128,9 +128,15 @@ def api_tokens_revoke(*, token_ids: list[int]) -> int:
     return len(ids)
 
 
-def bot_create(*, owner: User, username: str, display_name: str) -> tuple[Bot, IssuedToken]:
+def bot_create(
+    *, owner: User, username: str, display_name: str, avatar_url: str = ""
+) -> tuple[Bot, IssuedToken]:
     """Creates an active bot user without a password, owned by `owner`, and its first token
     (read and write); a name taken in any case is a BadRequest on `username`."""
+    if avatar_url and (not avatar_url.startswith(("https://", "http://")) or len(avatar_url) > 500):
+        raise BadRequest(
+            "avatar_url is an http(s) URL of at most 500 characters", field="avatar_url"
+        )
     _require_person(owner)
     username = username_normalize((username or "").strip())
     errors = username_policy_errors(username) if username else ["username must not be empty"]
@@ -150,7 +156,9 @@ def bot_create(*, owner: User, username: str, display_name: str) -> tuple[Bot, I
             user = User(username=username)
             user.set_unusable_password()
             user.save()
-            bot = Bot.objects.create(user=user, owner=owner, display_name=display_name)
+            bot = Bot.objects.create(
+                user=user, owner=owner, display_name=display_name, avatar_url=avatar_url
+            )
             issued = _issue(user=user, name="bot token", scopes=BOT_SCOPES)
     except IntegrityError as exc:
         raise BadRequest(TAKEN_MESSAGE, field="username") from exc
@@ -305,6 +313,7 @@ def incoming_webhook_post(
     github_event: str | None = None,
     github_signature: str | None = None,
     idempotency_key: str | None = None,
+    signed_body: bytes | None = None,
 ) -> AckEvent | None:
     """Posts what the payload says (Slack, GitHub or Alertmanager format) as the webhook's
     sender through message_send, once per idempotency key; None when there was nothing to post
@@ -319,7 +328,8 @@ def incoming_webhook_post(
     if webhook is None:
         raise NotFound("No such webhook.", field="webhook")
     rate_check("webhook", f"hook{webhook.pk}")
-    _github_signature_check(webhook, body, github_signature)
+    # GitHub signs the request body as sent (form-encoded deliveries: the whole form).
+    _github_signature_check(webhook, body if signed_body is None else signed_body, github_signature)
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError) as exc:

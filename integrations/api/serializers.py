@@ -6,6 +6,7 @@ from integrations.models import ApiToken
 class BotCreateSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     display_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    avatar_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class BotSerializer(serializers.Serializer):

@@ -1,4 +1,4 @@
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -58,6 +58,7 @@ class BotListView(APIView):
             owner=request.user,
             username=data.validated_data["username"],
             display_name=data.validated_data.get("display_name", ""),
+            avatar_url=data.validated_data["avatar_url"],
         )
         return Response(_bot_with_token(bot, issued), status=status.HTTP_201_CREATED)
 
@@ -202,13 +203,15 @@ class HookView(APIView):
     def post(self, request: Request, secret: str) -> HttpResponse:
         raw = request.body
         if request.content_type == "application/x-www-form-urlencoded":
-            raw = (request.POST.get("payload") or "").encode()  # Slack's form encoding
+            form = QueryDict(raw, encoding=request.encoding or "utf-8")
+            raw = (form.get("payload") or "").encode()  # Slack's form encoding
         services.incoming_webhook_post(
             secret=secret,
             body=raw,
             github_event=request.headers.get("X-GitHub-Event"),
             github_signature=request.headers.get("X-Hub-Signature-256"),
             idempotency_key=request.headers.get("Idempotency-Key"),
+            signed_body=request.body,
         )
         return HttpResponse("ok", content_type="text/plain")
 

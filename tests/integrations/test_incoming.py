@@ -72,6 +72,22 @@ def test_slack_text_is_posted_by_the_webhook_s_bot_and_answers_ok(group_hook):
     assert listed[0]["last_used_at"] is not None
 
 
+def test_slack_s_form_encoded_payload_is_accepted(group_hook):
+    alice, group, hook = group_hook
+    response = APIClient().post(
+        hook_path(hook), {"payload": json.dumps({"text": "from a form"})}, format="multipart"
+    )
+    assert response.status_code == 400  # multipart is not Slack's form encoding
+    response = APIClient().generic(
+        "POST",
+        hook_path(hook),
+        "payload=" + __import__("urllib.parse").parse.quote(json.dumps({"text": "from a form"})),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200, response.content
+    assert [m["body"] for m in history(alice, group.pk)] == ["from a form"]
+
+
 def test_slack_username_attachments_and_blocks_become_text(group_hook):
     alice, group, hook = group_hook
     payload = {

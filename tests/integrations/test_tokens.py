@@ -27,9 +27,12 @@ def bearer(token: str) -> list[tuple[bytes, bytes]]:
 
 
 def create_bot(owner, username="ci-bot", display_name="CI") -> dict:
-    response = with_token(access_token(owner)).post(
-        "/api/bots/", {"username": username, "display_name": display_name}, format="json"
-    )
+    body = {
+        "username": username,
+        "display_name": display_name,
+        "avatar_url": "https://ci.example.com/logo.png",
+    }
+    response = with_token(access_token(owner)).post("/api/bots/", body, format="json")
     assert response.status_code == 201, response.json()
     return response.json()
 
@@ -54,6 +57,7 @@ def test_a_bot_is_created_with_a_token_shown_once_and_posts_in_a_group_as_itself
     alice = make_user("alice")
     bot = create_bot(alice)
     assert bot["username"] == "ci-bot" and bot["is_bot"] is True
+    assert bot["avatar_url"] == "https://ci.example.com/logo.png"
     assert bot["token"].startswith("parley_")
     # Listed without its token; only a digest and a prefix are stored.
     listed = with_token(access_token(alice)).get("/api/bots/").json()
