@@ -174,6 +174,10 @@ def _any_active() -> bool:
     return bool(_active["value"])
 
 
+# The realtime handlers that can become webhook events.
+WEBHOOK_HANDLERS = frozenset({"chat.message", "message.updated", "message.deleted", "reaction"})
+
+
 def _event_name(handler: str, payload: dict[str, Any]) -> str | None:
     if handler == "chat.message":
         system = payload.get("system")
@@ -185,12 +189,7 @@ def _event_name(handler: str, payload: dict[str, Any]) -> str | None:
         if kind in {"member_removed", "member_left"}:
             return "member.removed"
         return None
-    return {
-        "message.updated": "message.updated",
-        "message.deleted": "message.deleted",
-        "reaction": "reaction",
-        "message.reaction": "reaction",
-    }.get(handler)
+    return handler if handler in WEBHOOK_HANDLERS else None
 
 
 def _matching(conversation_id: int, event: str, sender_id: int | None) -> list[OutgoingWebhook]:
@@ -210,8 +209,9 @@ def _matching(conversation_id: int, event: str, sender_id: int | None) -> list[O
 
 def conversation_events_record(*, handler: str, events: list[tuple[int, dict[str, Any]]]) -> None:
     """Writes one pending delivery per matching webhook and event (after the event committed)
-    and runs the lanes they joined."""
-    if not _any_active():
+    and runs the lanes they joined. Typing, receipts and the like return at once, without
+    touching the database (some are published from the event loop)."""
+    if handler not in WEBHOOK_HANDLERS or not _any_active():
         return
     lanes: set[tuple[int, int]] = set()
     rows: list[WebhookDelivery] = []
