@@ -37,7 +37,12 @@ class UsernameBackend(ModelBackend):
             # Hash anyway, so an unknown name takes as long as a wrong password (ModelBackend).
             User().set_password(password)
             return None
-        if user.check_password(password) and self.user_can_authenticate(user):
+        # A bot (integrations.models.Bot) signs in only with its API token, never a password.
+        if (
+            user.check_password(password)
+            and self.user_can_authenticate(user)
+            and not hasattr(user, "bot")
+        ):
             login_failures_forget(username=username)
             return user
         return None

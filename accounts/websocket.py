@@ -18,6 +18,7 @@ from django.http.request import split_domain_port, validate_host
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
 from chatsite.asyncdb import db_hop
+from integrations.websocket import API_TOKEN_PREFIX, user_for_api_token
 from messaging.errors import DATABASE_ERRORS
 
 from .authentication import RevocableJWTAuthentication
@@ -96,7 +97,11 @@ class GatewayAuthMiddleware(BaseMiddleware):
         token = bearer_token(scope)
         if token is not None:
             scope["auth_method"] = "token"
-            if token:
+            if token.startswith(API_TOKEN_PREFIX):
+                # A bot's or person's API token; its scopes limit the frames it may send.
+                user, scope["auth_session"], scope["token_scopes"] = await user_for_api_token(token)
+                scope["user"] = user
+            elif token:
                 scope["user"], scope["auth_session"] = await user_for_token(token)
             else:
                 scope["user"] = AnonymousUser()

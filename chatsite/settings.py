@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "protection",
     "uploads",
     "previews",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -258,6 +259,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "uploads.tasks.uploads_prune_unattached",
         "schedule": crontab(minute=23),
     },
+    # Outgoing webhook retries due later than a countdown, and lanes whose worker died.
+    "webhook-deliveries-due": {
+        "task": "integrations.tasks.webhook_deliveries_due",
+        "schedule": 60.0,
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -277,6 +283,8 @@ LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Bearer values starting with `parley_` are API tokens; others are JWTs.
+        "integrations.authentication.ApiTokenAuthentication",
         "accounts.authentication.RevocableJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -369,6 +377,9 @@ PARLEY_RATE_LIMITS = {
     "rest_write": env_str("PARLEY_RATE_REST_WRITE", "10/s:30"),
     # Message search per user: the most expensive read (GET /api/search/).
     "search": env_str("PARLEY_RATE_SEARCH", "5/s:20"),
+    # Posts to one incoming webhook (/hooks/<secret>/), whoever sends them (Slack allows
+    # about one a second with short bursts).
+    "webhook": env_str("PARLEY_RATE_WEBHOOK", "1/s:30"),
 }
 # A socket refused this many times within the window (seconds) is closed with 4429.
 PARLEY_ABUSE_REFUSALS = env_int("PARLEY_ABUSE_REFUSALS", 100)
@@ -480,6 +491,19 @@ PARLEY_PUSH_ALLOW_PRIVATE_ENDPOINTS = env_bool("PARLEY_PUSH_ALLOW_PRIVATE_ENDPOI
 PARLEY_PUSH_BACKENDS = env_list(
     "PARLEY_PUSH_BACKENDS", ["push.backends.WebhookBackend", "push.backends.WebPushBackend"]
 )
+
+# --- Integrations (docs/integrations.md) -----------------------------------------------------
+# Outgoing webhooks and slash commands POST only to public addresses, and to these internal
+# hosts (names, addresses or CIDR networks), e.g. an intranet CI server; tests list 127.0.0.1.
+PARLEY_WEBHOOK_ALLOWED_HOSTS = env_list("PARLEY_WEBHOOK_ALLOWED_HOSTS", [])
+# Retries of a failed delivery (5xx, 408, 425, 429, timeouts, connection errors), the first
+# after PARLEY_WEBHOOK_RETRY_BASE seconds, doubling up to PARLEY_WEBHOOK_RETRY_MAX: with the
+# defaults 8 retries over about 21 hours. A delivery that fails them all disables its webhook.
+PARLEY_WEBHOOK_RETRIES = env_int("PARLEY_WEBHOOK_RETRIES", 8)
+PARLEY_WEBHOOK_RETRY_BASE = env_float("PARLEY_WEBHOOK_RETRY_BASE", 300)
+PARLEY_WEBHOOK_RETRY_MAX = env_float("PARLEY_WEBHOOK_RETRY_MAX", 12 * 3600)
+# Seconds a receiver has to answer one delivery (connect and read).
+PARLEY_WEBHOOK_TIMEOUT = env_float("PARLEY_WEBHOOK_TIMEOUT", 10)
 
 # Most members a group may have (the creator included).
 PARLEY_GROUP_MEMBER_LIMIT = env_int("PARLEY_GROUP_MEMBER_LIMIT", 10_000)

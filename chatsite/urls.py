@@ -27,6 +27,8 @@ urlpatterns = [
     path("api/", include("presence.api.urls")),
     path("api/", include("search.api.urls")),
     path("api/", include("uploads.api.urls")),
+    path("api/", include("integrations.api.urls")),
+    path("", include("integrations.hooks_urls")),
     path("", include("web.urls")),
 ]
 

@@ -40,6 +40,8 @@ from accounts.selectors import socket_refusal
 from accounts.websocket import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED
 from chatsite import metrics
 from chatsite.asyncdb import db_hop
+from integrations.commands import command_run
+from integrations.websocket import frame_allowed
 from presence.services import (
     presence_connect,
     presence_disconnect,
@@ -319,6 +321,11 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
             )
             await self.send_error("bad_request", detail, ref=ref)
             return
+        if not frame_allowed(self.scope.get("token_scopes"), frame_type):
+            await self.send_error(
+                "insufficient_scope", "this API token lacks the 'write' scope", ref=ref
+            )
+            return
         try:
             await handler(self, frame)
         except ChatError as exc:
@@ -483,6 +490,27 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         conversation_id = int_field(frame, "conversation", minimum=1)
         await db_hop(typing_relay)(user=self.user, conversation_id=conversation_id)
 
+    async def on_command(self, frame: dict[str, Any]) -> None:
+        """A slash command line (integrations/commands.py): answered with an `ack` (it stored a
+        message), an `ephemeral` frame (for this socket only, not stored) or `command_done`."""
+        await self.rate_limit("ws_send")
+        conversation_id = int_field(frame, "conversation", minimum=1)
+        ref = frame.get("client_msg_id")
+        result = await db_hop(command_run)(
+            user=self.user,
+            conversation_id=conversation_id,
+            text=frame.get("text"),
+            client_msg_id=ref,
+        )
+        if "ack" in result:
+            await self.send_json(result["ack"])
+        elif "ephemeral" in result:
+            await self.send_json({**result["ephemeral"], "ref": ref})
+        else:
+            await self.send_json(
+                {"type": "command_done", "conversation": conversation_id, "ref": ref}
+            )
+
     # A handler that costs the server (stores, fans out) starts with
     # `await self.rate_limit("<name in PARLEY_RATE_LIMITS>")`; `typing` uses "ws_typing".
     handlers = {
@@ -495,6 +523,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         "delivered": on_delivered,
         "read": on_read,
         "typing": on_typing,
+        "command": on_command,
     }
 
     # --- conversation events from the fan-out hub -------------------------------------------
@@ -578,6 +607,10 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
             await self.hub.join(self, [conversation_id])
             self.fanout_reset([conversation_id])
         await self.send_json({"type": "conversation", "conversation": summary})
+
+    async def webhook_disabled(self, message: dict[str, Any]) -> None:
+        """One of the user's outgoing webhooks kept failing and was disabled (integrations)."""
+        await self.send_json(message["event"])
 
     async def conversation_left(self, message: dict[str, Any]) -> None:
         """The channel-layer copy of a leave (see services.publish_conversation_left)."""

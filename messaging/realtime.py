@@ -13,12 +13,17 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
+from django.dispatch import Signal
 
 from chatsite import metrics
 
 from . import fanout
 
 logger = logging.getLogger(__name__)
+
+# Sent after every batch of committed conversation events is published (handler, events):
+# outgoing webhooks (integrations.outgoing) listen here.
+conversation_events = Signal()
 
 
 def user_group(user_id: int) -> str:
@@ -64,6 +69,7 @@ def publish_to_conversations(handler: str, events: list[tuple[int, dict[str, Any
         logger.exception("fan-out publish of %d %s events failed", len(events), handler)
     else:
         metrics.fanout_done(event=handler, seconds=perf_counter() - started)
+    conversation_events.send_robust(None, handler=handler, events=events)
 
 
 def publish_to_user(user_id: int, handler: str, payload: dict[str, Any]) -> None:

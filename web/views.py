@@ -21,6 +21,8 @@ from .forms import RegisterForm
 def chat(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("login")
+    if hasattr(request.user, "bot"):  # a bot (integrations.models.Bot) uses its API token
+        return HttpResponse("Bots use the API, not the browser.", status=403)
     return render(request, "index.html")
 
 

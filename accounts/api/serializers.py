@@ -10,10 +10,15 @@ class UserSerializer(serializers.ModelSerializer):
     # Declared, not derived from the model: the model validator's `\w` means any Unicode letter
     # in Python but only ASCII in the OpenAPI (ECMA) pattern it would be documented with.
     username = serializers.CharField(max_length=150, read_only=True)
+    is_bot = serializers.SerializerMethodField()
 
     class Meta:
         model = User
-        fields = ["id", "username"]
+        fields = ["id", "username", "is_bot"]
+
+    def get_is_bot(self, user: User) -> bool:
+        """A bot account (integrations.models.Bot): shown with a "bot" badge."""
+        return hasattr(user, "bot")
 
 
 class RegisterSerializer(serializers.Serializer):

@@ -7,6 +7,16 @@ import { applyPreview, previewsNode } from "./previews.js";
 import { Connection } from "./connection.js";
 import { dayKey, dayLabel, el, linkify, newClientId, timeOf } from "./render.js";
 import { setUpSearch } from "./search.js";
+// Settings › Integrations, and slash commands in the composer.
+import {
+  botBadge,
+  isCommand,
+  onCommandError,
+  onEphemeral,
+  onWebhookDisabled,
+  runCommand,
+  suggestCommands,
+} from "./integrations.js";
 
 const PAGE = 50;
 const ACK_TIMEOUT_MS = 15000;
@@ -169,6 +179,12 @@ function handleFrame(frame) {
   switch (frame.type) {
     case "ready":
       return onReady(frame);
+    case "webhook_disabled":
+      return onWebhookDisabled(frame);
+    case "ephemeral":
+      return onEphemeral(frame);
+    case "command_done":
+      return undefined;
     case "message":
       return onMessage(frame);
     case "ack":
@@ -180,7 +196,7 @@ function handleFrame(frame) {
     case "resync":
       return syncConversation(conversations.get(frame.conversation), frame.after_seq);
     case "error":
-      return onError(frame);
+      return onCommandError(frame) || onError(frame);
     case "receipt":
       return onReceipt(frame);
     case "presence":
@@ -896,6 +912,7 @@ function messageRow(conv, m, mark) {
       "div",
       { class: "meta" },
       el("span", { class: "sender" }, mine ? `${m.sender.username} (you)` : m.sender.username),
+      botBadge(m.sender),
       " ",
       el("time", { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, timeOf(m.created_at)),
       m.edited_at && !deleted ? el("span", { class: "edited" }, " (edited)") : null,
@@ -1374,7 +1391,9 @@ function setUpComposer() {
       }
       return;
     }
-    sendMessage(current, text, files.take());
+    if (isCommand(text)) {
+      if (!runCommand(conn, current, text)) flash("Not connected: the command was not sent.");
+    } else sendMessage(current, text, files.take());
     input.value = "";
     current.draft = "";
     autoSize();
@@ -1406,6 +1425,7 @@ function setUpComposer() {
   });
   input.addEventListener("input", () => {
     autoSize();
+    suggestCommands(current, input);
     if (input.value && !editing) sendTyping();
   });
   $("composer-cancel").addEventListener("click", () => {

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class IntegrationsConfig(AppConfig):
+    name = "integrations"
+    verbose_name = "Integrations"
+
+    def ready(self) -> None:
+        from messaging.realtime import conversation_events
+
+        from .outgoing import on_conversation_events
+
+        conversation_events.connect(on_conversation_events, dispatch_uid="integrations.outgoing")
