@@ -109,7 +109,9 @@ def conversation_summaries(
     return summaries
 
 
-def _page(messages) -> list[MessageEvent]:  # type: ignore[no-untyped-def]
+def message_objects(messages) -> list[MessageEvent]:  # type: ignore[no-untyped-def]
+    """Message objects as history and sync show them (attachments and previews included), in
+    the given order; one query per kind of extra, whatever the number of messages."""
     return with_previews(with_attachments([message_event(m, m.sender) for m in messages]))
 
 
@@ -131,7 +133,7 @@ def messages_after(
         conversation_id=conversation_id, seq__gt=max(after_seq, floor_seq)
     ).order_by("seq")[: limit + 1]
     rows = _messages_of(keys)
-    return _page(rows[:limit]), len(rows) > limit
+    return message_objects(rows[:limit]), len(rows) > limit
 
 
 def messages_before(
@@ -147,7 +149,7 @@ def messages_before(
     has_more = len(page) > limit
     page = page[:limit]
     page.reverse()
-    return _page(page), has_more
+    return message_objects(page), has_more
 
 
 def message_history(

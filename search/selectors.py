@@ -19,9 +19,10 @@ from django.db import connection
 from django.db.models.expressions import RawSQL
 
 from messaging.errors import BadRequest
-from messaging.events import MessageEvent, conversation_title, message_event
+from messaging.events import MessageEvent, conversation_title
 from messaging.ids import message_id_floor
 from messaging.models import Conversation, Membership, Message
+from messaging.selectors import message_objects
 from receipts.selectors import with_receipts
 
 from . import syntax
@@ -366,11 +367,8 @@ def message_search(
     # The message objects exactly as history shows them, receipts of the viewer's own included.
     events: dict[int, MessageEvent] = {}
     by_conversation: dict[int, list[MessageEvent]] = {}
-    for message_id in ids:
-        message = messages[message_id]
-        by_conversation.setdefault(message.conversation_id, []).append(
-            message_event(message, message.sender)
-        )
+    for event in message_objects([messages[message_id] for message_id in ids]):
+        by_conversation.setdefault(event["conversation"], []).append(event)
     for conversation_id_, page in by_conversation.items():
         for event in with_receipts(
             page, viewer_id=user_id, conversation=conversations[conversation_id_]
