@@ -134,8 +134,13 @@ def test_a_client_that_stops_reading_is_closed_1013_and_syncs_everything_after()
         async with (
             websockets.connect(alice_url, origin="http://127.0.0.1", max_size=None) as sender,
             # max_queue=1: the client library stops reading the TCP stream almost at once.
+            # No keepalive pings of its own: a client that does not read cannot see the pong,
+            # and on a loaded machine its ping timeout (1011) came before the server's 1013.
             websockets.connect(
-                f"{base}?token={access_token(bob)}", max_queue=1, max_size=None
+                f"{base}?token={access_token(bob)}",
+                max_queue=1,
+                max_size=None,
+                ping_interval=None,
             ) as reader,
         ):
             await next_of(reader, "ready")
