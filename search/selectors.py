@@ -324,8 +324,11 @@ def message_search(
     if has == "link":
         like = "ILIKE" if connection.vendor == "postgresql" else "LIKE"  # SQLite's is ILIKE
         filters.append((f"(m.body {like} %s OR m.body {like} %s)", ["%http://%", "%https://%"]))
+    elif has == "file":
+        # The upload_message_idx index answers this per candidate message.
+        filters.append(("EXISTS (SELECT 1 FROM uploads_upload u WHERE u.message_id = m.id)", []))
     elif has is not None:
-        raise BadRequest("has must be 'link'.", field="has")
+        raise BadRequest('has must be "link" or "file".', field="has")
     digest = _digest(
         {
             "q": q,

@@ -76,10 +76,10 @@ class SearchQuerySerializer(serializers.Serializer):
     before = MomentField(required=False, help_text="Only messages sent before this moment")
     after = MomentField(required=False, help_text="Only messages sent at or after this moment")
     has = serializers.ChoiceField(
-        choices=["link"],
+        choices=["link", "file"],
         required=False,
-        help_text="link: only messages with an http(s):// link",
-        error_messages={"invalid_choice": 'has must be "link".'},
+        help_text="link: messages with an http(s):// link; file: messages with attachments",
+        error_messages={"invalid_choice": 'has must be "link" or "file".'},
     )
     sort = serializers.ChoiceField(
         choices=["newest", "relevance"],

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.utils import timezone
 
@@ -264,6 +265,43 @@ def test_filters_by_conversation_sender_and_link(client_for):
     assert found(client, q="deploy", conversation=99999) == []
 
 
+def test_filters_messages_with_files(client_for, settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "uploads": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "media"},
+        },
+    }
+    alice, bob = make_users("alice", "bob")
+    group = make_group(alice, bob)
+    plain = send(alice, group, "the report")
+    sender = client_for(alice)
+    uploaded = sender.post(
+        "/api/uploads/",
+        {"file": SimpleUploadedFile("report.txt", b"quarterly numbers")},
+        format="multipart",
+    )
+    assert uploaded.status_code == 201, uploaded.json()
+    sent = sender.post(
+        f"/api/conversations/{group.pk}/messages/",
+        {
+            "client_msg_id": "with-file",
+            "body": "the report, attached",
+            "attachments": [uploaded.json()["id"]],
+        },
+        format="json",
+    )
+    assert sent.status_code == 201, sent.json()
+    with_file = int(sent.json()["id"])
+    client = client_for(bob)
+
+    assert sorted(found(client, q="report")) == sorted([plain, with_file])
+    assert found(client, q="report", has="file") == [with_file]
+    page = search(client, q="report", has="file").json()
+    assert [a["name"] for a in page["results"][0]["message"]["attachments"]] == ["report.txt"]
+
+
 def test_filters_by_date(client_for):
     alice, bob = make_users("alice", "bob")
     direct = make_direct(alice, bob)
@@ -357,7 +395,7 @@ def test_default_limit_is_20_and_at_most_100(client_for):
         ({"q": "apple", "conversation": "abc"}, "conversation"),
         ({"q": "apple", "conversation": "99999999999999999999"}, "conversation"),
         ({"q": "apple", "from": "-3"}, "from"),
-        ({"q": "apple", "has": "file"}, "has"),
+        ({"q": "apple", "has": "image"}, "has"),
         ({"q": "apple", "sort": "oldest"}, "sort"),
         ({"q": "apple", "cursor": "garbage"}, "cursor"),
     ],
