@@ -9,6 +9,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 from accounts.models import User
 
 from .models import Conversation, Message
+from .text import plain_html
 
 
 class UserRef(TypedDict):
@@ -28,6 +29,9 @@ class MessageEvent(TypedDict):
     edited_at: str | None
     deleted: bool
     system: dict[str, Any] | None  # what a system message records (e.g. member_added)
+    html: NotRequired[str | None]  # the body rendered and sanitized; None once deleted
+    mentions: NotRequired[list[int]]  # user ids named with @username
+    mentions_all: NotRequired[bool]  # @all / @everyone by an owner or admin of the group
     # Only on the viewer's own messages in history and sync (receipts.selectors.with_receipts).
     status: NotRequired[Literal["sent", "delivered", "read"]]  # direct chats
     delivered_count: NotRequired[int]  # groups: other members it was delivered to / read by
@@ -51,6 +55,7 @@ class ConversationSummary(TypedDict):
     last_seq: int
     read_seq: int
     unread: int
+    unread_mentions: int  # unread messages that mention the viewer (@username or @all)
     joined_seq: int  # history before it is not the viewer's
     last_change_seq: int  # the newest edit/delete; compare with the client's change cursor
     members: NotRequired[list[UserRef]]
@@ -79,6 +84,9 @@ class MessageUpdatedEvent(TypedDict):
     body: str
     edited_at: str
     change_seq: int
+    html: NotRequired[str]
+    mentions: NotRequired[list[int]]
+    mentions_all: NotRequired[bool]
 
 
 class MessageDeletedEvent(TypedDict):
@@ -112,6 +120,18 @@ def message_event(message: Message, sender: User | None) -> MessageEvent:
         "edited_at": iso(message.edited_at) if message.edited_at else None,
         "deleted": message.deleted_at is not None,
         "system": message.system,
+        **rich_fields(message),  # type: ignore[typeddict-item]
+    }
+
+
+def rich_fields(message: Message) -> dict[str, Any]:
+    """The rendered body and mentions of a message (conversations.markup)."""
+    if message.deleted_at is not None:
+        return {"html": None, "mentions": [], "mentions_all": False}
+    return {
+        "html": message.html or plain_html(message.body),
+        "mentions": list(message.mentions or []),
+        "mentions_all": bool(message.mentions_all),
     }
 
 
@@ -135,6 +155,7 @@ def message_change_event(message: Message) -> MessageUpdatedEvent | MessageDelet
         "body": message.body,
         "edited_at": iso(message.edited_at),
         "change_seq": message.change_seq,
+        **rich_fields(message),  # type: ignore[typeddict-item]
     }
 
 

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 
+from conversations.models import Mention
 from receipts.selectors import with_receipts
 
 from . import history_cache
@@ -61,10 +62,27 @@ def conversation_summaries(
         .annotate(n=Count("id"))
         .values("n")
     )
+    # Unread messages that mention the viewer (conversations.models.Mention).
+    unread_mentions = (
+        Mention.objects.filter(
+            user_id=user_id,
+            conversation_id=OuterRef("conversation_id"),
+            seq__gt=Greatest(OuterRef("read_seq"), OuterRef("joined_seq")),
+        )
+        .order_by()
+        .values("conversation_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
     memberships = (
         Membership.objects.filter(user_id=user_id)
         .select_related("conversation")
         .annotate(unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)))
+        .annotate(
+            unread_mentions=Coalesce(
+                Subquery(unread_mentions, output_field=IntegerField()), Value(0)
+            )
+        )
         .order_by("-conversation__last_message_at", "-conversation_id")
     )
     if conversation_ids is not None:
@@ -96,6 +114,7 @@ def conversation_summaries(
             "last_seq": conversation.last_seq,
             "read_seq": m.read_seq,
             "unread": m.unread,
+            "unread_mentions": m.unread_mentions,
             "joined_seq": m.joined_seq,
             "last_change_seq": conversation.last_change_seq,
         }

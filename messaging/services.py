@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from chatsite import metrics
+from conversations.selectors import body_rendered
+from conversations.services import mentions_record
 from moderation.services import audit_record
 from presence.services import presence_direct_senders_record
 from push.services import push_message_sent
@@ -41,7 +43,7 @@ from .events import (
 from .ids import next_message_id
 from .models import Conversation, Membership, Message, MessageKey
 from .selectors import conversation_summaries
-from .text import storable_text
+from .text import plain_html, storable_text
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,12 @@ class Draft:
     client_msg_id: str | None
     body: str
     system: dict[str, Any] | None = None
+    # Rendered by conversations.markup; system messages get their text escaped.
+    html: str = ""
+    mentions: list[int] | None = None
+    mentions_all: bool = False
+    reply_to_id: int | None = None
+    thread_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +159,11 @@ def _store_messages(drafts: list[Draft]) -> list[Message]:
                 body=draft.body,
                 created_at=created_at,
                 system=draft.system,
+                html=draft.html or plain_html(draft.body),
+                mentions=draft.mentions,
+                mentions_all=draft.mentions_all,
+                reply_to_id=draft.reply_to_id,
+                thread_id=draft.thread_id,
             )
         )
     # The key rows enforce uniqueness across monthly partitions (MessageKey).
@@ -345,17 +358,28 @@ def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
             allowed.append(index)
     if not allowed:
         return results  # type: ignore[return-value]
-    messages = _store_messages(
-        [
+    drafts = []
+    for i in allowed:
+        request = requests[i]
+        rendered = body_rendered(
+            conversation_id=request.conversation_id,
+            kind=kinds[(request.conversation_id, request.sender.pk)],
+            sender_id=request.sender.pk,
+            body=str(request.body),
+        )
+        drafts.append(
             Draft(
-                conversation_id=requests[i].conversation_id,
-                sender=requests[i].sender,
-                client_msg_id=str(requests[i].client_msg_id),
-                body=str(requests[i].body),
+                conversation_id=request.conversation_id,
+                sender=request.sender,
+                client_msg_id=str(request.client_msg_id),
+                body=str(request.body),
+                html=rendered.html,
+                mentions=rendered.mentions,
+                mentions_all=rendered.mentions_all,
             )
-            for i in allowed
-        ]
-    )
+        )
+    messages = _store_messages(drafts)
+    mentions_record(messages=[m for m in messages if m.mentions or m.mentions_all])
     # Who has written in which direct chat decides who shares presence (presence.selectors).
     presence_direct_senders_record(
         sends=[
@@ -511,10 +535,24 @@ def message_edit(
             raise EditWindowClosed(
                 f"Messages can be edited for {window} seconds after sending.", field="id"
             )
+        rendered = body_rendered(
+            conversation_id=conversation_id,
+            kind=message.conversation.kind,
+            sender_id=editor.pk,
+            body=body,
+        )
+        had_mentions = bool(message.mentions or message.mentions_all)
         message.body = body
+        message.html = rendered.html
+        message.mentions = rendered.mentions
+        message.mentions_all = rendered.mentions_all
         message.edited_at = timezone.now()
         message.change_seq = _next_change_seq(conversation_id)
-        message.save(update_fields=["body", "edited_at", "change_seq"])
+        message.save(
+            update_fields=["body", "html", "mentions", "mentions_all", "edited_at", "change_seq"]
+        )
+        if had_mentions or rendered.mentions or rendered.mentions_all:
+            mentions_record(messages=[message])
         event = _publish_change(message)
     return event  # type: ignore[return-value]
 
@@ -555,10 +593,18 @@ def message_delete(
             raise Forbidden("System messages cannot be deleted.", field="id")
         if message.deleted_at is not None:
             return message_change_event(message)  # type: ignore[return-value]
+        had_mentions = bool(message.mentions or message.mentions_all)
         message.body = ""
+        message.html = ""
+        message.mentions = None
+        message.mentions_all = False
         message.deleted_at = timezone.now()
         message.change_seq = _next_change_seq(conversation_id)
-        message.save(update_fields=["body", "deleted_at", "change_seq"])
+        message.save(
+            update_fields=["body", "html", "mentions", "mentions_all", "deleted_at", "change_seq"]
+        )
+        if had_mentions:
+            mentions_record(messages=[message])
         if not own:
             audit_record(
                 actor=actor,

@@ -33,6 +33,17 @@ class MessageSerializer(serializers.Serializer):
     read_count = serializers.IntegerField(
         required=False, help_text="Groups, your own messages only: members who read it"
     )
+    html = serializers.CharField(
+        required=False,
+        allow_null=True,
+        help_text="The body rendered from Markdown and sanitized on the server; null once deleted",
+    )
+    mentions = serializers.ListField(
+        child=serializers.IntegerField(), required=False, help_text="User ids named (@username)"
+    )
+    mentions_all = serializers.BooleanField(
+        required=False, help_text="@all / @everyone by the group's owner or an admin"
+    )
 
 
 class MessagePageSerializer(serializers.Serializer):
@@ -64,6 +75,9 @@ class ConversationSerializer(serializers.Serializer):
     last_seq = serializers.IntegerField()
     read_seq = serializers.IntegerField()
     unread = serializers.IntegerField()
+    unread_mentions = serializers.IntegerField(
+        help_text="Unread messages that mention you (@username or @all); reading clears them"
+    )
     joined_seq = serializers.IntegerField(help_text="Your history starts after this seq")
     last_change_seq = serializers.IntegerField(help_text="The newest edit/delete's change_seq")
 
@@ -90,6 +104,9 @@ class MessageChangeSerializer(serializers.Serializer):
     body = serializers.CharField(required=False, help_text="message_updated only")
     edited_at = serializers.DateTimeField(required=False, help_text="message_updated only")
     deleted_at = serializers.DateTimeField(required=False, help_text="message_deleted only")
+    html = serializers.CharField(required=False, help_text="message_updated only: re-rendered")
+    mentions = serializers.ListField(child=serializers.IntegerField(), required=False)
+    mentions_all = serializers.BooleanField(required=False)
     change_seq = serializers.IntegerField()
 
 

@@ -4,6 +4,7 @@
 import { api, ApiError } from "./api.js";
 import { Connection } from "./connection.js";
 import { dayKey, dayLabel, el, linkify, newClientId, timeOf } from "./render.js";
+import { mentionsMe, messageBody, setUpMentionAutocomplete } from "./markup.js";
 
 const PAGE = 50;
 const ACK_TIMEOUT_MS = 15000;
@@ -45,6 +46,7 @@ function conversationFrom(summary, rank) {
     lastSeq: summary.last_seq,
     readSeq: summary.read_seq,
     unread: summary.unread,
+    unreadMentions: summary.unread_mentions || 0,
     // Everything up to `synced` is known to the client (shown or available through REST);
     // a reconnect syncs from here.
     synced: summary.last_seq,
@@ -107,6 +109,7 @@ function ingest(conv, message, { live = false } = {}) {
     conv.lastSeq = message.seq;
     if (!isMine(message)) {
       conv.unread += 1;
+      if (mentionsMe(message, me)) conv.unreadMentions += 1;
       if (live) notify(conv, message);
     }
   }
@@ -212,6 +215,7 @@ function onReady(frame) {
         // The server's counts are the truth; what sync brings now is already counted.
         conv.readSeq = summary.read_seq;
         conv.unread = summary.unread;
+        conv.unreadMentions = summary.unread_mentions || 0;
         conv.lastSeq = Math.max(conv.lastSeq, summary.last_seq);
       }
       // Otherwise the server has not stored our last read mark: keep our counts and let sync
@@ -480,6 +484,7 @@ function pageIsSeen() {
 function markRead(conv) {
   if (!conv || conv !== current || !pageIsSeen()) return;
   conv.unread = 0;
+  conv.unreadMentions = 0;
   const seq = conv.lastSeq;
   if (seq > conv.readSeq) {
     if (!supported.receipts || onlyMineSince(conv, conv.readSeq)) {
@@ -697,6 +702,7 @@ function renderSidebar() {
     if (conv.kind === "announcement") label.push("announcements");
     if (state) label.push(state.status);
     if (conv.unread) label.push(`${conv.unread} unread`);
+    if (conv.unreadMentions) label.push(`${conv.unreadMentions} mentioning you`);
     const button = el(
       "button",
       {
@@ -718,6 +724,7 @@ function renderSidebar() {
         el("span", { class: "conversation-title" }, conv.title),
         el("span", { class: "conversation-preview" }, previewText(conv)),
       ),
+      conv.unreadMentions ? el("span", { class: "badge mention-badge", "aria-hidden": "true" }, "@") : null,
       conv.unread ? el("span", { class: "badge", "aria-hidden": "true" }, String(conv.unread)) : null,
     );
     return el("li", { dataset: { conversationId: conv.id, kind: conv.kind } }, button);
@@ -814,7 +821,7 @@ function messageItems(conv) {
     const m = conv.messages.get(seq);
     addDay(m.created_at);
     const mark = isMine(m) ? markOf(conv, m) : "";
-    const version = [m.body, m.deleted, m.edited_at, mark, supported.edit].join("|");
+    const version = [m.body, m.html, m.deleted, m.edited_at, mark, supported.edit].join("|");
     items.push({ key: `m-${seq}`, version, build: () => messageRow(conv, m, mark) });
   }
   for (const p of conv.pending.values()) {
@@ -872,7 +879,7 @@ function messageRow(conv, m, mark) {
   const deleted = m.deleted || m.body === null || m.body === undefined;
   const bodyNode = deleted
     ? el("div", { class: "body tombstone" }, "This message was deleted")
-    : el("div", { class: "body" }, linkify(m.body));
+    : messageBody(m, me, () => linkify(m.body));
   const actions = [];
   if (mine && !deleted && supported.edit) {
     actions.push(
@@ -882,7 +889,7 @@ function messageRow(conv, m, mark) {
   }
   return el(
     "li",
-    { class: `message${mine ? " mine" : ""}${deleted ? " deleted" : ""}`, dataset: { seq: m.seq, id: m.id, status: mine ? mark : null } },
+    { class: `message${mine ? " mine" : ""}${deleted ? " deleted" : ""}${mentionsMe(m, me) ? " mentioned" : ""}`, dataset: { seq: m.seq, id: m.id, status: mine ? mark : null } },
     el(
       "div",
       { class: "meta" },
@@ -1418,6 +1425,7 @@ function setUpPage() {
 
 setUpPage();
 setUpComposer();
+setUpMentionAutocomplete($("composer"), $("composer-input"), () => current?.members, me);
 setUpDirectDialog();
 setUpGroupDialog();
 setUpDetails();

@@ -165,6 +165,9 @@ def test_history_pages(client_for):
         "edited_at",
         "deleted",
         "system",
+        "html",
+        "mentions",
+        "mentions_all",
     }
     assert first["sender"] == {"id": alice.pk, "username": "alice"} and isinstance(first["id"], str)
 
