@@ -24,3 +24,46 @@ class Mention(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.user_id} in message {self.message_id}"
+
+
+class ThreadSummary(models.Model):
+    """The replies under a root message, kept current by the send service (one row per root
+    that has replies)."""
+
+    root_id = models.BigIntegerField(primary_key=True)
+    conversation = models.ForeignKey(
+        "messaging.Conversation", on_delete=models.CASCADE, related_name="+"
+    )
+    root_seq = models.BigIntegerField()
+    replies = models.IntegerField(default=0)
+    last_reply_at = models.DateTimeField()
+    participants = models.JSONField(default=list)  # user ids, first reply first
+
+    def __str__(self) -> str:
+        return f"thread of {self.root_id}: {self.replies} replies"
+
+
+class ConversationChange(models.Model):
+    """The newest change of one thing in a conversation that is not a message's own text
+    (a thread summary, one user's reaction, a pin), numbered with the conversation's
+    change_seq so `changes` replays it after a reconnect. One row per thing (`key`): a newer
+    change replaces the row, so the table is as large as the state, not the history."""
+
+    conversation = models.ForeignKey(
+        "messaging.Conversation", on_delete=models.CASCADE, related_name="+"
+    )
+    key = models.CharField(max_length=200)
+    change_seq = models.BigIntegerField()
+    message_seq = models.BigIntegerField()  # the changed message's seq (for the join floor)
+    event = models.JSONField()  # the frame, complete
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "key"], name="conversation_change_key"),
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "change_seq"], name="conversation_change_seq_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} at change {self.change_seq} in {self.conversation_id}"

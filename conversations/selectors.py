@@ -2,9 +2,14 @@
 
 from django.db.models.functions import Lower
 
-from messaging.models import Conversation, Membership
+from messaging.errors import NotFound
+from messaging.events import MessageEvent, message_event
+from messaging.models import Conversation, Membership, Message
+from messaging.selectors import MAX_PAGE, membership_for, reply_parents
+from receipts.selectors import with_receipts
 
 from .markup import ALL_NAMES, Rendered, mention_candidates, render
+from .state import with_conversation_state
 
 MANAGER_ROLES = (Membership.Role.OWNER, Membership.Role.ADMIN)
 
@@ -28,3 +33,33 @@ def body_rendered(*, conversation_id: int, kind: str, sender_id: int, body: str)
                 conversation_id=conversation_id, user_id=sender_id, role__in=MANAGER_ROLES
             ).exists()
     return render(body, members=members, all_allowed=all_allowed)
+
+
+def thread_replies(
+    *, user_id: int, conversation_id: int, root_id: int, after_seq: int, limit: int
+) -> tuple[MessageEvent, list[MessageEvent], bool]:
+    """The root (as its member may see it) and its replies with seq > after_seq, ascending;
+    whether more follow. Replies are ordinary messages: same shape as history."""
+    membership = membership_for(user_id=user_id, conversation_id=conversation_id)
+    root = (
+        Message.objects.select_related("sender")
+        .filter(pk=root_id, conversation_id=conversation_id, seq__gt=membership.joined_seq)
+        .first()
+    )
+    if root is None:
+        raise NotFound("No such message.", field="root_id")
+    limit = max(1, min(limit, MAX_PAGE))
+    rows = list(
+        Message.objects.select_related("sender")
+        .filter(thread_id=root_id, conversation_id=conversation_id)
+        .filter(seq__gt=max(after_seq, membership.joined_seq))
+        .order_by("seq")[: limit + 1]
+    )
+    parents = reply_parents([root, *rows[:limit]])
+    events = [message_event(m, m.sender, parent=parents.get(m.reply_to_id)) for m in rows[:limit]]
+    events = with_receipts(events, viewer_id=user_id, conversation=membership.conversation)
+    [root_event, *events] = with_conversation_state(
+        [message_event(root, root.sender, parent=parents.get(root.reply_to_id)), *events],
+        viewer_id=user_id,
+    )
+    return root_event, events, len(rows) > limit

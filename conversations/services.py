@@ -3,7 +3,9 @@ events after commit; the `*_record` helpers run inside the caller's transaction.
 
 from messaging.models import Membership, Message
 
-from .models import Mention
+from .changes import change_record
+from .events import ThreadUpdatedEvent, thread_summary_data
+from .models import Mention, ThreadSummary
 
 
 def mentions_record(*, messages: list[Message]) -> None:
@@ -39,3 +41,46 @@ def mentions_record(*, messages: list[Message]) -> None:
             for user_id in sorted(named)
         )
     Mention.objects.bulk_create(rows)
+
+
+def threads_record(*, messages: list[Message]) -> None:
+    """Counts new replies into their roots' thread summaries, each change numbered in the
+    change cursor and published as `thread_updated` after commit. Call inside the transaction
+    that stores the replies (their conversations are already row-locked)."""
+    by_root: dict[int, list[Message]] = {}
+    for message in messages:
+        if message.thread_id is not None:
+            by_root.setdefault(message.thread_id, []).append(message)
+    for root_id in sorted(by_root):
+        replies = by_root[root_id]
+        first = replies[0]
+        summary = ThreadSummary.objects.select_for_update().filter(root_id=root_id).first()
+        if summary is None:
+            root_seq = Message.objects.filter(pk=root_id).values_list("seq", flat=True).first() or 0
+            summary = ThreadSummary(
+                root_id=root_id,
+                conversation_id=first.conversation_id,
+                root_seq=root_seq,
+                replies=0,
+                participants=[],
+            )
+        summary.replies += len(replies)
+        summary.last_reply_at = max(m.created_at for m in replies)
+        for message in replies:
+            if message.sender_id is not None and message.sender_id not in summary.participants:
+                summary.participants.append(message.sender_id)
+        summary.save()
+        event: ThreadUpdatedEvent = {
+            "type": "thread_updated",
+            "conversation": first.conversation_id,
+            "id": str(root_id),
+            "seq": summary.root_seq,
+            "thread_summary": thread_summary_data(summary),
+            "change_seq": 0,  # numbered by change_record
+        }
+        change_record(
+            conversation_id=first.conversation_id,
+            key=f"thread:{root_id}",
+            message_seq=summary.root_seq,
+            event=dict(event),
+        )

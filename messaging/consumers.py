@@ -370,6 +370,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
                 conversation_id=conversation_id,
                 client_msg_id=frame.get("client_msg_id"),
                 body=frame.get("body"),
+                reply_to=frame.get("reply_to"),
             )
         )
         await self.send_json(ack)
@@ -605,6 +606,10 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         await self._forward_change(message["event"])
 
     async def message_deleted(self, message: dict[str, Any]) -> None:
+        await self._forward_change(message["event"])
+
+    async def conversation_change(self, message: dict[str, Any]) -> None:
+        """thread_updated, reaction, pins (conversations.changes): numbered like edits."""
         await self._forward_change(message["event"])
 
     async def _forward_change(self, event: dict[str, Any]) -> None:

@@ -17,6 +17,15 @@ class UserRef(TypedDict):
     username: str
 
 
+class ReplyRef(TypedDict):
+    """What a reply shows of its parent: the parent's current text, cut to 100 characters."""
+
+    id: str
+    seq: int | None
+    sender: UserRef | None
+    excerpt: str  # "" once the parent is deleted
+
+
 class MessageEvent(TypedDict):
     type: Literal["message"]
     conversation: int
@@ -32,6 +41,10 @@ class MessageEvent(TypedDict):
     html: NotRequired[str | None]  # the body rendered and sanitized; None once deleted
     mentions: NotRequired[list[int]]  # user ids named with @username
     mentions_all: NotRequired[bool]  # @all / @everyone by an owner or admin of the group
+    reply_to: NotRequired[ReplyRef | None]  # the message this one answers
+    thread: NotRequired[str | None]  # id of the root of its reply chain
+    # Added per answer (conversations.selectors.with_conversation_state), never cached:
+    thread_summary: NotRequired[dict[str, Any]]  # roots only: {replies, last_reply_at, ...}
     # Only on the viewer's own messages in history and sync (receipts.selectors.with_receipts).
     status: NotRequired[Literal["sent", "delivered", "read"]]  # direct chats
     delivered_count: NotRequired[int]  # groups: other members it was delivered to / read by
@@ -107,7 +120,33 @@ def user_ref(user: User) -> UserRef:
     return {"id": user.pk, "username": user.username}
 
 
-def message_event(message: Message, sender: User | None) -> MessageEvent:
+EXCERPT_CHARS = 100
+
+
+def reply_ref(reply_to_id: int, parent: Message | None) -> ReplyRef:
+    if parent is None:
+        return {"id": str(reply_to_id), "seq": None, "sender": None, "excerpt": ""}
+    return {
+        "id": str(parent.pk),
+        "seq": parent.seq,
+        "sender": user_ref(parent.sender) if parent.sender is not None else None,
+        "excerpt": "" if parent.deleted_at else parent.body[:EXCERPT_CHARS],
+    }
+
+
+def message_event(
+    message: Message, sender: User | None, *, parent: Message | None = None
+) -> MessageEvent:
+    """A message as clients see it. `parent`: the message it replies to (with its sender
+    loaded), when it is a reply."""
+    event = _message_fields(message, sender)
+    if message.reply_to_id is not None:
+        event["reply_to"] = reply_ref(message.reply_to_id, parent)
+        event["thread"] = str(message.thread_id)
+    return event
+
+
+def _message_fields(message: Message, sender: User | None) -> MessageEvent:
     return {
         "type": "message",
         "conversation": message.conversation_id,

@@ -114,6 +114,7 @@ class Message(models.Model):
             models.Index(fields=["conversation", "seq"], name="message_conv_seq_idx"),
             models.Index(fields=["sender", "client_msg_id"], name="message_sender_client_idx"),
             models.Index(fields=["conversation", "change_seq"], name="message_change_idx"),
+            models.Index(fields=["thread_id", "seq"], name="message_thread_idx"),
         ]
 
     def __str__(self) -> str:

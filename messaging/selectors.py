@@ -5,7 +5,8 @@ from django.conf import settings
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 
-from conversations.models import Mention
+from conversations.models import ConversationChange, Mention
+from conversations.state import with_conversation_state
 from receipts.selectors import with_receipts
 
 from . import history_cache
@@ -127,7 +128,16 @@ def conversation_summaries(
 
 
 def _page(messages) -> list[MessageEvent]:  # type: ignore[no-untyped-def]
-    return [message_event(m, m.sender) for m in messages]
+    parents = reply_parents(messages)
+    return [message_event(m, m.sender, parent=parents.get(m.reply_to_id)) for m in messages]
+
+
+def reply_parents(messages: list[Message]) -> dict[int, Message]:
+    """The messages these reply to, by id (with their senders), in one query."""
+    ids = {m.reply_to_id for m in messages if m.reply_to_id is not None}
+    if not ids:
+        return {}
+    return {m.pk: m for m in Message.objects.filter(id__in=ids).select_related("sender")}
 
 
 def _messages_of(keys) -> list[Message]:  # type: ignore[no-untyped-def]
@@ -189,6 +199,7 @@ def message_history(
             conversation_id=conversation_id, before_seq=before_seq, limit=limit, floor_seq=floor
         )
     page = with_receipts(page, viewer_id=user_id, conversation=membership.conversation)
+    page = with_conversation_state(page, viewer_id=user_id)
     return page, has_more, membership.conversation.last_seq
 
 
@@ -206,9 +217,24 @@ def message_changes(
             seq__gt=membership.joined_seq,
         ).order_by("change_seq")[: limit + 1]
     )
+    # Thread summaries, reactions and pins (conversations.models.ConversationChange) share the
+    # conversation's change_seq: merged in order with the messages' own edits and deletes.
+    others = list(
+        ConversationChange.objects.filter(
+            conversation_id=conversation_id,
+            change_seq__gt=after_change_seq,
+            message_seq__gt=membership.joined_seq,
+        )
+        .order_by("change_seq")
+        .values_list("event", flat=True)[: limit + 1]
+    )
+    merged = sorted(
+        [message_change_event(m) for m in rows] + others,  # type: ignore[operator]
+        key=lambda event: event["change_seq"],
+    )
     return (
-        [message_change_event(m) for m in rows[:limit]],
-        len(rows) > limit,
+        merged[:limit],
+        len(merged) > limit,
         membership.conversation.last_change_seq,
     )
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import User
 from chatsite import metrics
 from conversations.selectors import body_rendered
-from conversations.services import mentions_record
+from conversations.services import mentions_record, threads_record
 from moderation.services import audit_record
 from presence.services import presence_direct_senders_record
 from push.services import push_message_sent
@@ -84,6 +84,7 @@ class Draft:
     mentions_all: bool = False
     reply_to_id: int | None = None
     thread_id: int | None = None
+    parent: Message | None = None  # the message replied to, its sender loaded
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,21 @@ class SendRequest:
     conversation_id: int
     client_msg_id: object
     body: object
+    reply_to: object = None  # the id (a string of digits) of the message answered
+
+
+MAX_ID = 2**63 - 1
+
+
+def validate_reply_to(reply_to: object) -> int | None:
+    """The id of the message answered, or None; a string of digits (an integer is accepted)."""
+    if reply_to is None:
+        return None
+    if isinstance(reply_to, str) and reply_to.isascii() and reply_to.isdigit():
+        reply_to = int(reply_to) if len(reply_to) <= 19 else 0
+    if not isinstance(reply_to, int) or isinstance(reply_to, bool) or not 1 <= reply_to <= MAX_ID:
+        raise BadRequest("reply_to must be a message id (a string of digits)", field="reply_to")
+    return reply_to
 
 
 def _take_seqs(counts: dict[int, int]) -> dict[int, int]:
@@ -180,7 +196,9 @@ def _store_messages(drafts: list[Draft]) -> list[Message]:
         ]
     )
     Message.objects.bulk_create(messages)
-    events = [message_event(m, d.sender) for m, d in zip(messages, drafts, strict=True)]
+    events = [
+        message_event(m, d.sender, parent=d.parent) for m, d in zip(messages, drafts, strict=True)
+    ]
 
     def after_commit() -> None:
         realtime.publish_to_conversations(
@@ -205,10 +223,20 @@ def system_message_store(*, conversation_id: int, body: str, system: dict[str, A
 _DUPLICATE_ELSEWHERE = "client_msg_id was already used for a message in another conversation"
 
 
-def message_send(*, sender: User, conversation_id: int, client_msg_id: str, body: str) -> AckEvent:
+def message_send(
+    *,
+    sender: User,
+    conversation_id: int,
+    client_msg_id: str,
+    body: str,
+    reply_to: str | int | None = None,
+) -> AckEvent:
     """Stores a message exactly once per (sender, client_msg_id) with the conversation's next
-    seq, and publishes it to the conversation after commit. A repeat returns the original ack."""
-    result = message_send_many([SendRequest(sender, conversation_id, client_msg_id, body)])[0]
+    seq, and publishes it to the conversation after commit. A repeat returns the original ack.
+    `reply_to`: a message of the same conversation this one answers."""
+    result = message_send_many(
+        [SendRequest(sender, conversation_id, client_msg_id, body, reply_to)]
+    )[0]
     if isinstance(result, Exception):
         raise result
     return result
@@ -227,6 +255,7 @@ def message_send_many(requests: list[SendRequest]) -> list[AckEvent | Exception]
         try:
             validate_client_msg_id(request.client_msg_id)
             validate_body(request.body)
+            validate_reply_to(request.reply_to)
         except ChatError as exc:
             results[index] = exc
         else:
@@ -341,6 +370,42 @@ def _sender_memberships(requests: list[SendRequest]) -> dict[tuple[int, int], st
         return {(int(cid), int(uid)): kind for cid, uid, kind in cursor.fetchall()}
 
 
+def _reply_parents(requests: list[SendRequest]) -> dict[tuple[int, int], dict[int, Message]]:
+    """{(conversation, sender): {id: message}} of the messages these requests answer that the
+    sender may see: in the same conversation, from the sender's join on (deleted ones too: a
+    tombstone can be answered)."""
+    wanted: dict[tuple[int, int], set[int]] = {}
+    for request in requests:
+        try:
+            reply_to = validate_reply_to(request.reply_to)
+        except BadRequest:
+            continue
+        if reply_to is not None:
+            wanted.setdefault((request.conversation_id, request.sender.pk), set()).add(reply_to)
+    if not wanted:
+        return {}
+    floors = {
+        (cid, uid): joined
+        for cid, uid, joined in Membership.objects.filter(
+            conversation_id__in={cid for cid, _ in wanted}, user_id__in={uid for _, uid in wanted}
+        ).values_list("conversation_id", "user_id", "joined_seq")
+    }
+    ids = set().union(*wanted.values())
+    found = Message.objects.filter(id__in=ids).select_related("sender")
+    parents: dict[tuple[int, int], dict[int, Message]] = {}
+    for key, message_ids in wanted.items():
+        floor = floors.get(key)
+        parents[key] = {
+            m.pk: m
+            for m in found
+            if m.pk in message_ids
+            and m.conversation_id == key[0]
+            and floor is not None
+            and m.seq > floor
+        }
+    return parents
+
+
 def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
     """The transaction of message_send_many: checks membership (and locks the conversations,
     in id order), stores the messages of those allowed, and schedules their after-commit
@@ -356,11 +421,28 @@ def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
             results[index] = Forbidden("Only staff can post announcements.", field="conversation")
         else:
             allowed.append(index)
+    parents = _reply_parents([requests[i] for i in allowed])
+    for index in list(allowed):
+        request = requests[index]
+        reply_to = validate_reply_to(request.reply_to)
+        if reply_to is not None and reply_to not in parents.get(
+            (request.conversation_id, request.sender.pk), {}
+        ):
+            results[index] = BadRequest(
+                "reply_to must be a message of this conversation", field="reply_to"
+            )
+            allowed.remove(index)
     if not allowed:
         return results  # type: ignore[return-value]
     drafts = []
     for i in allowed:
         request = requests[i]
+        reply_to = validate_reply_to(request.reply_to)
+        parent = (
+            parents[(request.conversation_id, request.sender.pk)][reply_to]
+            if reply_to is not None
+            else None
+        )
         rendered = body_rendered(
             conversation_id=request.conversation_id,
             kind=kinds[(request.conversation_id, request.sender.pk)],
@@ -376,10 +458,14 @@ def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
                 html=rendered.html,
                 mentions=rendered.mentions,
                 mentions_all=rendered.mentions_all,
+                reply_to_id=parent.pk if parent is not None else None,
+                thread_id=(parent.thread_id or parent.pk) if parent is not None else None,
+                parent=parent,
             )
         )
     messages = _store_messages(drafts)
     mentions_record(messages=[m for m in messages if m.mentions or m.mentions_all])
+    threads_record(messages=[m for m in messages if m.thread_id is not None])
     # Who has written in which direct chat decides who shares presence (presence.selectors).
     presence_direct_senders_record(
         sends=[

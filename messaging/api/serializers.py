@@ -8,6 +8,21 @@ class UserRefSerializer(serializers.Serializer):
     username = serializers.CharField()
 
 
+class ReplyRefSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    seq = serializers.IntegerField(allow_null=True)
+    sender = UserRefSerializer(allow_null=True)
+    excerpt = serializers.CharField(
+        allow_blank=True, help_text="Up to 100 characters of the parent's text; '' once deleted"
+    )
+
+
+class ThreadSummarySerializer(serializers.Serializer):
+    replies = serializers.IntegerField()
+    last_reply_at = serializers.DateTimeField()
+    participants = serializers.ListField(child=serializers.IntegerField())
+
+
 class MessageSerializer(serializers.Serializer):
     type = serializers.CharField(default="message")
     conversation = serializers.IntegerField()
@@ -44,6 +59,11 @@ class MessageSerializer(serializers.Serializer):
     mentions_all = serializers.BooleanField(
         required=False, help_text="@all / @everyone by the group's owner or an admin"
     )
+    reply_to = ReplyRefSerializer(required=False, allow_null=True)
+    thread = serializers.CharField(
+        required=False, allow_null=True, help_text="Replies: the id of the thread's root"
+    )
+    thread_summary = ThreadSummarySerializer(required=False, help_text="Roots with replies")
 
 
 class MessagePageSerializer(serializers.Serializer):
@@ -55,6 +75,12 @@ class MessagePageSerializer(serializers.Serializer):
 class SendSerializer(serializers.Serializer):
     client_msg_id = serializers.CharField(trim_whitespace=False, allow_blank=True)
     body = serializers.CharField(trim_whitespace=False, allow_blank=True)
+    reply_to = serializers.CharField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The id of a message of this conversation this one answers",
+    )
 
 
 class AckSerializer(serializers.Serializer):
@@ -97,16 +123,19 @@ class MessageEditSerializer(serializers.Serializer):
 
 
 class MessageChangeSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["message_updated", "message_deleted"])
+    type = serializers.ChoiceField(
+        choices=["message_updated", "message_deleted", "thread_updated", "reaction", "pins"]
+    )
     conversation = serializers.IntegerField()
-    id = serializers.CharField()
-    seq = serializers.IntegerField()
+    id = serializers.CharField(required=False, help_text="The message (not on reaction frames)")
+    seq = serializers.IntegerField(help_text="The seq of the message concerned")
     body = serializers.CharField(required=False, help_text="message_updated only")
     edited_at = serializers.DateTimeField(required=False, help_text="message_updated only")
     deleted_at = serializers.DateTimeField(required=False, help_text="message_deleted only")
     html = serializers.CharField(required=False, help_text="message_updated only: re-rendered")
     mentions = serializers.ListField(child=serializers.IntegerField(), required=False)
     mentions_all = serializers.BooleanField(required=False)
+    thread_summary = ThreadSummarySerializer(required=False, help_text="thread_updated only")
     change_seq = serializers.IntegerField()
 
 

@@ -5,6 +5,7 @@ import { api, ApiError } from "./api.js";
 import { Connection } from "./connection.js";
 import { dayKey, dayLabel, el, linkify, newClientId, timeOf } from "./render.js";
 import { mentionsMe, messageBody, setUpMentionAutocomplete } from "./markup.js";
+import { replyButton, replyQuote, setUpThreads, takeReplyTarget, threadButton, threadMessage } from "./threads.js";
 
 const PAGE = 50;
 const ACK_TIMEOUT_MS = 15000;
@@ -193,6 +194,8 @@ function handleFrame(frame) {
       return onMessageChanged(frame, true);
     case "changes_done":
       return onChangesDone(frame);
+    case "thread_updated":
+      return onConversationChange(frame, (m) => ({ ...m, thread_summary: frame.thread_summary }));
     case "conversation_left":
       return onConversationLeft(frame);
     default:
@@ -329,6 +332,7 @@ function onMessage(message) {
   const conv = conversations.get(message.conversation);
   if (!conv) return;
   const fresh = ingest(conv, message, { live: !conv.syncing });
+  threadMessage(message);
   if (fresh && message.seq > conv.synced + 1 && !conv.syncing) {
     // A gap: frames were lost on the way (the server orders and heals what it sends, so
     // this is rare). Fetch what is missing; see docs/protocol.md, "Gaps".
@@ -464,6 +468,23 @@ function onMessageChanged(frame, deleted) {
   }
 }
 
+// thread_updated, reaction, pins: numbered in the change cursor like edits; `update` gives
+// the new state of the message concerned (frame.id or frame.message).
+function onConversationChange(frame, update) {
+  const conv = conversations.get(frame.conversation);
+  if (!conv) return;
+  if (frame.change_seq) conv.changeSeq = Math.max(conv.changeSeq, frame.change_seq);
+  const id = String(frame.message ?? frame.id);
+  for (const [seq, message] of conv.messages) {
+    if (String(message.id) === id) {
+      conv.messages.set(seq, update(message));
+      threadMessage(conv.messages.get(seq));
+      refresh(conv);
+      return;
+    }
+  }
+}
+
 // --- receipts -------------------------------------------------------------------------------
 
 function scheduleDelivered(conv) {
@@ -563,8 +584,8 @@ async function loadPresence() {
 
 // --- sending --------------------------------------------------------------------------------
 
-function sendMessage(conv, text) {
-  const pending = { cid: newClientId(), body: text, status: "pending", error: null, timer: null };
+function sendMessage(conv, text, replyTo = takeReplyTarget(conv)) {
+  const pending = { cid: newClientId(), body: text, status: "pending", error: null, timer: null, replyTo };
   conv.pending.set(pending.cid, pending);
   transmit(conv, pending);
   refresh(conv);
@@ -575,6 +596,7 @@ function transmit(conv, pending) {
   pending.status = "pending";
   pending.error = null;
   const frame = { type: "send", conversation: conv.id, client_msg_id: pending.cid, body: pending.body };
+  if (pending.replyTo) frame.reply_to = String(pending.replyTo);
   if (conn.send(frame)) {
     pending.timer = setTimeout(() => {
       if (conv.pending.get(pending.cid) === pending && conn.isReady) {
@@ -821,7 +843,7 @@ function messageItems(conv) {
     const m = conv.messages.get(seq);
     addDay(m.created_at);
     const mark = isMine(m) ? markOf(conv, m) : "";
-    const version = [m.body, m.html, m.deleted, m.edited_at, mark, supported.edit].join("|");
+    const version = [m.body, m.html, m.deleted, m.edited_at, mark, supported.edit, JSON.stringify([m.reply_to, m.thread_summary])].join("|");
     items.push({ key: `m-${seq}`, version, build: () => messageRow(conv, m, mark) });
   }
   for (const p of conv.pending.values()) {
@@ -881,6 +903,7 @@ function messageRow(conv, m, mark) {
     ? el("div", { class: "body tombstone" }, "This message was deleted")
     : messageBody(m, me, () => linkify(m.body));
   const actions = [];
+  if (!deleted) actions.push(replyButton(conv, m));
   if (mine && !deleted && supported.edit) {
     actions.push(
       el("button", { type: "button", class: "link", onclick: () => startEditing(conv, m), "aria-label": "Edit this message" }, "Edit"),
@@ -898,7 +921,9 @@ function messageRow(conv, m, mark) {
       el("time", { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, timeOf(m.created_at)),
       m.edited_at && !deleted ? el("span", { class: "edited" }, " (edited)") : null,
     ),
+    replyQuote(m),
     bodyNode,
+    threadButton(conv, m),
     mine && !deleted ? el("div", { class: `mark mark-${mark.split(" ")[0]}` }, MARK_TEXT[mark] || `✓✓ ${mark[0].toUpperCase()}${mark.slice(1)}`) : null,
     actions.length ? el("div", { class: "actions" }, ...actions) : null,
   );
@@ -1426,6 +1451,7 @@ function setUpPage() {
 setUpPage();
 setUpComposer();
 setUpMentionAutocomplete($("composer"), $("composer-input"), () => current?.members, me);
+setUpThreads({ me, send: (conv, text, replyTo) => sendMessage(conv, text, replyTo), body: (m) => messageBody(m, me, () => linkify(m.body || "")) });
 setUpDirectDialog();
 setUpGroupDialog();
 setUpDetails();

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (pytest fixtures imported from test_browser.py)
 """Issue 17 in the browser: one user story per test (fixtures from test_browser.py)."""
 
 import pytest
