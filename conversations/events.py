@@ -30,3 +30,24 @@ def thread_summary_data(summary: ThreadSummary) -> ThreadSummaryData:
         "last_reply_at": iso(summary.last_reply_at),
         "participants": list(summary.participants),
     }
+
+
+class ReactionEvent(TypedDict):
+    """A user's reaction was added (on) or taken back; `count` is the emoji's new total."""
+
+    type: Literal["reaction"]
+    conversation: int
+    message: str
+    seq: int  # the message's seq
+    emoji: str
+    user: int
+    on: bool
+    count: int
+    change_seq: int | None  # None when nothing changed (reacting twice)
+
+
+class ReactionSummary(TypedDict):
+    emoji: str
+    count: int
+    users: list[int]  # up to 10, earliest first
+    me: bool

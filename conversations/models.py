@@ -67,3 +67,26 @@ class ConversationChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} at change {self.change_seq} in {self.conversation_id}"
+
+
+class Reaction(models.Model):
+    """One user's emoji on one message (at most one of each emoji per user)."""
+
+    message_id = models.BigIntegerField()
+    conversation = models.ForeignKey(
+        "messaging.Conversation", on_delete=models.CASCADE, related_name="+"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message_id", "emoji", "user"], name="reaction_unique_per_user"
+            ),
+        ]
+        indexes = [models.Index(fields=["message_id", "created_at"], name="reaction_message_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} by {self.user_id} on {self.message_id}"

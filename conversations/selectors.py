@@ -1,6 +1,7 @@
 """Reads for conversation features (mentions, reactions, threads, pins, edits)."""
 
 from django.db.models.functions import Lower
+from emoji import EMOJI_DATA, STATUS
 
 from messaging.errors import NotFound
 from messaging.events import MessageEvent, message_event
@@ -63,3 +64,29 @@ def thread_replies(
         viewer_id=user_id,
     )
     return root_event, events, len(rows) > limit
+
+
+def visible_message(*, membership: Membership, message_id: int) -> Message:
+    """A message of the member's conversation from their join on, or NotFound."""
+    message = Message.objects.filter(
+        pk=message_id, conversation_id=membership.conversation_id, seq__gt=membership.joined_seq
+    ).first()
+    if message is None:
+        raise NotFound("No such message.", field="message")
+    return message
+
+
+def emoji_search(*, query: str, limit: int = 60) -> list[dict[str, str]]:
+    """Emoji whose Unicode CLDR name contains every word of `query` (fully-qualified ones
+    only), for the picker; no network."""
+    words = [w for w in query.lower().replace("_", " ").split() if w]
+    found = []
+    for character, data in EMOJI_DATA.items():
+        if data.get("status") != STATUS["fully_qualified"]:
+            continue
+        name = data["en"].strip(":").replace("_", " ").lower()
+        if all(word in name for word in words):
+            found.append({"emoji": character, "name": name})
+            if len(found) >= limit:
+                break
+    return found

@@ -1,11 +1,19 @@
 """Writes for conversation features. Each public service owns its transaction and publishes its
 events after commit; the `*_record` helpers run inside the caller's transaction."""
 
-from messaging.models import Membership, Message
+from django.db import transaction
+from emoji import is_emoji
+
+from accounts.models import User
+from messaging.errors import BadRequest, Conflict
+from messaging.models import Conversation, Membership, Message
+from messaging.selectors import membership_for
+from messaging.text import storable_text
 
 from .changes import change_record
-from .events import ThreadUpdatedEvent, thread_summary_data
-from .models import Mention, ThreadSummary
+from .events import ReactionEvent, ThreadUpdatedEvent, thread_summary_data
+from .models import Mention, Reaction, ThreadSummary
+from .selectors import visible_message
 
 
 def mentions_record(*, messages: list[Message]) -> None:
@@ -84,3 +92,71 @@ def threads_record(*, messages: list[Message]) -> None:
             message_seq=summary.root_seq,
             event=dict(event),
         )
+
+
+MAX_EMOJI_PER_MESSAGE = 20
+MAX_EMOJI_CHARS = 32
+
+
+def validate_emoji(value: object) -> str:
+    """One Unicode emoji sequence (as the `emoji` package's Unicode data knows them)."""
+    if not isinstance(value, str) or not value or len(value) > MAX_EMOJI_CHARS:
+        raise BadRequest("emoji must be one Unicode emoji", field="emoji")
+    value = storable_text(value, field="emoji")
+    if not is_emoji(value):
+        raise BadRequest("emoji must be one Unicode emoji", field="emoji")
+    return value
+
+
+def reaction_set(
+    *, user: User, conversation_id: int, message_id: int, emoji: object, on: object
+) -> ReactionEvent:
+    """A member's one reaction of each emoji on a message, added (on) or taken back;
+    idempotent. Each change takes the conversation's next change_seq and is published as a
+    `reaction` frame after commit; at most MAX_EMOJI_PER_MESSAGE distinct emoji a message."""
+    emoji = validate_emoji(emoji)
+    if not isinstance(on, bool):
+        raise BadRequest("on must be true or false", field="on")
+    with transaction.atomic():
+        membership = membership_for(user_id=user.pk, conversation_id=conversation_id)
+        message = visible_message(membership=membership, message_id=message_id)
+        if message.deleted_at is not None:
+            raise Conflict("The message was deleted.", field="message")
+        # Row-locks the conversation: reactions to its messages are counted one at a time.
+        Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+        mine = Reaction.objects.filter(message_id=message.pk, emoji=emoji, user=user)
+        changed = False
+        if on and not mine.exists():
+            distinct = set(
+                Reaction.objects.filter(message_id=message.pk).values_list("emoji", flat=True)
+            )
+            if emoji not in distinct and len(distinct) >= MAX_EMOJI_PER_MESSAGE:
+                raise BadRequest(
+                    f"a message has at most {MAX_EMOJI_PER_MESSAGE} different emoji",
+                    field="emoji",
+                )
+            Reaction.objects.create(
+                message_id=message.pk, conversation_id=conversation_id, user=user, emoji=emoji
+            )
+            changed = True
+        elif not on:
+            changed = mine.delete()[0] > 0
+        event: ReactionEvent = {
+            "type": "reaction",
+            "conversation": conversation_id,
+            "message": str(message.pk),
+            "seq": message.seq,
+            "emoji": emoji,
+            "user": user.pk,
+            "on": on,
+            "count": Reaction.objects.filter(message_id=message.pk, emoji=emoji).count(),
+            "change_seq": None,
+        }
+        if changed:
+            event = change_record(  # type: ignore[assignment]
+                conversation_id=conversation_id,
+                key=f"reaction:{message.pk}:{emoji}:{user.pk}",
+                message_seq=message.seq,
+                event=dict(event),
+            )
+    return event

@@ -40,6 +40,7 @@ from accounts.selectors import socket_refusal
 from accounts.websocket import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED
 from chatsite import metrics
 from chatsite.asyncdb import db_hop
+from conversations.services import reaction_set
 from presence.services import (
     presence_connect,
     presence_disconnect,
@@ -105,14 +106,14 @@ def group_renewal_interval(layer: Any) -> float:
     return max(float(getattr(layer, "group_expiry", 86400)) / 2, 0.05)
 
 
-def message_id_field(frame: dict[str, Any]) -> int:
+def message_id_field(frame: dict[str, Any], name: str = "id") -> int:
     """A message id: the string the server sends (or, leniently, a JSON integer)."""
-    value = frame.get("id")
+    value = frame.get(name)
     # isascii: str.isdigit() also accepts digits int() refuses ("²").
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
-        raise BadRequest("id must be a message id (a string of digits)", field="id")
+        raise BadRequest(f"{name} must be a message id (a string of digits)", field=name)
     return value
 
 
@@ -429,6 +430,20 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         )
         await self._answer_change(event)
 
+    async def on_react(self, frame: dict[str, Any]) -> None:
+        await self.rate_limit("ws_send")
+        event = await db_hop(reaction_set)(
+            user=self.user,
+            conversation_id=int_field(frame, "conversation", minimum=1),
+            message_id=message_id_field(frame, "message"),
+            emoji=frame.get("emoji"),
+            on=frame.get("on", True),
+        )
+        if event["change_seq"] is None:  # nothing changed: no live copy will follow
+            await self.send_json(event)
+        else:
+            await self._answer_change(event)
+
     async def _answer_change(self, event: dict[str, Any]) -> None:
         """The requesting socket gets the change once: as this answer or as its live copy,
         whichever is first (the live copy may overtake the answer)."""
@@ -495,6 +510,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         "delivered": on_delivered,
         "read": on_read,
         "typing": on_typing,
+        "react": on_react,
     }
 
     # --- conversation events from the fan-out hub -------------------------------------------

@@ -8,4 +8,10 @@ urlpatterns = [
         views.ThreadView.as_view(),
         name="thread",
     ),
+    path(
+        "conversations/<dbid:conversation_id>/messages/<dbid:message_id>/reactions/<str:emoji>/",
+        views.ReactionView.as_view(),
+        name="reaction",
+    ),
+    path("emoji/", views.EmojiSearchView.as_view(), name="emoji-search"),
 ]

@@ -4,7 +4,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from conversations.selectors import thread_replies
+from conversations.selectors import emoji_search, thread_replies
+from conversations.services import reaction_set
 from messaging.api.serializers import ErrorSerializer, MessageSerializer
 from messaging.selectors import MAX_PAGE
 
@@ -41,3 +42,70 @@ class ThreadView(APIView):
             limit=query.validated_data["limit"],
         )
         return Response({"root": root, "results": page, "has_more": has_more})
+
+
+class ReactionEventSerializer(serializers.Serializer):
+    type = serializers.CharField(default="reaction")
+    conversation = serializers.IntegerField()
+    message = serializers.CharField()
+    seq = serializers.IntegerField()
+    emoji = serializers.CharField()
+    user = serializers.IntegerField()
+    on = serializers.BooleanField()
+    count = serializers.IntegerField(help_text="The emoji's new total on the message")
+    change_seq = serializers.IntegerField(
+        allow_null=True, help_text="null when nothing changed (reacting twice)"
+    )
+
+
+class ReactionView(APIView):
+    def _set(self, request: Request, conversation_id: int, message_id: int, emoji: str, on: bool):
+        return Response(
+            reaction_set(
+                user=request.user,
+                conversation_id=conversation_id,
+                message_id=message_id,
+                emoji=emoji,
+                on=on,
+            )
+        )
+
+    @extend_schema(
+        request=None,
+        responses={200: ReactionEventSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        description="Adds your reaction (the emoji URL-encoded in the path: one Unicode emoji "
+        "sequence). Idempotent. Members get a `reaction` frame. Same service as the WebSocket "
+        "`react` frame.",
+    )
+    def put(self, request: Request, conversation_id: int, message_id: int, emoji: str):
+        return self._set(request, conversation_id, message_id, emoji, True)
+
+    @extend_schema(
+        request=None,
+        responses={200: ReactionEventSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        description="Takes your reaction back. Idempotent.",
+    )
+    def delete(self, request: Request, conversation_id: int, message_id: int, emoji: str):
+        return self._set(request, conversation_id, message_id, emoji, False)
+
+
+class EmojiQuerySerializer(serializers.Serializer):
+    search = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+
+
+class EmojiSerializer(serializers.Serializer):
+    emoji = serializers.CharField()
+    name = serializers.CharField(help_text="Its Unicode (CLDR) short name")
+
+
+class EmojiSearchView(APIView):
+    @extend_schema(
+        parameters=[EmojiQuerySerializer],
+        responses={200: EmojiSerializer(many=True)},
+        description="Emoji whose Unicode name contains every word of `search` (at most 60), "
+        "for the reaction picker.",
+    )
+    def get(self, request: Request) -> Response:
+        query = EmojiQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(emoji_search(query=query.validated_data["search"]))

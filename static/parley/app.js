@@ -5,6 +5,7 @@ import { api, ApiError } from "./api.js";
 import { Connection } from "./connection.js";
 import { dayKey, dayLabel, el, linkify, newClientId, timeOf } from "./render.js";
 import { mentionsMe, messageBody, setUpMentionAutocomplete } from "./markup.js";
+import { applyReaction, reactionBar, setUpReactions } from "./reactions.js";
 import { replyButton, replyQuote, setUpThreads, takeReplyTarget, threadButton, threadMessage } from "./threads.js";
 
 const PAGE = 50;
@@ -194,6 +195,8 @@ function handleFrame(frame) {
       return onMessageChanged(frame, true);
     case "changes_done":
       return onChangesDone(frame);
+    case "reaction":
+      return onConversationChange(frame, (m) => applyReaction(m, frame, me));
     case "thread_updated":
       return onConversationChange(frame, (m) => ({ ...m, thread_summary: frame.thread_summary }));
     case "conversation_left":
@@ -843,7 +846,7 @@ function messageItems(conv) {
     const m = conv.messages.get(seq);
     addDay(m.created_at);
     const mark = isMine(m) ? markOf(conv, m) : "";
-    const version = [m.body, m.html, m.deleted, m.edited_at, mark, supported.edit, JSON.stringify([m.reply_to, m.thread_summary])].join("|");
+    const version = [m.body, m.html, m.deleted, m.edited_at, mark, supported.edit, JSON.stringify([m.reply_to, m.thread_summary, m.reactions])].join("|");
     items.push({ key: `m-${seq}`, version, build: () => messageRow(conv, m, mark) });
   }
   for (const p of conv.pending.values()) {
@@ -924,6 +927,7 @@ function messageRow(conv, m, mark) {
     replyQuote(m),
     bodyNode,
     threadButton(conv, m),
+    deleted ? null : reactionBar(conv, m),
     mine && !deleted ? el("div", { class: `mark mark-${mark.split(" ")[0]}` }, MARK_TEXT[mark] || `✓✓ ${mark[0].toUpperCase()}${mark.slice(1)}`) : null,
     actions.length ? el("div", { class: "actions" }, ...actions) : null,
   );
@@ -1451,6 +1455,11 @@ function setUpPage() {
 setUpPage();
 setUpComposer();
 setUpMentionAutocomplete($("composer"), $("composer-input"), () => current?.members, me);
+setUpReactions({
+  me,
+  react: (conv, message, emoji, on) => conn.send({ type: "react", conversation: conv.id, message: message.id, emoji, on }) || flash("Not connected: the reaction was not sent."),
+  nameOf: (conv, id) => (id === me.id ? "you" : conv.members.find((u) => u.id === id)?.username || `user ${id}`),
+});
 setUpThreads({ me, send: (conv, text, replyTo) => sendMessage(conv, text, replyTo), body: (m) => messageBody(m, me, () => linkify(m.body || "")) });
 setUpDirectDialog();
 setUpGroupDialog();

@@ -47,3 +47,49 @@ def test_mention_autocomplete_and_markdown(open_page, base_url):
     expect(message.locator(".body .mention.mention-me")).to_have_text(f"@{bob.username}")
     expect(row.locator(".mention-badge")).to_have_count(0)
     assert group["id"]
+
+
+def test_reply_thread_and_react(open_page, base_url):
+    alice = Account.register(base_url, "alice")
+    bob = Account.register(base_url, "bob")
+    group = alice.call("POST", "/api/groups/", {"name": "launch", "members": [bob.id]})
+    bob.send(group["id"], "Ship it on Friday?")
+    on_alice, on_bob = open_page(alice), open_page(bob)
+
+    # Alice replies from the message's menu.
+    conversation_row(on_alice, "launch").get_by_role("button").click()
+    # The first row with the text: replies quote it too.
+    question = on_alice.locator("#messages li.message").filter(has_text="Ship it on Friday?").first
+    question.get_by_role("button", name="Reply to this message").click()
+    expect(on_alice.locator("#reply-bar")).to_contain_text("Replying to")
+    write(on_alice, "Agreed")
+
+    # Bob sees the quote; the root counts the reply; the thread opens in a side panel.
+    conversation_row(on_bob, "launch").get_by_role("button").click()
+    answer = on_bob.locator("#messages li.message").filter(has_text="Agreed")
+    expect(answer.locator(".reply-quote")).to_contain_text("Ship it on Friday?")
+    root = on_bob.locator("#messages li.message").filter(has_text="Ship it on Friday?").first
+    root.get_by_role("button", name="1 reply").click()
+    panel = on_bob.locator("#thread-panel")
+    expect(panel.locator("li.message")).to_have_count(2)
+    panel.get_by_label("Reply in thread").fill("Friday it is")
+    panel.get_by_label("Reply in thread").press("Enter")
+    expect(panel.locator("li.message")).to_have_count(3)
+    expect(
+        on_alice.locator("#messages li.message")
+        .filter(has_text="Friday it is")
+        .locator(".reply-quote")
+    ).to_contain_text("Ship it on Friday?")
+    expect(question.get_by_role("button", name="2 replies")).to_be_visible()
+
+    # Alice reacts through the picker; Bob sees it and adds his.
+    question.get_by_role("button", name="Add a reaction").click()
+    on_alice.get_by_role("option", name="🎉").click()
+    bobs_view = on_bob.locator("#messages li.message").filter(has_text="Ship it on Friday?").first
+    reaction = bobs_view.locator("button.reaction", has_text="🎉")
+    expect(reaction).to_have_text("🎉 1")
+    expect(reaction).to_have_attribute("title", alice.username)
+    reaction.click()
+    expect(reaction).to_have_text("🎉 2")
+    expect(reaction).to_have_attribute("aria-pressed", "true")
+    expect(question.locator("button.reaction", has_text="🎉")).to_have_text("🎉 2")
