@@ -2,7 +2,7 @@
 
 from typing import Literal, TypedDict
 
-from messaging.events import iso
+from messaging.events import MessageEvent, UserRef, iso
 
 from .models import ThreadSummary
 
@@ -51,3 +51,26 @@ class ReactionSummary(TypedDict):
     count: int
     users: list[int]  # up to 10, earliest first
     me: bool
+
+
+class PinsEvent(TypedDict):
+    """A message was pinned or unpinned in the conversation."""
+
+    type: Literal["pins"]
+    conversation: int
+    message: str
+    seq: int  # the message's seq
+    pinned: bool
+    by: UserRef
+    change_seq: int | None  # None when nothing changed
+
+
+class PinEntry(TypedDict):
+    message: MessageEvent
+    pinned_by: UserRef | None
+    pinned_at: str
+
+
+class EditEntry(TypedDict):
+    body: str  # the text before this edit
+    edited_at: str  # when the edit replaced it

@@ -3,10 +3,10 @@ stored with it.
 
 The body stays what the user typed; `html` is a CommonMark rendering limited to emphasis,
 strong, strikethrough, inline code, fenced code blocks, block quotes, lists, links and autolinks
-(http, https and mailto only), plus mentions, and then passed through an allow-list sanitizer
-(nh3, the Rust ammonia crate). Raw HTML in the body is escaped by the parser, never passed on;
-the sanitizer is the second wall, so a parser quirk cannot smuggle a tag or an attribute that
-the allow-list does not name.
+(http, https and mailto only; bare http(s) URLs too), plus mentions, and then passed through
+an allow-list sanitizer (nh3, the Rust ammonia crate). Raw HTML in the body is escaped by the
+parser, never passed on; the sanitizer is the second wall, so a parser quirk cannot smuggle a
+tag or an attribute that the allow-list does not name.
 """
 
 import re
@@ -93,6 +93,42 @@ def _mention_rule(state: StateInline, silent: bool) -> bool:
     return True
 
 
+SCHEME_RE = re.compile(r"(?<![\w])(https?)$", re.IGNORECASE)
+URL_TAIL_RE = re.compile(r"://[^\s<>\"'`]+")
+URL_TRAILING_RE = re.compile(r"[.,;:!?)\]}'\"*_~]+$")
+
+
+def _bare_url_rule(state: StateInline, silent: bool) -> bool:
+    """A bare http(s) URL in text becomes a link (as a chat user expects; CommonMark links only
+    <…> autolinks). Runs at the `:` after the scheme, which the text rule left pending."""
+    if state.linkLevel > 0 or state.src[state.pos] != ":":
+        return False
+    scheme = SCHEME_RE.search(state.pending)
+    tail = URL_TAIL_RE.match(state.src, state.pos)
+    if scheme is None or tail is None:
+        return False
+    rest = URL_TRAILING_RE.sub("", tail.group(0))
+    if len(rest) <= len("://"):
+        return False
+    url = scheme.group(1) + rest
+    href = state.md.normalizeLink(url)
+    if not state.md.validateLink(href):
+        return False
+    if not silent:
+        state.pending = state.pending[: -len(scheme.group(1))]
+        token = state.push("link_open", "a", 1)
+        token.attrs = {"href": href}
+        token.markup = "linkify"
+        token.info = "auto"
+        token = state.push("text", "", 0)
+        token.content = state.md.normalizeLinkText(url)
+        token = state.push("link_close", "a", -1)
+        token.markup = "linkify"
+        token.info = "auto"
+    state.pos += len(rest)
+    return True
+
+
 def _render_mention(self, tokens, idx, options, env) -> str:  # type: ignore[no-untyped-def]
     token = tokens[idx]
     user_id = token.meta["user_id"]
@@ -121,6 +157,7 @@ def _parser() -> MarkdownIt:
     md.disable(["heading", "lheading", "hr", "image", "code", "html_block", "html_inline"])
     md.validateLink = _validate_link  # type: ignore[method-assign]
     md.inline.ruler.before("emphasis", "mention", _mention_rule)
+    md.inline.ruler.before("emphasis", "bare_url", _bare_url_rule)
     md.add_render_rule("mention", _render_mention)
     md.add_render_rule("fence", _render_fence)
     return md

@@ -90,3 +90,39 @@ class Reaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.emoji} by {self.user_id} on {self.message_id}"
+
+
+class Pin(models.Model):
+    """A message pinned in its conversation."""
+
+    conversation = models.ForeignKey(
+        "messaging.Conversation", on_delete=models.CASCADE, related_name="+"
+    )
+    message_id = models.BigIntegerField()
+    message_seq = models.BigIntegerField()
+    pinned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pinned_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "message_id"], name="pin_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.message_id} pinned in {self.conversation_id}"
+
+
+class MessageEdit(models.Model):
+    """A body a message had before an edit replaced it; deleted with the message's text."""
+
+    message_id = models.BigIntegerField(db_index=True)
+    conversation = models.ForeignKey(
+        "messaging.Conversation", on_delete=models.CASCADE, related_name="+"
+    )
+    body = models.TextField()
+    edited_at = models.DateTimeField()  # when the edit replaced this body
+
+    def __str__(self) -> str:
+        return f"earlier text of {self.message_id}"

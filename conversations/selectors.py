@@ -4,12 +4,14 @@ from django.db.models.functions import Lower
 from emoji import EMOJI_DATA, STATUS
 
 from messaging.errors import NotFound
-from messaging.events import MessageEvent, message_event
+from messaging.events import MessageEvent, iso, message_event, user_ref
 from messaging.models import Conversation, Membership, Message
 from messaging.selectors import MAX_PAGE, membership_for, reply_parents
 from receipts.selectors import with_receipts
 
+from .events import EditEntry, PinEntry
 from .markup import ALL_NAMES, Rendered, mention_candidates, render
+from .models import MessageEdit, Pin
 from .state import with_conversation_state
 
 MANAGER_ROLES = (Membership.Role.OWNER, Membership.Role.ADMIN)
@@ -90,3 +92,47 @@ def emoji_search(*, query: str, limit: int = 60) -> list[dict[str, str]]:
             if len(found) >= limit:
                 break
     return found
+
+
+def pins_list(*, user_id: int, conversation_id: int) -> list[PinEntry]:
+    """The conversation's pinned messages the member may see, most recently pinned first."""
+    membership = membership_for(user_id=user_id, conversation_id=conversation_id)
+    pins = list(
+        Pin.objects.filter(conversation_id=conversation_id, message_seq__gt=membership.joined_seq)
+        .select_related("pinned_by")
+        .order_by("-pinned_at", "-id")
+    )
+    messages = {
+        m.pk: m
+        for m in Message.objects.filter(id__in=[p.message_id for p in pins]).select_related(
+            "sender"
+        )
+    }
+    parents = reply_parents(list(messages.values()))
+    entries: list[PinEntry] = []
+    for pin in pins:
+        message = messages.get(pin.message_id)
+        if message is None:
+            continue
+        entries.append(
+            {
+                "message": message_event(
+                    message, message.sender, parent=parents.get(message.reply_to_id)
+                ),
+                "pinned_by": user_ref(pin.pinned_by) if pin.pinned_by else None,
+                "pinned_at": iso(pin.pinned_at),
+            }
+        )
+    return entries
+
+
+def message_edits(*, user_id: int, conversation_id: int, message_id: int) -> list[EditEntry]:
+    """The bodies a message had before each of its edits, oldest first."""
+    membership = membership_for(user_id=user_id, conversation_id=conversation_id)
+    message = visible_message(membership=membership, message_id=message_id)
+    return [
+        {"body": body, "edited_at": iso(edited_at)}
+        for body, edited_at in MessageEdit.objects.filter(message_id=message.pk)
+        .order_by("edited_at", "id")
+        .values_list("body", "edited_at")
+    ]

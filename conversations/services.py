@@ -1,18 +1,21 @@
 """Writes for conversation features. Each public service owns its transaction and publishes its
 events after commit; the `*_record` helpers run inside the caller's transaction."""
 
+from datetime import datetime
+
 from django.db import transaction
 from emoji import is_emoji
 
 from accounts.models import User
-from messaging.errors import BadRequest, Conflict
+from messaging.errors import BadRequest, Conflict, Forbidden
+from messaging.events import user_ref
 from messaging.models import Conversation, Membership, Message
 from messaging.selectors import membership_for
 from messaging.text import storable_text
 
 from .changes import change_record
-from .events import ReactionEvent, ThreadUpdatedEvent, thread_summary_data
-from .models import Mention, Reaction, ThreadSummary
+from .events import PinsEvent, ReactionEvent, ThreadUpdatedEvent, thread_summary_data
+from .models import Mention, MessageEdit, Pin, Reaction, ThreadSummary
 from .selectors import visible_message
 
 
@@ -160,3 +163,90 @@ def reaction_set(
                 event=dict(event),
             )
     return event
+
+
+MAX_PINS = 50
+Role = Membership.Role
+
+
+def pin_set(*, user: User, conversation_id: int, message_id: int, on: bool) -> PinsEvent:
+    """Pins (on) or unpins a message of the conversation: any member of a direct chat, a
+    group's owner and admins, staff in the announcement conversation. Idempotent; each change
+    takes the conversation's next change_seq and is published as `pins` after commit."""
+    with transaction.atomic():
+        membership = membership_for(user_id=user.pk, conversation_id=conversation_id)
+        kind = membership.conversation.kind
+        if kind == Conversation.Kind.GROUP and membership.role not in (Role.OWNER, Role.ADMIN):
+            raise Forbidden("Only the group's owner and admins pin messages.", field="message")
+        if kind == Conversation.Kind.ANNOUNCEMENT and not user.is_staff:
+            raise Forbidden("Only staff pin announcements.", field="message")
+        message = visible_message(membership=membership, message_id=message_id)
+        Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+        pinned = Pin.objects.filter(conversation_id=conversation_id, message_id=message.pk)
+        changed = False
+        if on and not pinned.exists():
+            if message.deleted_at is not None:
+                raise Conflict("The message was deleted.", field="message")
+            if Pin.objects.filter(conversation_id=conversation_id).count() >= MAX_PINS:
+                raise BadRequest(f"a conversation has at most {MAX_PINS} pins", field="message")
+            Pin.objects.create(
+                conversation_id=conversation_id,
+                message_id=message.pk,
+                message_seq=message.seq,
+                pinned_by=user,
+            )
+            changed = True
+        elif not on:
+            changed = pinned.delete()[0] > 0
+        event: PinsEvent = {
+            "type": "pins",
+            "conversation": conversation_id,
+            "message": str(message.pk),
+            "seq": message.seq,
+            "pinned": on,
+            "by": user_ref(user),
+            "change_seq": None,
+        }
+        if changed:
+            event = change_record(  # type: ignore[assignment]
+                conversation_id=conversation_id,
+                key=f"pin:{message.pk}",
+                message_seq=message.seq,
+                event=dict(event),
+            )
+    return event
+
+
+def message_edit_record(*, message: Message, edited_at: datetime) -> None:
+    """Keeps the body an edit is about to replace. Call inside the edit's transaction."""
+    MessageEdit.objects.create(
+        message_id=message.pk,
+        conversation_id=message.conversation_id,
+        body=message.body,
+        edited_at=edited_at,
+    )
+
+
+def message_forget(*, message: Message, actor: User) -> None:
+    """A deleted message loses its earlier texts and its pin (members are told: `pins`).
+    Call inside the delete's transaction."""
+    MessageEdit.objects.filter(message_id=message.pk).delete()
+    unpinned = Pin.objects.filter(
+        conversation_id=message.conversation_id, message_id=message.pk
+    ).delete()[0]
+    if unpinned:
+        event: PinsEvent = {
+            "type": "pins",
+            "conversation": message.conversation_id,
+            "message": str(message.pk),
+            "seq": message.seq,
+            "pinned": False,
+            "by": user_ref(actor),
+            "change_seq": None,
+        }
+        change_record(
+            conversation_id=message.conversation_id,
+            key=f"pin:{message.pk}",
+            message_seq=message.seq,
+            event=dict(event),
+        )

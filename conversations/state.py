@@ -7,7 +7,7 @@ from typing import Any
 from messaging.events import MessageEvent
 
 from .events import ReactionSummary, thread_summary_data
-from .models import Reaction, ThreadSummary
+from .models import Pin, Reaction, ThreadSummary
 
 USERS_SHOWN = 10
 
@@ -37,14 +37,15 @@ def reaction_summaries(
 
 
 def with_conversation_state(page: list[MessageEvent], *, viewer_id: int) -> list[MessageEvent]:
-    """Copies of the page's messages with their `thread_summary` (roots with replies) and
-    `reactions` (as the viewer sees them: `me`)."""
+    """Copies of the page's messages with their `thread_summary` (roots with replies),
+    `reactions` (as the viewer sees them: `me`) and `pinned`."""
     if not page:
         return page
     ids = [int(m["id"]) for m in page]
     threads = {s.root_id: s for s in ThreadSummary.objects.filter(root_id__in=ids)}
     reactions = reaction_summaries(message_ids=ids, viewer_id=viewer_id)
-    if not threads and not reactions:
+    pinned = set(Pin.objects.filter(message_id__in=ids).values_list("message_id", flat=True))
+    if not threads and not reactions and not pinned:
         return page
     result: list[MessageEvent] = []
     for message in page:
@@ -54,5 +55,7 @@ def with_conversation_state(page: list[MessageEvent], *, viewer_id: int) -> list
             extra["thread_summary"] = thread_summary_data(threads[message_id])
         if message_id in reactions:
             extra["reactions"] = reactions[message_id]
+        if message_id in pinned:
+            extra["pinned"] = True
         result.append({**message, **extra} if extra else message)  # type: ignore[typeddict-item]
     return result

@@ -15,7 +15,12 @@ from django.utils import timezone
 from accounts.models import User
 from chatsite import metrics
 from conversations.selectors import body_rendered
-from conversations.services import mentions_record, threads_record
+from conversations.services import (
+    mentions_record,
+    message_edit_record,
+    message_forget,
+    threads_record,
+)
 from moderation.services import audit_record
 from presence.services import presence_direct_senders_record
 from push.services import push_message_sent
@@ -628,11 +633,13 @@ def message_edit(
             body=body,
         )
         had_mentions = bool(message.mentions or message.mentions_all)
+        edited_at = timezone.now()
+        message_edit_record(message=message, edited_at=edited_at)
         message.body = body
         message.html = rendered.html
         message.mentions = rendered.mentions
         message.mentions_all = rendered.mentions_all
-        message.edited_at = timezone.now()
+        message.edited_at = edited_at
         message.change_seq = _next_change_seq(conversation_id)
         message.save(
             update_fields=["body", "html", "mentions", "mentions_all", "edited_at", "change_seq"]
@@ -691,6 +698,7 @@ def message_delete(
         )
         if had_mentions:
             mentions_record(messages=[message])
+        message_forget(message=message, actor=actor)
         if not own:
             audit_record(
                 actor=actor,

@@ -13,5 +13,16 @@ urlpatterns = [
         views.ReactionView.as_view(),
         name="reaction",
     ),
+    path(
+        "conversations/<dbid:conversation_id>/messages/<dbid:message_id>/edits/",
+        views.MessageEditsView.as_view(),
+        name="message-edits",
+    ),
+    path("conversations/<dbid:conversation_id>/pins/", views.PinListView.as_view(), name="pins"),
+    path(
+        "conversations/<dbid:conversation_id>/pins/<dbid:message_id>/",
+        views.PinView.as_view(),
+        name="pin",
+    ),
     path("emoji/", views.EmojiSearchView.as_view(), name="emoji-search"),
 ]

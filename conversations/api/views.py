@@ -4,9 +4,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from conversations.selectors import emoji_search, thread_replies
-from conversations.services import reaction_set
-from messaging.api.serializers import ErrorSerializer, MessageSerializer
+from conversations.selectors import emoji_search, message_edits, pins_list, thread_replies
+from conversations.services import pin_set, reaction_set
+from messaging.api.serializers import ErrorSerializer, MessageSerializer, UserRefSerializer
 from messaging.selectors import MAX_PAGE
 
 DEFAULT_PAGE = 50
@@ -109,3 +109,75 @@ class EmojiSearchView(APIView):
         query = EmojiQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         return Response(emoji_search(query=query.validated_data["search"]))
+
+
+class PinsEventSerializer(serializers.Serializer):
+    type = serializers.CharField(default="pins")
+    conversation = serializers.IntegerField()
+    message = serializers.CharField()
+    seq = serializers.IntegerField()
+    pinned = serializers.BooleanField()
+    by = UserRefSerializer()
+    change_seq = serializers.IntegerField(allow_null=True)
+
+
+class PinEntrySerializer(serializers.Serializer):
+    message = MessageSerializer()
+    pinned_by = UserRefSerializer(allow_null=True)
+    pinned_at = serializers.DateTimeField()
+
+
+class PinListView(APIView):
+    @extend_schema(
+        responses={200: PinEntrySerializer(many=True), 404: ErrorSerializer},
+        description="The conversation's pinned messages, most recently pinned first.",
+    )
+    def get(self, request: Request, conversation_id: int) -> Response:
+        return Response(pins_list(user_id=request.user.pk, conversation_id=conversation_id))
+
+
+class PinView(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: PinsEventSerializer, **{s: ErrorSerializer for s in (400, 403, 404, 409)}},
+        description="Pins a message: members of a direct chat, a group's owner and admins "
+        "(403 for other members), staff in announcements. Idempotent; members get a `pins` "
+        "frame.",
+    )
+    def put(self, request: Request, conversation_id: int, message_id: int) -> Response:
+        return Response(
+            pin_set(
+                user=request.user, conversation_id=conversation_id, message_id=message_id, on=True
+            )
+        )
+
+    @extend_schema(
+        request=None,
+        responses={200: PinsEventSerializer, **{s: ErrorSerializer for s in (403, 404)}},
+        description="Unpins a message (same rules). Idempotent.",
+    )
+    def delete(self, request: Request, conversation_id: int, message_id: int) -> Response:
+        return Response(
+            pin_set(
+                user=request.user, conversation_id=conversation_id, message_id=message_id, on=False
+            )
+        )
+
+
+class EditEntrySerializer(serializers.Serializer):
+    body = serializers.CharField(help_text="The text before this edit")
+    edited_at = serializers.DateTimeField(help_text="When the edit replaced it")
+
+
+class MessageEditsView(APIView):
+    @extend_schema(
+        responses={200: EditEntrySerializer(many=True), 404: ErrorSerializer},
+        description="The earlier texts of a message, oldest first: one per edit, with the "
+        "time that edit replaced it. Empty for a deleted message (its history goes with it).",
+    )
+    def get(self, request: Request, conversation_id: int, message_id: int) -> Response:
+        return Response(
+            message_edits(
+                user_id=request.user.pk, conversation_id=conversation_id, message_id=message_id
+            )
+        )

@@ -23,6 +23,13 @@ class ThreadSummarySerializer(serializers.Serializer):
     participants = serializers.ListField(child=serializers.IntegerField())
 
 
+class ReactionSummarySerializer(serializers.Serializer):
+    emoji = serializers.CharField()
+    count = serializers.IntegerField()
+    users = serializers.ListField(child=serializers.IntegerField(), help_text="Up to 10")
+    me = serializers.BooleanField(help_text="You reacted with it")
+
+
 class MessageSerializer(serializers.Serializer):
     type = serializers.CharField(default="message")
     conversation = serializers.IntegerField()
@@ -64,6 +71,8 @@ class MessageSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="Replies: the id of the thread's root"
     )
     thread_summary = ThreadSummarySerializer(required=False, help_text="Roots with replies")
+    reactions = ReactionSummarySerializer(many=True, required=False)
+    pinned = serializers.BooleanField(required=False, help_text="true when pinned")
 
 
 class MessagePageSerializer(serializers.Serializer):

@@ -6,6 +6,7 @@ import { Connection } from "./connection.js";
 import { dayKey, dayLabel, el, linkify, newClientId, timeOf } from "./render.js";
 import { mentionsMe, messageBody, setUpMentionAutocomplete } from "./markup.js";
 import { applyReaction, reactionBar, setUpReactions } from "./reactions.js";
+import { editedMark, pinAction, pinMark, pinsFor, setUpPins } from "./pins.js";
 import { replyButton, replyQuote, setUpThreads, takeReplyTarget, threadButton, threadMessage } from "./threads.js";
 
 const PAGE = 50;
@@ -197,6 +198,8 @@ function handleFrame(frame) {
       return onChangesDone(frame);
     case "reaction":
       return onConversationChange(frame, (m) => applyReaction(m, frame, me));
+    case "pins":
+      return onConversationChange(frame, (m) => ({ ...m, pinned: frame.pinned }));
     case "thread_updated":
       return onConversationChange(frame, (m) => ({ ...m, thread_summary: frame.thread_summary }));
     case "conversation_left":
@@ -778,6 +781,7 @@ function openConversation(conv) {
     $("composer").hidden = true;
     $("readonly-note").hidden = true;
     $("details-button").hidden = true;
+    pinsFor(null);
     setHistoryStatus("");
     renderSidebar();
     return;
@@ -787,6 +791,7 @@ function openConversation(conv) {
   $("composer").hidden = readOnly;
   $("readonly-note").hidden = !readOnly;
   $("details-button").hidden = conv.kind !== "group";
+  pinsFor(conv);
   $("composer-input").value = conv.draft;
   setHistoryStatus("");
   renderMessages();
@@ -846,7 +851,7 @@ function messageItems(conv) {
     const m = conv.messages.get(seq);
     addDay(m.created_at);
     const mark = isMine(m) ? markOf(conv, m) : "";
-    const version = [m.body, m.html, m.deleted, m.edited_at, mark, supported.edit, JSON.stringify([m.reply_to, m.thread_summary, m.reactions])].join("|");
+    const version = [m.body, m.html, m.deleted, m.edited_at, mark, supported.edit, JSON.stringify([m.reply_to, m.thread_summary, m.reactions, m.pinned])].join("|");
     items.push({ key: `m-${seq}`, version, build: () => messageRow(conv, m, mark) });
   }
   for (const p of conv.pending.values()) {
@@ -906,7 +911,7 @@ function messageRow(conv, m, mark) {
     ? el("div", { class: "body tombstone" }, "This message was deleted")
     : messageBody(m, me, () => linkify(m.body));
   const actions = [];
-  if (!deleted) actions.push(replyButton(conv, m));
+  if (!deleted) actions.push(replyButton(conv, m), pinAction(conv, m));
   if (mine && !deleted && supported.edit) {
     actions.push(
       el("button", { type: "button", class: "link", onclick: () => startEditing(conv, m), "aria-label": "Edit this message" }, "Edit"),
@@ -922,7 +927,8 @@ function messageRow(conv, m, mark) {
       el("span", { class: "sender" }, mine ? `${m.sender.username} (you)` : m.sender.username),
       " ",
       el("time", { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, timeOf(m.created_at)),
-      m.edited_at && !deleted ? el("span", { class: "edited" }, " (edited)") : null,
+      m.edited_at && !deleted ? editedMark(conv, m) : null,
+      deleted ? null : pinMark(m),
     ),
     replyQuote(m),
     bodyNode,
@@ -1455,6 +1461,7 @@ function setUpPage() {
 setUpPage();
 setUpComposer();
 setUpMentionAutocomplete($("composer"), $("composer-input"), () => current?.members, me);
+setUpPins({ current: () => current, flash });
 setUpReactions({
   me,
   react: (conv, message, emoji, on) => conn.send({ type: "react", conversation: conv.id, message: message.id, emoji, on }) || flash("Not connected: the reaction was not sent."),

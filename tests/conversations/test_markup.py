@@ -141,7 +141,7 @@ def test_the_supported_markdown_renders():
     body = (
         "*em* **strong** ~~gone~~ `code` [site](https://example.com) <https://x.example>\n\n"
         "```python\nprint('<b>')\n```\n\n> quoted\n\n- one\n- two\n\n1. first\n\n"
-        "# not a heading\n\n<b>raw</b>"
+        "# not a heading\n\n<b>raw</b> see https://example.com/a?b=1&c=2."
     )
     html = render(body, members={}, all_allowed=False).html
     for fragment in (
@@ -157,6 +157,8 @@ def test_the_supported_markdown_renders():
         "<ol>",
         "# not a heading",
         "&lt;b&gt;raw&lt;/b&gt;",
+        '<a href="https://example.com/a?b=1&amp;c=2" target="_blank" '
+        'rel="noopener noreferrer nofollow">https://example.com/a?b=1&amp;c=2</a>.',
     ):
         assert fragment in html, (fragment, html)
 
