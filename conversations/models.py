@@ -126,3 +126,42 @@ class MessageEdit(models.Model):
 
     def __str__(self) -> str:
         return f"earlier text of {self.message_id}"
+
+
+class GroupVisibility(models.Model):
+    """A group's visibility: no row is `private` (only members see it); `public` groups are
+    listed to everyone and anyone may join."""
+
+    class Visibility(models.TextChoices):
+        PRIVATE = "private"
+        PUBLIC = "public"
+
+    conversation = models.OneToOneField(
+        "messaging.Conversation", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    visibility = models.CharField(
+        max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE
+    )
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} is {self.visibility}"
+
+
+class Invite(models.Model):
+    """An invite link to a group: an unguessable code (192 random bits), optionally expiring
+    and limited in uses; revoking deletes it."""
+
+    code = models.CharField(max_length=64, primary_key=True)
+    conversation = models.ForeignKey(
+        "messaging.Conversation", on_delete=models.CASCADE, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    max_uses = models.IntegerField(null=True, blank=True)
+    uses = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"invite to {self.conversation_id}"

@@ -6,6 +6,7 @@ import { Connection } from "./connection.js";
 import { dayKey, dayLabel, el, linkify, newClientId, timeOf } from "./render.js";
 import { mentionsMe, messageBody, setUpMentionAutocomplete } from "./markup.js";
 import { applyReaction, reactionBar, setUpReactions } from "./reactions.js";
+import { renderGroupExtras, setUpGroups } from "./groups.js";
 import { editedMark, pinAction, pinMark, pinsFor, setUpPins } from "./pins.js";
 import { replyButton, replyQuote, setUpThreads, takeReplyTarget, threadButton, threadMessage } from "./threads.js";
 
@@ -1291,6 +1292,7 @@ function renderDetails(conv, group, memberList) {
   $("rename-input").value = conv.title;
   $("add-member-form").hidden = !manager;
   $("leave-button").hidden = !group;
+  renderGroupExtras(conv, group);
   $("member-list").replaceChildren(
     ...members.map((m) => {
       const buttons = [];
@@ -1461,6 +1463,17 @@ function setUpPage() {
 setUpPage();
 setUpComposer();
 setUpMentionAutocomplete($("composer"), $("composer-input"), () => current?.members, me);
+setUpGroups({
+  adopt: (summary) => {
+    const conv = adopt(summary);
+    renderSidebar();
+    return conv;
+  },
+  conversation: (id) => conversations.get(id),
+  open: (conv) => openConversation(conv),
+  flash,
+  isMember: (id) => conversations.has(id),
+});
 setUpPins({ current: () => current, flash });
 setUpReactions({
   me,

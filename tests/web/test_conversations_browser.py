@@ -1,6 +1,8 @@
 # ruff: noqa: F811 (pytest fixtures imported from test_browser.py)
 """Issue 17 in the browser: one user story per test (fixtures from test_browser.py)."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -93,3 +95,33 @@ def test_reply_thread_and_react(open_page, base_url):
     expect(reaction).to_have_text("🎉 2")
     expect(reaction).to_have_attribute("aria-pressed", "true")
     expect(question.locator("button.reaction", has_text="🎉")).to_have_text("🎉 2")
+
+
+def test_joining_a_group_by_invite_link(open_page, base_url):
+    alice = Account.register(base_url, "alice")
+    bob = Account.register(base_url, "bob")
+    alice.call("POST", "/api/groups/", {"name": "guild", "members": []})
+    on_alice, on_bob = open_page(alice), open_page(bob)
+
+    # Alice copies an invite link from the group's details.
+    conversation_row(on_alice, "guild").get_by_role("button").click()
+    on_alice.get_by_role("button", name="Details").click()
+    on_alice.get_by_role("button", name="Copy invite link").click()
+    link = on_alice.get_by_label("Invite link")
+    expect(link).to_have_value(re.compile(r"/invite/[A-Za-z0-9_-]{32,}/$"))
+    url = link.input_value()
+
+    # Bob opens it, sees the group's name, joins and lands in the group.
+    on_bob.goto(url)
+    expect(on_bob.locator("#invite-title")).to_have_text("guild")
+    on_bob.get_by_role("button", name="Join guild").click()
+    expect(on_bob.locator("#banner")).to_have_attribute("data-state", "online")
+    row = conversation_row(on_bob, "guild")
+    row.get_by_role("button").click()
+    expect(on_bob.locator("#messages li.message.system").last).to_contain_text(
+        f"{bob.username} joined"
+    )
+    # Alice sees him join.
+    expect(on_alice.locator("#messages li.message.system").last).to_contain_text(
+        f"{bob.username} joined"
+    )
