@@ -84,6 +84,9 @@ class MessagePageSerializer(serializers.Serializer):
 class SendSerializer(serializers.Serializer):
     client_msg_id = serializers.CharField(trim_whitespace=False, allow_blank=True)
     body = serializers.CharField(trim_whitespace=False, allow_blank=True)
+
+
+class MessageSendSerializer(SendSerializer):
     reply_to = serializers.CharField(
         required=False,
         allow_null=True,
