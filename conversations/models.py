@@ -62,7 +62,11 @@ class ConversationChange(models.Model):
             models.UniqueConstraint(fields=["conversation", "key"], name="conversation_change_key"),
         ]
         indexes = [
-            models.Index(fields=["conversation", "change_seq"], name="conversation_change_seq_idx")
+            models.Index(fields=["conversation", "change_seq"], name="conversation_change_seq_idx"),
+            # The state of a page of messages (conversations.state) is read by message seq.
+            models.Index(
+                fields=["conversation", "message_seq"], name="conversation_change_msg_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -199,7 +199,9 @@ def message_history(
             conversation_id=conversation_id, before_seq=before_seq, limit=limit, floor_seq=floor
         )
     page = with_receipts(page, viewer_id=user_id, conversation=membership.conversation)
-    page = with_conversation_state(page, viewer_id=user_id)
+    page = with_conversation_state(
+        page, viewer_id=user_id, any_changes=membership.conversation.last_change_seq > 0
+    )
     return page, has_more, membership.conversation.last_seq
 
 
