@@ -5,8 +5,16 @@ evasion cheat sheet survives as markup a browser would run."""
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from conversations.markup import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, render, sanitize
+from conversations.markup import (
+    ALLOWED_ATTRIBUTES,
+    ALLOWED_TAGS,
+    render,
+    render_markdown,
+    sanitize,
+)
 from messaging.services import message_send
 from tests.factories import make_group, make_users
 
@@ -175,3 +183,13 @@ def test_history_and_live_carry_the_stored_html(client_for):
     ]
     assert message["body"] == "**hi** <i>x</i>"
     assert message["html"] == "<p><strong>hi</strong> &lt;i&gt;x&lt;/i&gt;</p>"
+
+
+@given(st.text(alphabet=st.sampled_from(list("aZé7 ,.?'()_1ß漢")), max_size=30))
+@settings(max_examples=300, deadline=None)
+def test_the_plain_text_shortcut_renders_as_the_parser_does(body):
+    if not body.strip():
+        return
+    assert render(body, members={}, all_allowed=False) == render_markdown(
+        body, members={}, all_allowed=False
+    )
