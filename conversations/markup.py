@@ -182,7 +182,7 @@ def sanitize(html: str) -> str:
 
 # Text that Markdown leaves as it is: letters, digits, spaces and , . ? ' ( ), not starting with
 # a digit ("1. x" is a list) and without outer spaces. Most chat messages are like this, and
-# they skip the parser (a third of a send's CPU otherwise); tests check both ways agree.
+# they skip the parser (about 100 us a message otherwise); tests check both ways agree.
 PLAIN_RE = re.compile(r"(?![\d\s])[^\W_]*(?:[^\W_]|[ ,.?'()])*(?<!\s)")
 
 
