@@ -107,3 +107,15 @@ def test_invite_links_expire_run_out_and_can_be_revoked(client_for):
         response = client_for(alice).post(f"/api/groups/{group.pk}/invites/", bad, format="json")
         assert response.status_code == 400, bad
     assert make_user("eve") and client_for(dave).get(f"/api/groups/{group.pk}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_invite_page_sends_a_logged_out_visitor_through_login_and_back(client):
+    page = client.get("/invite/some-code/")
+    assert page.status_code == 302 and page["Location"] == "/login/?next=/invite/some-code/"
+    login = client.get(page["Location"])
+    assert b'name="next" value="/invite/some-code/"' in login.content
+    user = make_user("yan")
+    client.force_login(user)
+    shown = client.get("/invite/some-code/")
+    assert shown.status_code == 200 and b'data-invite-code="some-code"' in shown.content
