@@ -119,3 +119,34 @@ def test_the_invite_page_sends_a_logged_out_visitor_through_login_and_back(clien
     client.force_login(user)
     shown = client.get("/invite/some-code/")
     assert shown.status_code == 200 and b'data-invite-code="some-code"' in shown.content
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_accepts_never_overrun_max_uses():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    from groups.invites import invite_accept, invite_create
+    from messaging.errors import Gone
+    from messaging.models import Membership
+
+    owner = make_user("owner")
+    guests = [make_user(f"guest{n}") for n in range(6)]
+    group = make_group(owner, name="tiny")
+    invite = invite_create(actor=owner, group_id=group.pk, max_uses=2)
+
+    def accept(user):
+        try:
+            invite_accept(user=user, code=invite.code)
+            return "joined"
+        except Gone:
+            return "gone"
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(accept, guests))
+    assert sorted(outcomes) == ["gone"] * 4 + ["joined"] * 2
+    assert Membership.objects.filter(conversation=group).count() == 3
