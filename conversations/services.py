@@ -81,20 +81,48 @@ def threads_record(*, messages: list[Message]) -> None:
             if message.sender_id is not None and message.sender_id not in summary.participants:
                 summary.participants.append(message.sender_id)
         summary.save()
-        event: ThreadUpdatedEvent = {
-            "type": "thread_updated",
-            "conversation": first.conversation_id,
-            "id": str(root_id),
-            "seq": summary.root_seq,
-            "thread_summary": thread_summary_data(summary),
-            "change_seq": 0,  # numbered by change_record
-        }
-        change_record(
-            conversation_id=first.conversation_id,
-            key=f"thread:{root_id}",
-            message_seq=summary.root_seq,
-            event=dict(event),
+        _thread_changed(summary)
+
+
+def _thread_changed(summary: ThreadSummary) -> None:
+    event: ThreadUpdatedEvent = {
+        "type": "thread_updated",
+        "conversation": summary.conversation_id,
+        "id": str(summary.root_id),
+        "seq": summary.root_seq,
+        "thread_summary": thread_summary_data(summary),
+        "change_seq": 0,  # numbered by change_record
+    }
+    change_record(
+        conversation_id=summary.conversation_id,
+        key=f"thread:{summary.root_id}",
+        message_seq=summary.root_seq,
+        event=dict(event),
+    )
+
+
+def thread_reply_deleted(*, message: Message) -> None:
+    """A deleted reply stops counting: its root's summary is recounted from the replies left
+    (count, newest reply, participants in order of their first reply) and published as
+    `thread_updated`. Call inside the delete's transaction."""
+    summary = ThreadSummary.objects.select_for_update().filter(root_id=message.thread_id).first()
+    if summary is None:
+        return
+    left = list(
+        Message.objects.filter(
+            conversation_id=message.conversation_id,
+            thread_id=message.thread_id,
+            deleted_at__isnull=True,
         )
+        .order_by("seq")
+        .values_list("sender_id", "created_at")
+    )
+    summary.replies = len(left)
+    if left:
+        summary.last_reply_at = max(created_at for _, created_at in left)
+    summary.participants = list(dict.fromkeys(sender for sender, _ in left if sender is not None))
+    summary.save()
+    _thread_changed(summary)
 
 
 MAX_EMOJI_PER_MESSAGE = 20

@@ -19,6 +19,7 @@ from conversations.services import (
     mentions_record,
     message_edit_record,
     message_forget,
+    thread_reply_deleted,
     threads_record,
 )
 from moderation.services import audit_record
@@ -699,6 +700,8 @@ def message_delete(
         if had_mentions:
             mentions_record(messages=[message])
         message_forget(message=message, actor=actor)
+        if message.thread_id is not None:
+            thread_reply_deleted(message=message)
         if not own:
             audit_record(
                 actor=actor,

@@ -139,3 +139,25 @@ async def test_replies_over_the_socket_and_summaries_through_changes():
     done = await receive(socket, "changes_done")
     assert done["last_change_seq"] == replayed["change_seq"]
     await socket.disconnect()
+
+
+@pytest.mark.django_db
+def test_a_deleted_reply_stops_counting_in_its_thread(client_for):
+    alice, bob, carol = make_users("alice", "bob", "carol")
+    group = make_group(alice, bob, carol)
+    root = message_send(sender=alice, conversation_id=group.pk, client_msg_id="r", body="q")
+    by_bob = _post(client_for(bob), group, "b", "one", reply_to=root["id"]).json()
+    _post(client_for(carol), group, "c", "two", reply_to=root["id"])
+    summary = _history(client_for(alice), group)[root["id"]]["thread_summary"]
+    assert summary["replies"] == 2 and summary["participants"] == [bob.pk, carol.pk]
+
+    assert (
+        client_for(bob)
+        .delete(f"/api/conversations/{group.pk}/messages/{by_bob['id']}/")
+        .status_code
+        == 200
+    )
+    changes = client_for(alice).get(f"/api/conversations/{group.pk}/changes/").json()["results"]
+    [thread] = [c for c in changes if c["type"] == "thread_updated"]
+    assert thread["thread_summary"]["replies"] == 1
+    assert thread["thread_summary"]["participants"] == [carol.pk]
