@@ -62,6 +62,7 @@ def _publish_joined(conversation: Conversation, user_ids: list[int]) -> None:
         "last_seq": 0,
         "read_seq": 0,
         "unread": 0,
+        "unread_mentions": 0,
         "joined_seq": 0,
         "last_change_seq": 0,
     }

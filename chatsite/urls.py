@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include("accounts.api.urls")),
     path("api/", include("messaging.api.urls")),
+    path("api/", include("conversations.api.urls")),
     path("api/", include("groups.api.urls")),
     path("api/", include("announcements.api.urls")),
     path("api/", include("push.api.urls")),

@@ -3,8 +3,11 @@
 from typing import TypedDict
 
 from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone
 
-from messaging.errors import NotFound
+from conversations.models import GroupVisibility, Invite
+from messaging.errors import Gone, NotFound
 from messaging.events import UserRef, iso
 from messaging.models import Conversation, Membership
 
@@ -25,6 +28,7 @@ class GroupDetail(TypedDict):
     member_limit: int
     your_role: str
     last_seq: int
+    visibility: str  # "private" or "public" (conversations.models.GroupVisibility)
 
 
 def _membership(*, user_id: int, group_id: int) -> Membership:
@@ -57,6 +61,7 @@ def group_detail(*, user_id: int, group_id: int) -> GroupDetail:
         "member_limit": settings.PARLEY_GROUP_MEMBER_LIMIT,
         "your_role": membership.role,
         "last_seq": group.last_seq,
+        "visibility": group_visibility(group_id=group.pk),
     }
 
 
@@ -82,3 +87,91 @@ def group_member(*, user_id: int, group_id: int, member_id: int) -> GroupMember:
         raise NotFound("That user is not a member of this group.", field="user")
     uid, name, role, joined = row
     return {"user": {"id": uid, "username": name}, "role": role, "joined_at": iso(joined)}
+
+
+def public_groups(*, search: str = "", limit: int = 100) -> list[dict]:
+    """Public groups anyone may see and join: name, description, member count; biggest first."""
+    groups = (
+        Conversation.objects.filter(
+            kind=Conversation.Kind.GROUP,
+            pk__in=GroupVisibility.objects.filter(visibility="public").values("conversation_id"),
+        )
+        .annotate(member_count=Count("memberships"))
+        .order_by("-member_count", "name", "pk")
+    )
+    if search.strip():
+        groups = groups.filter(Q(name__icontains=search.strip()) | Q(description__icontains=search))
+    return [
+        {
+            "id": group.pk,
+            "name": group.name,
+            "description": group.description,
+            "member_count": group.member_count,
+            "visibility": "public",
+        }
+        for group in groups[:limit]
+    ]
+
+
+def group_visibility(*, group_id: int) -> str:
+    return (
+        GroupVisibility.objects.filter(conversation_id=group_id)
+        .values_list("visibility", flat=True)
+        .first()
+        or "private"
+    )
+
+
+def invite_preview(*, user_id: int, code: str) -> dict:
+    """What an invite shows a logged-in user: the group's name; NotFound when unknown or
+    revoked, Gone when expired or used up."""
+    invite = Invite.objects.select_related("conversation").filter(code=code).first()
+    if invite is None:
+        raise NotFound("No such invite.", field="code")
+    invite_usable(invite)
+    group = invite.conversation
+    return {
+        "code": invite.code,
+        "group": {
+            "id": group.pk,
+            "name": group.name,
+            "description": group.description,
+            "member_count": Membership.objects.filter(conversation=group).count(),
+        },
+        "member": Membership.objects.filter(conversation=group, user_id=user_id).exists(),
+        "expires_at": iso(invite.expires_at) if invite.expires_at else None,
+        "max_uses": invite.max_uses,
+        "uses": invite.uses,
+    }
+
+
+def invite_usable(invite: Invite) -> None:
+    """Gone when the invite expired or is used up."""
+    if invite.expires_at is not None and invite.expires_at <= timezone.now():
+        raise Gone("This invite has expired.", field="code")
+    if invite.max_uses is not None and invite.uses >= invite.max_uses:
+        raise Gone("This invite has been used up.", field="code")
+
+
+def member_groups(*, user_id: int) -> list[dict]:
+    """The groups the user is in, in the shape of public_groups."""
+    groups = (
+        Conversation.objects.filter(kind=Conversation.Kind.GROUP, memberships__user_id=user_id)
+        .annotate(member_count=Count("memberships", distinct=True))
+        .order_by("name", "pk")
+    )
+    public = set(
+        GroupVisibility.objects.filter(conversation__in=groups, visibility="public").values_list(
+            "conversation_id", flat=True
+        )
+    )
+    return [
+        {
+            "id": group.pk,
+            "name": group.name,
+            "description": group.description,
+            "member_count": group.member_count,
+            "visibility": "public" if group.pk in public else "private",
+        }
+        for group in groups
+    ]

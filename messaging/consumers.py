@@ -42,6 +42,7 @@ from chatsite import metrics
 from chatsite.asyncdb import db_hop
 from integrations.commands import command_run
 from integrations.websocket import frame_allowed
+from conversations.services import reaction_set
 from presence.services import (
     presence_connect,
     presence_disconnect,
@@ -107,14 +108,14 @@ def group_renewal_interval(layer: Any) -> float:
     return max(float(getattr(layer, "group_expiry", 86400)) / 2, 0.05)
 
 
-def message_id_field(frame: dict[str, Any]) -> int:
+def message_id_field(frame: dict[str, Any], name: str = "id") -> int:
     """A message id: the string the server sends (or, leniently, a JSON integer)."""
-    value = frame.get("id")
+    value = frame.get(name)
     # isascii: str.isdigit() also accepts digits int() refuses ("²").
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
-        raise BadRequest("id must be a message id (a string of digits)", field="id")
+        raise BadRequest(f"{name} must be a message id (a string of digits)", field=name)
     return value
 
 
@@ -378,6 +379,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
                 client_msg_id=frame.get("client_msg_id"),
                 body=frame.get("body"),
                 attachments=frame.get("attachments"),
+                reply_to=frame.get("reply_to"),
             )
         )
         await self.send_json(ack)
@@ -435,6 +437,20 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
             via="websocket",
         )
         await self._answer_change(event)
+
+    async def on_react(self, frame: dict[str, Any]) -> None:
+        await self.rate_limit("ws_send")
+        event = await db_hop(reaction_set)(
+            user=self.user,
+            conversation_id=int_field(frame, "conversation", minimum=1),
+            message_id=message_id_field(frame, "message"),
+            emoji=frame.get("emoji"),
+            on=frame.get("on", True),
+        )
+        if event["change_seq"] is None:  # nothing changed: no live copy will follow
+            await self.send_json(event)
+        else:
+            await self._answer_change(event)
 
     async def _answer_change(self, event: dict[str, Any]) -> None:
         """The requesting socket gets the change once: as this answer or as its live copy,
@@ -524,6 +540,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         "read": on_read,
         "typing": on_typing,
         "command": on_command,
+        "react": on_react,
     }
 
     # --- conversation events from the fan-out hub -------------------------------------------
@@ -646,6 +663,10 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         conversation_id = event["conversation"]
         if conversation_id in self.cursors and event["seq"] > self.floors.get(conversation_id, 0):
             await self.send_json(event)
+
+    async def conversation_change(self, message: dict[str, Any]) -> None:
+        """thread_updated, reaction, pins (conversations.changes): numbered like edits."""
+        await self._forward_change(message["event"])
 
     async def _forward_change(self, event: dict[str, Any]) -> None:
         conversation_id = event["conversation"]

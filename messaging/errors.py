@@ -61,6 +61,13 @@ class Conflict(ChatError):
     status = 409
 
 
+class Gone(ChatError):
+    """It existed but can no longer be used (an expired or used-up invite)."""
+
+    code = "gone"
+    status = 410
+
+
 class Unavailable(ChatError):
     code = "unavailable"
     status = 503

@@ -9,11 +9,21 @@ from typing import Any, Literal, NotRequired, TypedDict
 from accounts.models import User
 
 from .models import Conversation, Message
+from .text import plain_html
 
 
 class UserRef(TypedDict):
     id: int
     username: str
+
+
+class ReplyRef(TypedDict):
+    """What a reply shows of its parent: the parent's current text, cut to 100 characters."""
+
+    id: str
+    seq: int | None
+    sender: UserRef | None
+    excerpt: str  # "" once the parent is deleted
 
 
 class MessageEvent(TypedDict):
@@ -32,6 +42,13 @@ class MessageEvent(TypedDict):
     attachments: NotRequired[list[dict[str, Any]]]
     # Link previews (previews.events.PreviewRef); filled in later by a `preview` frame.
     previews: NotRequired[list[dict[str, Any]]]
+    html: NotRequired[str | None]  # the body rendered and sanitized; None once deleted
+    mentions: NotRequired[list[int]]  # user ids named with @username
+    mentions_all: NotRequired[bool]  # @all / @everyone by an owner or admin of the group
+    reply_to: NotRequired[ReplyRef | None]  # the message this one answers
+    thread: NotRequired[str | None]  # id of the root of its reply chain
+    # Added per answer (conversations.selectors.with_conversation_state), never cached:
+    thread_summary: NotRequired[dict[str, Any]]  # roots only: {replies, last_reply_at, ...}
     # Only on the viewer's own messages in history and sync (receipts.selectors.with_receipts).
     status: NotRequired[Literal["sent", "delivered", "read"]]  # direct chats
     delivered_count: NotRequired[int]  # groups: other members it was delivered to / read by
@@ -55,6 +72,7 @@ class ConversationSummary(TypedDict):
     last_seq: int
     read_seq: int
     unread: int
+    unread_mentions: int  # unread messages that mention the viewer (@username or @all)
     joined_seq: int  # history before it is not the viewer's
     last_change_seq: int  # the newest edit/delete; compare with the client's change cursor
     members: NotRequired[list[UserRef]]
@@ -83,6 +101,9 @@ class MessageUpdatedEvent(TypedDict):
     body: str
     edited_at: str
     change_seq: int
+    html: NotRequired[str]
+    mentions: NotRequired[list[int]]
+    mentions_all: NotRequired[bool]
 
 
 class MessageDeletedEvent(TypedDict):
@@ -103,7 +124,33 @@ def user_ref(user: User) -> UserRef:
     return {"id": user.pk, "username": user.username}
 
 
-def message_event(message: Message, sender: User | None) -> MessageEvent:
+EXCERPT_CHARS = 100
+
+
+def reply_ref(reply_to_id: int, parent: Message | None) -> ReplyRef:
+    if parent is None:
+        return {"id": str(reply_to_id), "seq": None, "sender": None, "excerpt": ""}
+    return {
+        "id": str(parent.pk),
+        "seq": parent.seq,
+        "sender": user_ref(parent.sender) if parent.sender is not None else None,
+        "excerpt": "" if parent.deleted_at else parent.body[:EXCERPT_CHARS],
+    }
+
+
+def message_event(
+    message: Message, sender: User | None, *, parent: Message | None = None
+) -> MessageEvent:
+    """A message as clients see it. `parent`: the message it replies to (with its sender
+    loaded), when it is a reply."""
+    event = _message_fields(message, sender)
+    if message.reply_to_id is not None:
+        event["reply_to"] = reply_ref(message.reply_to_id, parent)
+        event["thread"] = str(message.thread_id)
+    return event
+
+
+def _message_fields(message: Message, sender: User | None) -> MessageEvent:
     return {
         "type": "message",
         "conversation": message.conversation_id,
@@ -116,6 +163,18 @@ def message_event(message: Message, sender: User | None) -> MessageEvent:
         "edited_at": iso(message.edited_at) if message.edited_at else None,
         "deleted": message.deleted_at is not None,
         "system": message.system,
+        **rich_fields(message),  # type: ignore[typeddict-item]
+    }
+
+
+def rich_fields(message: Message) -> dict[str, Any]:
+    """The rendered body and mentions of a message (conversations.markup)."""
+    if message.deleted_at is not None:
+        return {"html": None, "mentions": [], "mentions_all": False}
+    return {
+        "html": message.html or plain_html(message.body),
+        "mentions": list(message.mentions or []),
+        "mentions_all": bool(message.mentions_all),
     }
 
 
@@ -139,6 +198,7 @@ def message_change_event(message: Message) -> MessageUpdatedEvent | MessageDelet
         "body": message.body,
         "edited_at": iso(message.edited_at),
         "change_seq": message.change_seq,
+        **rich_fields(message),  # type: ignore[typeddict-item]
     }
 
 

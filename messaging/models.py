@@ -96,6 +96,15 @@ class Message(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     # The conversation's last_change_seq when this message was last edited or deleted; 0 never.
     change_seq = models.BigIntegerField(default=0)
+    # The body rendered (conversations.markup): sanitized HTML, redone on each edit.
+    html = models.TextField(blank=True, default="")
+    # Users named with @username (ids), and whether @all / @everyone named every member.
+    mentions = models.JSONField(null=True, blank=True)
+    mentions_all = models.BooleanField(default=False)
+    # The message this one replies to, and the root of its reply chain (ids; no foreign keys on
+    # the partitioned table).
+    reply_to_id = models.BigIntegerField(null=True, blank=True)
+    thread_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         # Plain indexes: on the partitioned table they exist per partition. Unique constraints
@@ -105,6 +114,7 @@ class Message(models.Model):
             models.Index(fields=["conversation", "seq"], name="message_conv_seq_idx"),
             models.Index(fields=["sender", "client_msg_id"], name="message_sender_client_idx"),
             models.Index(fields=["conversation", "change_seq"], name="message_change_idx"),
+            models.Index(fields=["thread_id", "seq"], name="message_thread_idx"),
         ]
 
     def __str__(self) -> str:

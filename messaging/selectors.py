@@ -6,6 +6,8 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 
 from previews.selectors import with_previews
+from conversations.models import ConversationChange, Mention
+from conversations.state import with_conversation_state
 from receipts.selectors import with_receipts
 from uploads.selectors import with_attachments
 
@@ -63,10 +65,27 @@ def conversation_summaries(
         .annotate(n=Count("id"))
         .values("n")
     )
+    # Unread messages that mention the viewer (conversations.models.Mention).
+    unread_mentions = (
+        Mention.objects.filter(
+            user_id=user_id,
+            conversation_id=OuterRef("conversation_id"),
+            seq__gt=Greatest(OuterRef("read_seq"), OuterRef("joined_seq")),
+        )
+        .order_by()
+        .values("conversation_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
     memberships = (
         Membership.objects.filter(user_id=user_id)
         .select_related("conversation")
         .annotate(unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)))
+        .annotate(
+            unread_mentions=Coalesce(
+                Subquery(unread_mentions, output_field=IntegerField()), Value(0)
+            )
+        )
         .order_by("-conversation__last_message_at", "-conversation_id")
     )
     if conversation_ids is not None:
@@ -98,6 +117,7 @@ def conversation_summaries(
             "last_seq": conversation.last_seq,
             "read_seq": m.read_seq,
             "unread": m.unread,
+            "unread_mentions": m.unread_mentions,
             "joined_seq": m.joined_seq,
             "last_change_seq": conversation.last_change_seq,
         }
@@ -110,9 +130,23 @@ def conversation_summaries(
 
 
 def message_objects(messages) -> list[MessageEvent]:  # type: ignore[no-untyped-def]
-    """Message objects as history and sync show them (attachments and previews included), in
-    the given order; one query per kind of extra, whatever the number of messages."""
-    return with_previews(with_attachments([message_event(m, m.sender) for m in messages]))
+    """Message objects as history and sync show them (reply references, attachments and
+    previews included), in the given order; one query per kind of extra, whatever the number
+    of messages."""
+    parents = reply_parents(messages)
+    return with_previews(
+        with_attachments(
+            [message_event(m, m.sender, parent=parents.get(m.reply_to_id)) for m in messages]
+        )
+    )
+
+
+def reply_parents(messages: list[Message]) -> dict[int, Message]:
+    """The messages these reply to, by id (with their senders), in one query."""
+    ids = {m.reply_to_id for m in messages if m.reply_to_id is not None}
+    if not ids:
+        return {}
+    return {m.pk: m for m in Message.objects.filter(id__in=ids).select_related("sender")}
 
 
 def _messages_of(keys) -> list[Message]:  # type: ignore[no-untyped-def]
@@ -174,6 +208,9 @@ def message_history(
             conversation_id=conversation_id, before_seq=before_seq, limit=limit, floor_seq=floor
         )
     page = with_receipts(page, viewer_id=user_id, conversation=membership.conversation)
+    page = with_conversation_state(
+        page, viewer_id=user_id, any_changes=membership.conversation.last_change_seq > 0
+    )
     return page, has_more, membership.conversation.last_seq
 
 
@@ -191,9 +228,24 @@ def message_changes(
             seq__gt=membership.joined_seq,
         ).order_by("change_seq")[: limit + 1]
     )
+    # Thread summaries, reactions and pins (conversations.models.ConversationChange) share the
+    # conversation's change_seq: merged in order with the messages' own edits and deletes.
+    others = list(
+        ConversationChange.objects.filter(
+            conversation_id=conversation_id,
+            change_seq__gt=after_change_seq,
+            message_seq__gt=membership.joined_seq,
+        )
+        .order_by("change_seq")
+        .values_list("event", flat=True)[: limit + 1]
+    )
+    merged = sorted(
+        [message_change_event(m) for m in rows] + others,  # type: ignore[operator]
+        key=lambda event: event["change_seq"],
+    )
     return (
-        [message_change_event(m) for m in rows[:limit]],
-        len(rows) > limit,
+        merged[:limit],
+        len(merged) > limit,
         membership.conversation.last_change_seq,
     )
 

@@ -14,6 +14,14 @@ from django.utils import timezone
 
 from accounts.models import User
 from chatsite import metrics
+from conversations.selectors import body_rendered
+from conversations.services import (
+    mentions_record,
+    message_edit_record,
+    message_forget,
+    thread_reply_deleted,
+    threads_record,
+)
 from moderation.services import audit_record
 from presence.services import presence_direct_senders_record
 from previews.services import previews_schedule
@@ -43,7 +51,7 @@ from .events import (
 from .ids import next_message_id
 from .models import Conversation, Membership, Message, MessageKey
 from .selectors import conversation_summaries
-from .text import storable_text
+from .text import plain_html, storable_text
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +87,13 @@ class Draft:
     body: str
     system: dict[str, Any] | None = None
     attachments: tuple[Any, ...] = ()  # uploads' AttachmentRefs, claimed by the send
+    # Rendered by conversations.markup; system messages get their text escaped.
+    html: str = ""
+    mentions: list[int] | None = None
+    mentions_all: bool = False
+    reply_to_id: int | None = None
+    thread_id: int | None = None
+    parent: Message | None = None  # the message replied to, its sender loaded
 
 
 @dataclass(frozen=True)
@@ -90,6 +105,21 @@ class SendRequest:
     client_msg_id: object
     body: object
     attachments: object = None  # upload ids (uploads.services.attachment_ids)
+    reply_to: object = None  # the id (a string of digits) of the message answered
+
+
+MAX_ID = 2**63 - 1
+
+
+def validate_reply_to(reply_to: object) -> int | None:
+    """The id of the message answered, or None; a string of digits (an integer is accepted)."""
+    if reply_to is None:
+        return None
+    if isinstance(reply_to, str) and reply_to.isascii() and reply_to.isdigit():
+        reply_to = int(reply_to) if len(reply_to) <= 19 else 0
+    if not isinstance(reply_to, int) or isinstance(reply_to, bool) or not 1 <= reply_to <= MAX_ID:
+        raise BadRequest("reply_to must be a message id (a string of digits)", field="reply_to")
+    return reply_to
 
 
 def _take_seqs(counts: dict[int, int]) -> dict[int, int]:
@@ -155,6 +185,11 @@ def _store_messages(drafts: list[Draft]) -> list[Message]:
                 body=draft.body,
                 created_at=created_at,
                 system=draft.system,
+                html=draft.html or plain_html(draft.body),
+                mentions=draft.mentions,
+                mentions_all=draft.mentions_all,
+                reply_to_id=draft.reply_to_id,
+                thread_id=draft.thread_id,
             )
         )
     # A month without a partition (beat stopped) is created here rather than failing the send.
@@ -174,7 +209,11 @@ def _store_messages(drafts: list[Draft]) -> list[Message]:
     )
     Message.objects.bulk_create(messages)
     events = [
-        {**message_event(m, d.sender), "attachments": list(d.attachments), "previews": []}
+        {
+            **message_event(m, d.sender, parent=d.parent),
+            "attachments": list(d.attachments),
+            "previews": [],
+        }
         for m, d in zip(messages, drafts, strict=True)
     ]
 
@@ -208,11 +247,23 @@ def message_send(
     client_msg_id: str,
     body: str = "",
     attachments: object = None,
+    reply_to: str | int | None = None,
 ) -> AckEvent:
     """Stores a message exactly once per (sender, client_msg_id) with the conversation's next
-    seq, and publishes it to the conversation after commit. A repeat returns the original ack."""
+    seq, and publishes it to the conversation after commit. A repeat returns the original ack.
+    `attachments`: the sender's own unattached upload ids; `reply_to`: a message of the same
+    conversation this one answers."""
     result = message_send_many(
-        [SendRequest(sender, conversation_id, client_msg_id, body, attachments)]
+        [
+            SendRequest(
+                sender,
+                conversation_id,
+                client_msg_id,
+                body,
+                attachments=attachments,
+                reply_to=reply_to,
+            )
+        ]
     )[0]
     if isinstance(result, Exception):
         raise result
@@ -237,6 +288,7 @@ def message_send_many(requests: list[SendRequest]) -> list[AckEvent | Exception]
             blank = isinstance(body, str) and not body.strip() and len(body) <= BODY_MAX_CHARS
             if not (with_files and blank):
                 validate_body(body)
+            validate_reply_to(request.reply_to)
         except ChatError as exc:
             results[index] = exc
         else:
@@ -351,6 +403,42 @@ def _sender_memberships(requests: list[SendRequest]) -> dict[tuple[int, int], st
         return {(int(cid), int(uid)): kind for cid, uid, kind in cursor.fetchall()}
 
 
+def _reply_parents(requests: list[SendRequest]) -> dict[tuple[int, int], dict[int, Message]]:
+    """{(conversation, sender): {id: message}} of the messages these requests answer that the
+    sender may see: in the same conversation, from the sender's join on (deleted ones too: a
+    tombstone can be answered)."""
+    wanted: dict[tuple[int, int], set[int]] = {}
+    for request in requests:
+        try:
+            reply_to = validate_reply_to(request.reply_to)
+        except BadRequest:
+            continue
+        if reply_to is not None:
+            wanted.setdefault((request.conversation_id, request.sender.pk), set()).add(reply_to)
+    if not wanted:
+        return {}
+    floors = {
+        (cid, uid): joined
+        for cid, uid, joined in Membership.objects.filter(
+            conversation_id__in={cid for cid, _ in wanted}, user_id__in={uid for _, uid in wanted}
+        ).values_list("conversation_id", "user_id", "joined_seq")
+    }
+    ids = set().union(*wanted.values())
+    found = Message.objects.filter(id__in=ids).select_related("sender")
+    parents: dict[tuple[int, int], dict[int, Message]] = {}
+    for key, message_ids in wanted.items():
+        floor = floors.get(key)
+        parents[key] = {
+            m.pk: m
+            for m in found
+            if m.pk in message_ids
+            and m.conversation_id == key[0]
+            and floor is not None
+            and m.seq > floor
+        }
+    return parents
+
+
 def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
     """The transaction of message_send_many: checks membership (and locks the conversations,
     in id order), stores the messages of those allowed, and schedules their after-commit
@@ -366,6 +454,17 @@ def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
             results[index] = Forbidden("Only staff can post announcements.", field="conversation")
         else:
             allowed.append(index)
+    parents = _reply_parents([requests[i] for i in allowed])
+    for index in list(allowed):
+        request = requests[index]
+        reply_to = validate_reply_to(request.reply_to)
+        if reply_to is not None and reply_to not in parents.get(
+            (request.conversation_id, request.sender.pk), {}
+        ):
+            results[index] = BadRequest(
+                "reply_to must be a message of this conversation", field="reply_to"
+            )
+            allowed.remove(index)
     # The uploads each send attaches: the sender's own, not attached yet (locked till commit).
     claims: dict[int, uploads.Claim] = {}
     with_files = [i for i in allowed if requests[i].attachments]
@@ -380,18 +479,37 @@ def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
             claims[index] = claim
     if not allowed:
         return results  # type: ignore[return-value]
-    messages = _store_messages(
-        [
+    drafts = []
+    for i in allowed:
+        request = requests[i]
+        reply_to = validate_reply_to(request.reply_to)
+        parent = (
+            parents[(request.conversation_id, request.sender.pk)][reply_to]
+            if reply_to is not None
+            else None
+        )
+        rendered = body_rendered(
+            conversation_id=request.conversation_id,
+            kind=kinds[(request.conversation_id, request.sender.pk)],
+            sender_id=request.sender.pk,
+            body=str(request.body or ""),
+        )
+        drafts.append(
             Draft(
-                conversation_id=requests[i].conversation_id,
-                sender=requests[i].sender,
-                client_msg_id=str(requests[i].client_msg_id),
-                body=str(requests[i].body or ""),
+                conversation_id=request.conversation_id,
+                sender=request.sender,
+                client_msg_id=str(request.client_msg_id),
+                body=str(request.body or ""),
+                html=rendered.html,
+                mentions=rendered.mentions,
+                mentions_all=rendered.mentions_all,
+                reply_to_id=parent.pk if parent is not None else None,
+                thread_id=(parent.thread_id or parent.pk) if parent is not None else None,
+                parent=parent,
                 attachments=tuple(claims[i].refs) if i in claims else (),
             )
-            for i in allowed
-        ]
-    )
+        )
+    messages = _store_messages(drafts)
     uploads.attachments_attach(
         attached=[
             (m.pk, m.conversation_id, m.seq, claims[i])
@@ -399,6 +517,8 @@ def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
             if i in claims
         ]
     )
+    mentions_record(messages=[m for m in messages if m.mentions or m.mentions_all])
+    threads_record(messages=[m for m in messages if m.thread_id is not None])
     # Who has written in which direct chat decides who shares presence (presence.selectors).
     presence_direct_senders_record(
         sends=[
@@ -555,10 +675,26 @@ def message_edit(
             raise EditWindowClosed(
                 f"Messages can be edited for {window} seconds after sending.", field="id"
             )
+        rendered = body_rendered(
+            conversation_id=conversation_id,
+            kind=message.conversation.kind,
+            sender_id=editor.pk,
+            body=body,
+        )
+        had_mentions = bool(message.mentions or message.mentions_all)
+        edited_at = timezone.now()
+        message_edit_record(message=message, edited_at=edited_at)
         message.body = body
-        message.edited_at = timezone.now()
+        message.html = rendered.html
+        message.mentions = rendered.mentions
+        message.mentions_all = rendered.mentions_all
+        message.edited_at = edited_at
         message.change_seq = _next_change_seq(conversation_id)
-        message.save(update_fields=["body", "edited_at", "change_seq"])
+        message.save(
+            update_fields=["body", "html", "mentions", "mentions_all", "edited_at", "change_seq"]
+        )
+        if had_mentions or rendered.mentions or rendered.mentions_all:
+            mentions_record(messages=[message])
         event = _publish_change(message)
     return event  # type: ignore[return-value]
 
@@ -599,11 +735,22 @@ def message_delete(
             raise Forbidden("System messages cannot be deleted.", field="id")
         if message.deleted_at is not None:
             return message_change_event(message)  # type: ignore[return-value]
+        had_mentions = bool(message.mentions or message.mentions_all)
         message.body = ""
+        message.html = ""
+        message.mentions = None
+        message.mentions_all = False
         message.deleted_at = timezone.now()
         message.change_seq = _next_change_seq(conversation_id)
-        message.save(update_fields=["body", "deleted_at", "change_seq"])
+        message.save(
+            update_fields=["body", "html", "mentions", "mentions_all", "deleted_at", "change_seq"]
+        )
         uploads.attachments_release(message_id=message.pk)  # files go after commit
+        if had_mentions:
+            mentions_record(messages=[message])
+        message_forget(message=message, actor=actor)
+        if message.thread_id is not None:
+            thread_reply_deleted(message=message)
         if not own:
             audit_record(
                 actor=actor,

@@ -9,6 +9,8 @@ messages are DRF's own for the same refusals, so a REST serializer that refuses 
 same thing.
 """
 
+from html import escape
+
 from .errors import BadRequest
 
 
@@ -26,3 +28,9 @@ def storable_text(value: str, *, field: str) -> str:
             f"Surrogate characters are not allowed: U+{code_point:X}.", field=field
         ) from None
     return value
+
+
+def plain_html(text: str) -> str:
+    """Text shown as it is, for the `html` of messages not written in Markdown (system
+    messages, messages stored before rendering existed)."""
+    return f"<p>{escape(text)}</p>" if text else ""

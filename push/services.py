@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from chatsite import metrics
+from conversations.models import Mention
 from messaging.events import conversation_title, iso
 from messaging.ids import message_id_floor, message_id_time
 from messaging.models import Conversation, Membership, Message
@@ -90,6 +91,12 @@ def push_window_notify(*, conversation_id: int, window_ms: int, window_seconds: 
         ).values_list("user_id", "user__username", "delivered_seq", "joined_seq", "muted")
     )
     names = {user_id: username for user_id, username, *_ in members}
+    # A mention reaches its user even in a muted conversation.
+    mentioned = set(
+        Mention.objects.filter(
+            conversation_id=conversation_id, message_id__gte=low, message_id__lt=high
+        ).values_list("user_id", "seq")
+    )
     audiences = {b.channel: b.audience(names) for b in backends}
     pending_ids = []
     for user_id, username, delivered_seq, joined_seq, muted in members:
@@ -97,7 +104,10 @@ def push_window_notify(*, conversation_id: int, window_ms: int, window_seconds: 
         unseen = [
             (seq, sender) for seq, sender_id, sender in rows if sender_id != user_id and seq > floor
         ]
-        if muted or not unseen:
+        if not unseen:
+            continue
+        mentions = sum(1 for seq, _ in unseen if (user_id, seq) in mentioned)
+        if muted and not mentions:
             continue
         payload = {
             "type": "messages",
@@ -110,6 +120,7 @@ def push_window_notify(*, conversation_id: int, window_ms: int, window_seconds: 
             "first_seq": unseen[0][0],
             "last_seq": unseen[-1][0],
             "count": len(unseen),
+            "mentions": mentions,  # of those, how many mention the user
             "senders": sorted({sender for _, sender in unseen if sender}),
             "window_start": iso(start),
         }
@@ -173,9 +184,15 @@ def push_deliver(*, notification_id: str) -> DeliveryOutcome:
             (notification.claimed_until - now).total_seconds() if notification.claimed_until else 1
         )
         return DeliveryOutcome("retry", max(1.0, wait + 0.5))
-    if not Membership.objects.filter(
-        conversation_id=notification.conversation_id, user_id=notification.user_id, muted=False
-    ).exists():
+    # Muted since it was stored: skipped, unless it tells of a mention (mentions pass mutes).
+    muted = (
+        Membership.objects.filter(
+            conversation_id=notification.conversation_id, user_id=notification.user_id
+        )
+        .values_list("muted", flat=True)
+        .first()
+    )
+    if muted is None or (muted and not (notification.payload or {}).get("mentions")):
         notification.status = PushNotification.Status.SKIPPED
         notification.claimed_until = None
         notification.save(update_fields=["status", "claimed_until"])

@@ -18,6 +18,7 @@ from django.core import signing
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
+from conversations.state import with_conversation_state
 from messaging.errors import BadRequest
 from messaging.events import MessageEvent, conversation_title
 from messaging.ids import message_id_floor
@@ -373,9 +374,13 @@ def message_search(
     for event in message_objects([messages[message_id] for message_id in ids]):
         by_conversation.setdefault(event["conversation"], []).append(event)
     for conversation_id_, page in by_conversation.items():
-        for event in with_receipts(
-            page, viewer_id=user_id, conversation=conversations[conversation_id_]
-        ):
+        conversation_ = conversations[conversation_id_]
+        page = with_receipts(page, viewer_id=user_id, conversation=conversation_)
+        # Reactions, thread summaries and pins: one query per conversation that ever had any.
+        page = with_conversation_state(
+            page, viewer_id=user_id, any_changes=conversation_.last_change_seq > 0
+        )
+        for event in page:
             events[int(event["id"])] = event
 
     results: list[SearchResult] = []

@@ -6,6 +6,7 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -24,6 +25,14 @@ def chat(request: HttpRequest) -> HttpResponse:
     if hasattr(request.user, "bot"):  # a bot (integrations.models.Bot) uses its API token
         return HttpResponse("Bots use the API, not the browser.", status=403)
     return render(request, "index.html")
+
+
+def invite(request: HttpRequest, code: str) -> HttpResponse:
+    """The page an invite link opens: the group's name and a Join button (invite.js); logged
+    out, the login page first, which comes back here."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    return render(request, "web/invite.html", {"code": code})
 
 
 def _refused(response: HttpResponse, exc: RateLimited) -> HttpResponse:

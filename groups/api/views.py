@@ -4,7 +4,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from groups.selectors import group_detail, group_member, group_members
+from groups.invites import (
+    group_join,
+    group_visibility_set,
+    invite_accept,
+    invite_create,
+    invite_revoke,
+)
+from groups.selectors import (
+    group_detail,
+    group_member,
+    group_members,
+    invite_preview,
+    member_groups,
+    public_groups,
+)
 from groups.services import (
     group_create,
     group_leave,
@@ -32,6 +46,9 @@ class GroupCreateSerializer(serializers.Serializer):
         default=list,
         max_length=10_000,
     )
+    visibility = serializers.ChoiceField(
+        choices=["private", "public"], default="private", help_text="public: listed, anyone joins"
+    )
 
 
 class GroupSerializer(serializers.Serializer):
@@ -44,11 +61,13 @@ class GroupSerializer(serializers.Serializer):
     member_limit = serializers.IntegerField()
     your_role = serializers.ChoiceField(choices=ROLES)
     last_seq = serializers.IntegerField()
+    visibility = serializers.ChoiceField(choices=["private", "public"])
 
 
 class GroupUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120, required=False)
     description = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    visibility = serializers.ChoiceField(choices=["private", "public"], required=False)
 
 
 class GroupMemberSerializer(serializers.Serializer):
@@ -88,6 +107,12 @@ class GroupCreateView(APIView):
             name=serializer.validated_data["name"],
             member_ids=serializer.validated_data["members"],
         )
+        if serializer.validated_data["visibility"] != "private":
+            group_visibility_set(
+                actor=request.user,
+                group_id=group.pk,
+                visibility=serializer.validated_data["visibility"],
+            )
         return Response(
             conversation_summary(user_id=request.user.pk, conversation_id=group.pk),
             status=status.HTTP_201_CREATED,
@@ -110,7 +135,12 @@ class GroupDetailView(APIView):
     def patch(self, request: Request, group_id: int) -> Response:
         serializer = GroupUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        group_update(actor=request.user, group_id=group_id, **serializer.validated_data)
+        changes = dict(serializer.validated_data)
+        visibility = changes.pop("visibility", None)
+        if changes or visibility is None:
+            group_update(actor=request.user, group_id=group_id, **changes)
+        if visibility is not None:
+            group_visibility_set(actor=request.user, group_id=group_id, visibility=visibility)
         return Response(group_detail(user_id=request.user.pk, group_id=group_id))
 
 
@@ -185,3 +215,139 @@ class GroupLeaveView(APIView):
     def post(self, request: Request, group_id: int) -> Response:
         group_leave(user=request.user, group_id=group_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PublicGroupSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    member_count = serializers.IntegerField()
+    visibility = serializers.CharField()
+
+
+class GroupListQuerySerializer(serializers.Serializer):
+    public = serializers.BooleanField(
+        required=False, default=False, help_text="1: list the public groups"
+    )
+    search = serializers.CharField(required=False, default="", allow_blank=True, max_length=120)
+
+
+class PublicGroupListView(APIView):
+    """GET /api/groups/?public=1&search=: the public groups (POST on the same path creates)."""
+
+    @extend_schema(
+        parameters=[GroupListQuerySerializer],
+        responses={200: PublicGroupSerializer(many=True)},
+        description="`public=1`: public groups anyone may see and join (name or description "
+        "containing `search`), biggest first. Without `public`: the groups you are in.",
+    )
+    def get(self, request: Request) -> Response:
+        query = GroupListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        if query.validated_data["public"]:
+            return Response(public_groups(search=query.validated_data["search"]))
+        return Response(member_groups(user_id=request.user.pk))
+
+
+class GroupJoinView(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: ConversationSerializer, **ERRORS},
+        description="Join a public group as a member (a `member_added` system message records "
+        "it, as for an add). A private group you are not in: 404. Already a member: 200.",
+    )
+    def post(self, request: Request, group_id: int) -> Response:
+        group_join(user=request.user, group_id=group_id)
+        return Response(conversation_summary(user_id=request.user.pk, conversation_id=group_id))
+
+
+class InviteCreateSerializer(serializers.Serializer):
+    expires_in = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="Seconds; none: never expires"
+    )
+    max_uses = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="Joins; none: unlimited"
+    )
+
+
+class InviteSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    url = serializers.CharField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    max_uses = serializers.IntegerField(allow_null=True)
+    uses = serializers.IntegerField()
+
+
+def invite_body(request: Request, invite) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "code": invite.code,
+        "url": request.build_absolute_uri(f"/invite/{invite.code}/"),
+        "expires_at": invite.expires_at,
+        "max_uses": invite.max_uses,
+        "uses": invite.uses,
+    }
+
+
+class GroupInvitesView(APIView):
+    @extend_schema(
+        request=InviteCreateSerializer,
+        responses={201: InviteSerializer, **ERRORS},
+        description="Owner and admins: a new invite link (code of 192 random bits).",
+    )
+    def post(self, request: Request, group_id: int) -> Response:
+        serializer = InviteCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invite = invite_create(actor=request.user, group_id=group_id, **serializer.validated_data)
+        return Response(
+            InviteSerializer(invite_body(request, invite)).data, status=status.HTTP_201_CREATED
+        )
+
+
+class GroupInviteView(APIView):
+    @extend_schema(
+        request=None,
+        responses={204: None, **ERRORS},
+        description="Owner and admins: revoke an invite; its link stops working (404).",
+    )
+    def delete(self, request: Request, group_id: int, code: str) -> Response:
+        invite_revoke(actor=request.user, group_id=group_id, code=code)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitePreviewSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    group = PublicGroupSerializer()
+    member = serializers.BooleanField(help_text="You are already a member")
+    expires_at = serializers.DateTimeField(allow_null=True)
+    max_uses = serializers.IntegerField(allow_null=True)
+    uses = serializers.IntegerField()
+
+
+class InvitePreviewView(APIView):
+    @extend_schema(
+        responses={200: InvitePreviewSerializer, 404: ErrorSerializer, 410: ErrorSerializer},
+        description="What an invite leads to (the group's name), for a logged-in user. "
+        "Unknown or revoked: 404; expired or used up: 410 `gone`.",
+    )
+    def get(self, request: Request, code: str) -> Response:
+        return Response(invite_preview(user_id=request.user.pk, code=code))
+
+
+class InviteAcceptView(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: ConversationSerializer, 404: ErrorSerializer, 410: ErrorSerializer},
+        description="Join the invite's group as a member; each new member uses the invite "
+        "once. Expired or used up: 410 `gone`; unknown or revoked: 404; already a member: 200.",
+    )
+    def post(self, request: Request, code: str) -> Response:
+        membership = invite_accept(user=request.user, code=code)
+        return Response(
+            conversation_summary(
+                user_id=request.user.pk, conversation_id=membership.conversation_id
+            )
+        )
+
+
+class GroupCollectionView(PublicGroupListView, GroupCreateView):
+    """/api/groups/: GET lists (public groups, or yours), POST creates."""

@@ -26,6 +26,28 @@ class PreviewSerializer(serializers.Serializer):
     image_url = serializers.CharField(allow_null=True)
 
 
+class ReplyRefSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    seq = serializers.IntegerField(allow_null=True)
+    sender = UserRefSerializer(allow_null=True)
+    excerpt = serializers.CharField(
+        allow_blank=True, help_text="Up to 100 characters of the parent's text; '' once deleted"
+    )
+
+
+class ThreadSummarySerializer(serializers.Serializer):
+    replies = serializers.IntegerField()
+    last_reply_at = serializers.DateTimeField()
+    participants = serializers.ListField(child=serializers.IntegerField())
+
+
+class ReactionSummarySerializer(serializers.Serializer):
+    emoji = serializers.CharField()
+    count = serializers.IntegerField()
+    users = serializers.ListField(child=serializers.IntegerField(), help_text="Up to 10")
+    me = serializers.BooleanField(help_text="You reacted with it")
+
+
 class MessageSerializer(serializers.Serializer):
     type = serializers.CharField(default="message")
     conversation = serializers.IntegerField()
@@ -53,6 +75,24 @@ class MessageSerializer(serializers.Serializer):
     read_count = serializers.IntegerField(
         required=False, help_text="Groups, your own messages only: members who read it"
     )
+    html = serializers.CharField(
+        required=False,
+        allow_null=True,
+        help_text="The body rendered from Markdown and sanitized on the server; null once deleted",
+    )
+    mentions = serializers.ListField(
+        child=serializers.IntegerField(), required=False, help_text="User ids named (@username)"
+    )
+    mentions_all = serializers.BooleanField(
+        required=False, help_text="@all / @everyone by the group's owner or an admin"
+    )
+    reply_to = ReplyRefSerializer(required=False, allow_null=True)
+    thread = serializers.CharField(
+        required=False, allow_null=True, help_text="Replies: the id of the thread's root"
+    )
+    thread_summary = ThreadSummarySerializer(required=False, help_text="Roots with replies")
+    reactions = ReactionSummarySerializer(many=True, required=False)
+    pinned = serializers.BooleanField(required=False, help_text="true when pinned")
 
 
 class MessagePageSerializer(serializers.Serializer):
@@ -77,6 +117,15 @@ class SendSerializer(serializers.Serializer):
     )
 
 
+class MessageSendSerializer(SendSerializer):
+    reply_to = serializers.CharField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The id of a message of this conversation this one answers",
+    )
+
+
 class AckSerializer(serializers.Serializer):
     type = serializers.CharField(default="ack")
     client_msg_id = serializers.CharField()
@@ -95,6 +144,9 @@ class ConversationSerializer(serializers.Serializer):
     last_seq = serializers.IntegerField()
     read_seq = serializers.IntegerField()
     unread = serializers.IntegerField()
+    unread_mentions = serializers.IntegerField(
+        help_text="Unread messages that mention you (@username or @all); reading clears them"
+    )
     joined_seq = serializers.IntegerField(help_text="Your history starts after this seq")
     last_change_seq = serializers.IntegerField(help_text="The newest edit/delete's change_seq")
 
@@ -114,13 +166,19 @@ class MessageEditSerializer(serializers.Serializer):
 
 
 class MessageChangeSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["message_updated", "message_deleted"])
+    type = serializers.ChoiceField(
+        choices=["message_updated", "message_deleted", "thread_updated", "reaction", "pins"]
+    )
     conversation = serializers.IntegerField()
-    id = serializers.CharField()
-    seq = serializers.IntegerField()
+    id = serializers.CharField(required=False, help_text="The message (not on reaction frames)")
+    seq = serializers.IntegerField(help_text="The seq of the message concerned")
     body = serializers.CharField(required=False, help_text="message_updated only")
     edited_at = serializers.DateTimeField(required=False, help_text="message_updated only")
     deleted_at = serializers.DateTimeField(required=False, help_text="message_deleted only")
+    html = serializers.CharField(required=False, help_text="message_updated only: re-rendered")
+    mentions = serializers.ListField(child=serializers.IntegerField(), required=False)
+    mentions_all = serializers.BooleanField(required=False)
+    thread_summary = ThreadSummarySerializer(required=False, help_text="thread_updated only")
     change_seq = serializers.IntegerField()
 
 

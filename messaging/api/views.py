@@ -31,7 +31,7 @@ from .serializers import (
     MessageChangeSerializer,
     MessageEditSerializer,
     MessagePageSerializer,
-    SendSerializer,
+    MessageSendSerializer,
 )
 
 DEFAULT_PAGE = 50
@@ -104,7 +104,7 @@ class MessageListView(APIView):
         return Response({"results": page, "has_more": has_more, "last_seq": last_seq})
 
     @extend_schema(
-        request=SendSerializer,
+        request=MessageSendSerializer,
         responses={
             201: AckSerializer,
             200: AckSerializer,
@@ -117,7 +117,7 @@ class MessageListView(APIView):
         "client_msg_id stores nothing and answers 200 with the original ack and duplicate=true.",
     )
     def post(self, request: Request, conversation_id: int) -> Response:
-        serializer = SendSerializer(data=request.data)
+        serializer = MessageSendSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         ack = message_send(
             sender=request.user, conversation_id=conversation_id, **serializer.validated_data

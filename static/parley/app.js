@@ -17,6 +17,11 @@ import {
   runCommand,
   suggestCommands,
 } from "./integrations.js";
+import { mentionsMe, messageBody, setUpMentionAutocomplete } from "./markup.js";
+import { applyReaction, reactionBar, setUpReactions } from "./reactions.js";
+import { renderGroupExtras, setUpGroups } from "./groups.js";
+import { editedMark, pinAction, pinMark, pinsFor, setUpPins } from "./pins.js";
+import { replyButton, replyQuote, setUpThreads, takeReplyTarget, threadButton, threadMessage } from "./threads.js";
 
 const PAGE = 50;
 const ACK_TIMEOUT_MS = 15000;
@@ -58,6 +63,7 @@ function conversationFrom(summary, rank) {
     lastSeq: summary.last_seq,
     readSeq: summary.read_seq,
     unread: summary.unread,
+    unreadMentions: summary.unread_mentions || 0,
     // Everything up to `synced` is known to the client (shown or available through REST);
     // a reconnect syncs from here.
     synced: summary.last_seq,
@@ -120,6 +126,7 @@ function ingest(conv, message, { live = false } = {}) {
     conv.lastSeq = message.seq;
     if (!isMine(message)) {
       conv.unread += 1;
+      if (mentionsMe(message, me)) conv.unreadMentions += 1;
       if (live) notify(conv, message);
     }
   }
@@ -209,6 +216,12 @@ function handleFrame(frame) {
       return onMessageChanged(frame, true);
     case "changes_done":
       return onChangesDone(frame);
+    case "reaction":
+      return onConversationChange(frame, (m) => applyReaction(m, frame, me));
+    case "pins":
+      return onConversationChange(frame, (m) => ({ ...m, pinned: frame.pinned }));
+    case "thread_updated":
+      return onConversationChange(frame, (m) => ({ ...m, thread_summary: frame.thread_summary }));
     case "conversation_left":
       return onConversationLeft(frame);
     case "preview": {
@@ -235,6 +248,7 @@ function onReady(frame) {
         // The server's counts are the truth; what sync brings now is already counted.
         conv.readSeq = summary.read_seq;
         conv.unread = summary.unread;
+        conv.unreadMentions = summary.unread_mentions || 0;
         conv.lastSeq = Math.max(conv.lastSeq, summary.last_seq);
       }
       // Otherwise the server has not stored our last read mark: keep our counts and let sync
@@ -348,6 +362,7 @@ function onMessage(message) {
   const conv = conversations.get(message.conversation);
   if (!conv) return;
   const fresh = ingest(conv, message, { live: !conv.syncing });
+  threadMessage(message);
   if (fresh && message.seq > conv.synced + 1 && !conv.syncing) {
     // A gap: frames were lost on the way (the server orders and heals what it sends, so
     // this is rare). Fetch what is missing; see docs/protocol.md, "Gaps".
@@ -484,6 +499,23 @@ function onMessageChanged(frame, deleted) {
   }
 }
 
+// thread_updated, reaction, pins: numbered in the change cursor like edits; `update` gives
+// the new state of the message concerned (frame.id or frame.message).
+function onConversationChange(frame, update) {
+  const conv = conversations.get(frame.conversation);
+  if (!conv) return;
+  if (frame.change_seq) conv.changeSeq = Math.max(conv.changeSeq, frame.change_seq);
+  const id = String(frame.message ?? frame.id);
+  for (const [seq, message] of conv.messages) {
+    if (String(message.id) === id) {
+      conv.messages.set(seq, update(message));
+      threadMessage(conv.messages.get(seq));
+      refresh(conv);
+      return;
+    }
+  }
+}
+
 // --- receipts -------------------------------------------------------------------------------
 
 function scheduleDelivered(conv) {
@@ -504,6 +536,7 @@ function pageIsSeen() {
 function markRead(conv) {
   if (!conv || conv !== current || !pageIsSeen()) return;
   conv.unread = 0;
+  conv.unreadMentions = 0;
   const seq = conv.lastSeq;
   if (seq > conv.readSeq) {
     if (!supported.receipts || onlyMineSince(conv, conv.readSeq)) {
@@ -582,8 +615,8 @@ async function loadPresence() {
 
 // --- sending --------------------------------------------------------------------------------
 
-function sendMessage(conv, text, attachments = []) {
-  const pending = { cid: newClientId(), body: text, attachments, status: "pending", error: null, timer: null };
+function sendMessage(conv, text, attachments = [], replyTo = takeReplyTarget(conv)) {
+  const pending = { cid: newClientId(), body: text, attachments, status: "pending", error: null, timer: null, replyTo };
   conv.pending.set(pending.cid, pending);
   transmit(conv, pending);
   refresh(conv);
@@ -595,6 +628,7 @@ function transmit(conv, pending) {
   pending.error = null;
   const frame = { type: "send", conversation: conv.id, client_msg_id: pending.cid, body: pending.body };
   if (pending.attachments.length) frame.attachments = pending.attachments.map((a) => a.id);
+  if (pending.replyTo) frame.reply_to = String(pending.replyTo);
   if (conn.send(frame)) {
     pending.timer = setTimeout(() => {
       if (conv.pending.get(pending.cid) === pending && conn.isReady) {
@@ -722,6 +756,7 @@ function renderSidebar() {
     if (conv.kind === "announcement") label.push("announcements");
     if (state) label.push(state.status);
     if (conv.unread) label.push(`${conv.unread} unread`);
+    if (conv.unreadMentions) label.push(`${conv.unreadMentions} mentioning you`);
     const button = el(
       "button",
       {
@@ -743,6 +778,7 @@ function renderSidebar() {
         el("span", { class: "conversation-title" }, conv.title),
         el("span", { class: "conversation-preview" }, previewText(conv)),
       ),
+      conv.unreadMentions ? el("span", { class: "badge mention-badge", "aria-hidden": "true" }, "@") : null,
       conv.unread ? el("span", { class: "badge", "aria-hidden": "true" }, String(conv.unread)) : null,
     );
     return el("li", { dataset: { conversationId: conv.id, kind: conv.kind } }, button);
@@ -771,6 +807,7 @@ function openConversation(conv) {
     $("composer").hidden = true;
     $("readonly-note").hidden = true;
     $("details-button").hidden = true;
+    pinsFor(null);
     setHistoryStatus("");
     renderSidebar();
     return;
@@ -780,6 +817,7 @@ function openConversation(conv) {
   $("composer").hidden = readOnly;
   $("readonly-note").hidden = !readOnly;
   $("details-button").hidden = conv.kind !== "group";
+  pinsFor(conv);
   $("composer-input").value = conv.draft;
   setHistoryStatus("");
   renderMessages();
@@ -839,7 +877,7 @@ function messageItems(conv) {
     const m = conv.messages.get(seq);
     addDay(m.created_at);
     const mark = isMine(m) ? markOf(conv, m) : "";
-    const version = [m.body, m.deleted, m.edited_at, mark, supported.edit, m.previews?.length ?? 0].join("|");
+    const version = [m.body, m.html, m.deleted, m.edited_at, mark, supported.edit, m.previews?.length ?? 0, JSON.stringify([m.reply_to, m.thread_summary, m.reactions, m.pinned])].join("|");
     items.push({ key: `m-${seq}`, version, build: () => messageRow(conv, m, mark) });
   }
   for (const p of conv.pending.values()) {
@@ -897,8 +935,9 @@ function messageRow(conv, m, mark) {
   const deleted = m.deleted || m.body === null || m.body === undefined;
   const bodyNode = deleted
     ? el("div", { class: "body tombstone" }, "This message was deleted")
-    : el("div", { class: "body" }, linkify(m.body));
+    : messageBody(m, me, () => linkify(m.body));
   const actions = [];
+  if (!deleted) actions.push(replyButton(conv, m), pinAction(conv, m));
   if (mine && !deleted && supported.edit) {
     actions.push(
       el("button", { type: "button", class: "link", onclick: () => startEditing(conv, m), "aria-label": "Edit this message" }, "Edit"),
@@ -907,7 +946,7 @@ function messageRow(conv, m, mark) {
   }
   return el(
     "li",
-    { class: `message${mine ? " mine" : ""}${deleted ? " deleted" : ""}`, dataset: { seq: m.seq, id: m.id, status: mine ? mark : null } },
+    { class: `message${mine ? " mine" : ""}${deleted ? " deleted" : ""}${mentionsMe(m, me) ? " mentioned" : ""}`, dataset: { seq: m.seq, id: m.id, status: mine ? mark : null } },
     el(
       "div",
       { class: "meta" },
@@ -915,11 +954,15 @@ function messageRow(conv, m, mark) {
       botBadge(m.sender),
       " ",
       el("time", { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, timeOf(m.created_at)),
-      m.edited_at && !deleted ? el("span", { class: "edited" }, " (edited)") : null,
+      m.edited_at && !deleted ? editedMark(conv, m) : null,
+      deleted ? null : pinMark(m),
     ),
+    replyQuote(m),
     bodyNode,
     deleted ? null : attachmentsNode(m.attachments),
     deleted ? null : previewsNode(m.previews),
+    threadButton(conv, m),
+    deleted ? null : reactionBar(conv, m),
     mine && !deleted ? el("div", { class: `mark mark-${mark.split(" ")[0]}` }, MARK_TEXT[mark] || `✓✓ ${mark[0].toUpperCase()}${mark.slice(1)}`) : null,
     actions.length ? el("div", { class: "actions" }, ...actions) : null,
   );
@@ -1278,6 +1321,7 @@ function renderDetails(conv, group, memberList) {
   $("rename-input").value = conv.title;
   $("add-member-form").hidden = !manager;
   $("leave-button").hidden = !group;
+  renderGroupExtras(conv, group);
   $("member-list").replaceChildren(
     ...members.map((m) => {
       const buttons = [];
@@ -1515,6 +1559,25 @@ setUpSearch({
 
 setUpPage();
 setUpComposer();
+setUpMentionAutocomplete($("composer"), $("composer-input"), () => current?.members, me);
+setUpGroups({
+  adopt: (summary) => {
+    const conv = adopt(summary);
+    renderSidebar();
+    return conv;
+  },
+  conversation: (id) => conversations.get(id),
+  open: (conv) => openConversation(conv),
+  flash,
+  isMember: (id) => conversations.has(id),
+});
+setUpPins({ current: () => current, flash });
+setUpReactions({
+  me,
+  react: (conv, message, emoji, on) => conn.send({ type: "react", conversation: conv.id, message: message.id, emoji, on }) || flash("Not connected: the reaction was not sent."),
+  nameOf: (conv, id) => (id === me.id ? "you" : conv.members.find((u) => u.id === id)?.username || `user ${id}`),
+});
+setUpThreads({ me, send: (conv, text, replyTo) => sendMessage(conv, text, [], replyTo), body: (m) => messageBody(m, me, () => linkify(m.body || "")) });
 setUpDirectDialog();
 setUpGroupDialog();
 setUpDetails();

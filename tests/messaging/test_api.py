@@ -167,6 +167,9 @@ def test_history_pages(client_for):
         "system",
         "attachments",
         "previews",
+        "html",
+        "mentions",
+        "mentions_all",
     }
     assert first["sender"] == {"id": alice.pk, "username": "alice"} and isinstance(first["id"], str)
 

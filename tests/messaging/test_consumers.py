@@ -80,6 +80,7 @@ async def test_ready_frame_lists_conversations_with_unread():
             "last_seq": 4,
             "read_seq": 0,
             "unread": 3,
+            "unread_mentions": 0,
             "joined_seq": 0,
             "last_change_seq": 0,
         }
