@@ -40,9 +40,9 @@ from accounts.selectors import socket_refusal
 from accounts.websocket import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED
 from chatsite import metrics
 from chatsite.asyncdb import db_hop
+from conversations.services import reaction_set
 from integrations.commands import command_run
 from integrations.websocket import frame_allowed
-from conversations.services import reaction_set
 from presence.services import (
     presence_connect,
     presence_disconnect,

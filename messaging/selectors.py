@@ -5,9 +5,9 @@ from django.conf import settings
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 
-from previews.selectors import with_previews
 from conversations.models import ConversationChange, Mention
 from conversations.state import with_conversation_state
+from previews.selectors import with_previews
 from receipts.selectors import with_receipts
 from uploads.selectors import with_attachments
 
