@@ -21,7 +21,14 @@ def previews_of(message_ids: Sequence[int]) -> dict[int, list[PreviewRef]]:
 
 def with_previews(page: list[Any]) -> list[Any]:
     """Message objects of a page with their `previews` (an empty list when none)."""
-    found = previews_of([int(event["id"]) for event in page if not event.get("deleted")])
+    # Only a message with a link can have a preview: a page without one costs no query.
+    found = previews_of(
+        [
+            int(event["id"])
+            for event in page
+            if not event.get("deleted") and "http" in (event.get("body") or "").lower()
+        ]
+    )
     for event in page:
         event["previews"] = found.get(int(event["id"]), [])
     return page
