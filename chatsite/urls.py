@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.api.profile_views import avatar_file
 from web.views import admin_login
 
 from .converters import DatabaseIdConverter
@@ -18,6 +19,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="prometheus-metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("avatars/<slug:key>/<int:size>.webp", avatar_file, name="avatar"),
     path("api/", include("accounts.api.urls")),
     path("api/", include("messaging.api.urls")),
     path("api/", include("groups.api.urls")),

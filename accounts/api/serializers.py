@@ -2,18 +2,74 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from accounts.events import public_user
 from accounts.models import User
+from accounts.selectors import user_card
 from accounts.usernames import username_normalize, username_policy_errors
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(serializers.Serializer):
+    """A user as others see them (accounts.events.PublicUser)."""
+
+    id = serializers.IntegerField(read_only=True)
     # Declared, not derived from the model: the model validator's `\w` means any Unicode letter
     # in Python but only ASCII in the OpenAPI (ECMA) pattern it would be documented with.
     username = serializers.CharField(max_length=150, read_only=True)
+    display_name = serializers.CharField(
+        read_only=True, help_text="What to show; the username when none is set"
+    )
+    avatar_url = serializers.CharField(
+        read_only=True, allow_null=True, help_text="The 256 px avatar; null: show initials"
+    )
 
-    class Meta:
-        model = User
-        fields = ["id", "username"]
+    def to_representation(self, instance: User) -> dict:
+        return dict(
+            public_user(
+                id=instance.pk,
+                username=instance.username,
+                display_name=instance.display_name,
+                avatar_key=instance.avatar_key,
+            )
+        )
+
+
+class ProfileSerializer(UserSerializer):
+    """The caller's own profile (accounts.events.UserCard)."""
+
+    avatar_small_url = serializers.CharField(read_only=True, allow_null=True)
+    status_text = serializers.CharField(read_only=True)
+    status_emoji = serializers.CharField(read_only=True)
+    status_expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    timezone = serializers.CharField(read_only=True)
+
+    def to_representation(self, instance: User) -> dict:
+        return dict(user_card(user=instance))
+
+
+class ProfileUpdateSerializer(serializers.Serializer):
+    """Only the fields sent change. Text is trimmed by the service, which checks it."""
+
+    display_name = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=256,
+        help_text="1 to 64 characters once trimmed, any script; null clears it (the username "
+        "shows)",
+    )
+    status_text = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, max_length=1024
+    )
+    status_emoji = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, max_length=256
+    )
+    status_expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="When the status clears itself; null: never"
+    )
+    timezone = serializers.CharField(
+        required=False, max_length=64, help_text="An IANA name, e.g. Europe/Paris"
+    )
 
 
 class RegisterSerializer(serializers.Serializer):

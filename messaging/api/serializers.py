@@ -6,6 +6,10 @@ from rest_framework import serializers
 class UserRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
+    display_name = serializers.CharField(help_text="What to show; the username when none is set")
+    avatar_url = serializers.CharField(
+        allow_null=True, help_text="The 256 px avatar (null: show initials)"
+    )
 
 
 class MessageSerializer(serializers.Serializer):
