@@ -8,6 +8,7 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from accounts.services import user_register
@@ -22,6 +23,13 @@ def chat(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("login")
     return render(request, "index.html")
+
+
+def settings_page(request: HttpRequest) -> HttpResponse:
+    """Profile, picture, password and sessions (static/parley/settings.js over the REST API)."""
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?next={reverse('settings')}")
+    return render(request, "settings.html")
 
 
 def _refused(response: HttpResponse, exc: RateLimited) -> HttpResponse:

@@ -3,6 +3,7 @@
 
 import { api, ApiError } from "./api.js";
 import { Connection } from "./connection.js";
+import { avatarOf, displayName, personVersion, rememberPeople, showUserCard } from "./people.js";
 import { dayKey, dayLabel, el, linkify, newClientId, timeOf } from "./render.js";
 
 const PAGE = 50;
@@ -192,12 +193,18 @@ function handleFrame(frame) {
       return onChangesDone(frame);
     case "conversation_left":
       return onConversationLeft(frame);
+    case "user_updated":
+      rememberPeople([frame.user]);
+      renderSidebar();
+      if (current) renderHeader();
+      return current && renderMessages();
     default:
       return undefined; // frames this client does not know are ignored
   }
 }
 
 function onReady(frame) {
+  rememberPeople(frame.users);
   const seen = new Set();
   frame.conversations.forEach((summary, rank) => {
     seen.add(summary.id);
@@ -682,7 +689,7 @@ function previewText(conv) {
   const m = conv.preview;
   if (!m) return conv.kind === "announcement" ? "Announcements from the staff" : "No messages yet";
   if (m.deleted || m.body === null || m.body === undefined) return "Message deleted";
-  const who = m.sender ? (isMine(m) ? "You" : m.sender.username) : "";
+  const who = m.sender ? (isMine(m) ? "You" : displayName(m.sender)) : "";
   const text = m.body.replace(/\s+/g, " ").slice(0, 80);
   return who && conv.kind !== "direct" ? `${who}: ${text}` : isMine(m) ? `You: ${text}` : text;
 }
@@ -709,13 +716,13 @@ function renderSidebar() {
       el(
         "span",
         { class: "avatar", "aria-hidden": "true" },
-        conv.kind === "announcement" ? "📢" : conv.kind === "group" ? "#" : conv.title.slice(0, 1).toUpperCase(),
+        partner ? avatarOf(partner, { cls: "avatar-inner" }) : conv.kind === "announcement" ? "📢" : conv.kind === "group" ? "#" : conv.title.slice(0, 1).toUpperCase(),
         state ? el("span", { class: `presence-dot ${state.status}` }) : null,
       ),
       el(
         "span",
         { class: "conversation-text" },
-        el("span", { class: "conversation-title" }, conv.title),
+        el("span", { class: "conversation-title" }, partner ? displayName(partner) : conv.title),
         el("span", { class: "conversation-preview" }, previewText(conv)),
       ),
       conv.unread ? el("span", { class: "badge", "aria-hidden": "true" }, String(conv.unread)) : null,
@@ -767,10 +774,10 @@ function openConversation(conv) {
 
 function renderHeader() {
   const conv = current;
-  $("conversation-title").textContent = conv.title;
+  const partner = directPartner(conv);
+  $("conversation-title").textContent = partner ? displayName(partner) : conv.title;
   let subtitle = "";
   if (conv.kind === "direct") {
-    const partner = directPartner(conv);
     const state = partner && presence.get(partner.id);
     if (state) {
       subtitle =
@@ -814,7 +821,7 @@ function messageItems(conv) {
     const m = conv.messages.get(seq);
     addDay(m.created_at);
     const mark = isMine(m) ? markOf(conv, m) : "";
-    const version = [m.body, m.deleted, m.edited_at, mark, supported.edit].join("|");
+    const version = [m.body, m.deleted, m.edited_at, mark, supported.edit, personVersion(m.sender)].join("|");
     items.push({ key: `m-${seq}`, version, build: () => messageRow(conv, m, mark) });
   }
   for (const p of conv.pending.values()) {
@@ -886,7 +893,8 @@ function messageRow(conv, m, mark) {
     el(
       "div",
       { class: "meta" },
-      el("span", { class: "sender" }, mine ? `${m.sender.username} (you)` : m.sender.username),
+      avatarOf(m.sender),
+      el("button", { type: "button", class: "sender sender-button", onclick: () => showUserCard(m.sender) }, mine ? `${displayName(m.sender)} (you)` : displayName(m.sender)),
       " ",
       el("time", { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, timeOf(m.created_at)),
       m.edited_at && !deleted ? el("span", { class: "edited" }, " (edited)") : null,

@@ -1,0 +1,127 @@
+// The settings page: profile, avatar, password, log out everywhere. Talks to the REST API with
+// the session cookie (api.js); user text only ever becomes text nodes or form values.
+
+import { api, ApiError } from "./api.js";
+import { avatarOf } from "./people.js";
+
+const $ = (id) => document.getElementById(id);
+
+function say(id, text, ok = true) {
+  const node = $(id);
+  node.textContent = text;
+  node.dataset.ok = ok ? "1" : "0";
+}
+
+function errorText(error) {
+  if (error instanceof ApiError && error.body && error.body.detail) return error.body.detail;
+  return error.message || "Something went wrong";
+}
+
+function localInputValue(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+function show(profile) {
+  $("display-name").value = profile.display_name;
+  $("status-emoji").value = profile.status_emoji;
+  $("status-text").value = profile.status_text;
+  $("status-expires").value = localInputValue(profile.status_expires_at);
+  $("timezone").value = profile.timezone;
+  $("avatar-preview").replaceChildren(avatarOf(profile, { size: "large", cls: "avatar avatar-large" }));
+  $("avatar-remove").hidden = !profile.avatar_url;
+}
+
+function fillTimezones() {
+  const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+  const list = $("timezones");
+  for (const zone of ["UTC", ...zones]) list.append(new Option(zone));
+}
+
+async function saveProfile(event) {
+  event.preventDefault();
+  const expires = $("status-expires").value;
+  try {
+    const profile = await api("PATCH", "/api/me/profile/", {
+      display_name: $("display-name").value.trim() || null,
+      status_emoji: $("status-emoji").value,
+      status_text: $("status-text").value,
+      status_expires_at: expires ? new Date(expires).toISOString() : null,
+      timezone: $("timezone").value.trim() || "UTC",
+    });
+    show(profile);
+    say("profile-note", "Profile saved");
+  } catch (error) {
+    say("profile-note", errorText(error), false);
+  }
+}
+
+async function uploadAvatar() {
+  const file = $("avatar-file").files[0];
+  if (!file) return;
+  try {
+    const response = await fetch("/api/me/avatar/", {
+      method: "PUT",
+      credentials: "same-origin",
+      headers: {
+        "Content-Type": file.type || "application/octet-stream",
+        "X-CSRFToken": document.querySelector('meta[name="csrf-token"]').content,
+        Accept: "application/json",
+      },
+      body: file,
+    });
+    const data = await response.json();
+    if (!response.ok) throw new ApiError(response.status, data);
+    show(data);
+    say("avatar-note", "Picture updated");
+  } catch (error) {
+    say("avatar-note", errorText(error), false);
+  }
+  $("avatar-file").value = "";
+}
+
+async function removeAvatar() {
+  try {
+    show(await api("DELETE", "/api/me/avatar/"));
+    say("avatar-note", "Picture removed");
+  } catch (error) {
+    say("avatar-note", errorText(error), false);
+  }
+}
+
+async function changePassword(event) {
+  event.preventDefault();
+  try {
+    await api("POST", "/api/auth/password/", {
+      old_password: $("old-password").value,
+      new_password: $("new-password").value,
+    });
+    // Every session ends with a password change, this one too: log in with the new one.
+    location.assign("/login/?next=/settings/");
+  } catch (error) {
+    say("password-note", errorText(error), false);
+  }
+}
+
+async function logOutEverywhere() {
+  try {
+    await api("POST", "/api/auth/logout/all/");
+  } finally {
+    location.assign("/login/");
+  }
+}
+
+async function start() {
+  fillTimezones();
+  $("profile-form").addEventListener("submit", saveProfile);
+  $("avatar-file").addEventListener("change", uploadAvatar);
+  $("avatar-remove").addEventListener("click", removeAvatar);
+  $("password-form").addEventListener("submit", changePassword);
+  $("logout-all").addEventListener("click", logOutEverywhere);
+  show(await api("GET", "/api/me/profile/"));
+  document.body.dataset.loaded = "1";
+}
+
+start();

@@ -1,0 +1,65 @@
+"""Profiles in the browser: the settings page changes name, status and picture, and a contact's
+open chat shows them live (Chromium via Playwright against a live daphne)."""
+
+import io
+import re
+
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+
+from tests.web.browser import WAIT_MS, Account, screenshot
+from tests.web.test_browser import (  # noqa: F401 (fixtures)
+    base_url,
+    browser,
+    conversation_row,
+    env,
+    open_page,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+expect.set_options(timeout=WAIT_MS)
+
+
+def test_a_profile_set_in_settings_reaches_a_contact_live(open_page, base_url, tmp_path):  # noqa: F811
+    alice = Account.register(base_url, "alice")
+    bob = Account.register(base_url, "bob")
+    conversation = alice.direct_with(bob)
+    alice.send(conversation, "Hello Bob")
+    bob.send(conversation, "Hi Alice")  # both wrote: they are contacts
+    on_bob = open_page(bob)
+    conversation_row(on_bob, alice.username).get_by_role("button").click()
+    expect(on_bob.locator("#messages li.message").first).to_be_visible()
+
+    on_alice = open_page(alice)
+    on_alice.get_by_role("link", name="Settings").click()
+    expect(on_alice.locator("body")).to_have_attribute("data-loaded", "1")
+    on_alice.get_by_label("Display name").fill("Alice Liddell 🐇")
+    on_alice.get_by_label("Status", exact=True).fill("Down the rabbit hole")
+    on_alice.get_by_label("Time zone").fill("Europe/London")
+    on_alice.get_by_role("button", name="Save profile").click()
+    expect(on_alice.locator("#profile-note")).to_have_text("Profile saved")
+    picture = tmp_path / "me.jpg"
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 200), (30, 120, 200)).save(buffer, format="JPEG")
+    picture.write_bytes(buffer.getvalue())
+    on_alice.get_by_label("Upload a picture").set_input_files(str(picture))
+    expect(on_alice.locator("#avatar-note")).to_have_text("Picture updated")
+    expect(on_alice.locator("#avatar-preview img")).to_be_visible()
+    screenshot(on_alice, "settings")
+
+    # Bob's open page learns it live: the sidebar, the senders and the picture.
+    expect(on_bob.locator("#conversation-list .conversation-title")).to_have_text(
+        "Alice Liddell 🐇"
+    )
+    sender = on_bob.locator("#messages li.message").filter(has_text="Hello Bob")
+    expect(sender.locator(".sender")).to_have_text("Alice Liddell 🐇")
+    expect(sender.locator("img.avatar-img")).to_have_attribute(
+        "src", re.compile(r"^/avatars/\w+/64\.webp$")
+    )
+    sender.locator(".sender").click()
+    card = on_bob.locator("#user-card")
+    expect(card).to_contain_text(f"@{alice.username}")
+    expect(card).to_contain_text("Down the rabbit hole")
+    expect(card).to_contain_text("Europe/London")
+    screenshot(on_bob, "user-card")
