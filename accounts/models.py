@@ -1,6 +1,6 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
-from django.db.models import CharField, Value
+from django.db.models import CharField, Q, Value
 from django.db.models.functions import Lower
 
 
@@ -29,6 +29,9 @@ class User(AbstractUser):
     status_emoji = models.CharField(max_length=32, blank=True, default="")
     status_expires_at = models.DateTimeField(null=True, blank=True)
     timezone = models.CharField(max_length=64, default="UTC")
+    # `email` (AbstractUser's) is optional and unique in any case when set; a change clears
+    # the verification (accounts/email.py).
+    email_verified = models.BooleanField(default=False)
 
     objects = ParleyUserManager()
 
@@ -41,6 +44,13 @@ class User(AbstractUser):
                 Lower("username"),
                 name="accounts_user_username_lower_unique",
                 violation_error_message="A user with that username already exists.",
+            ),
+            # One account per address whatever its case; "" is no address.
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=~Q(email=""),
+                name="accounts_user_email_lower_unique",
+                violation_error_message="That email address is already in use.",
             ),
         ]
 

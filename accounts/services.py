@@ -24,17 +24,25 @@ from .usernames import TAKEN_MESSAGE, username_normalize
 CLOSE_UNAUTHORIZED = 4401
 
 
-def user_register(*, username: str, password: str) -> User:
+def user_register(*, username: str, password: str, email: str = "") -> User:
     """Creates an active user with a validated password under the NFKC form of a name the caller
     has checked against the policy; a name taken in any case, even by a registration racing this
-    one, is a BadRequest on `username` (the database's unique index decides)."""
+    one, is a BadRequest on `username` (the database's unique index decides), an address taken
+    in any case one on `email`. A given address gets a verification link after commit."""
+    from .recovery import EMAIL_TAKEN, email_in_use, email_normalize, email_verification_send
+
     candidate = User(username=username_normalize(username))
+    if email.strip():
+        candidate.email = email_normalize(email)
     validate_password(password, user=candidate)
     try:
         with transaction.atomic():
             candidate.set_password(password)
             candidate.save()
+            email_verification_send(user=candidate)
     except IntegrityError as exc:
+        if candidate.email and email_in_use(email=candidate.email):
+            raise BadRequest(EMAIL_TAKEN, field="email") from exc
         raise BadRequest(TAKEN_MESSAGE, field="username") from exc
     return candidate
 

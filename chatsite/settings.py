@@ -332,6 +332,8 @@ PARLEY_RATE_LIMITS = {
     "login_account": env_str("PARLEY_RATE_LOGIN_ACCOUNT", "10/h"),
     "register": env_str("PARLEY_RATE_REGISTER", "10/m"),
     "rest_write": env_str("PARLEY_RATE_REST_WRITE", "10/s:30"),
+    # Password-reset mails per address asked for, from any client (no mail bombing).
+    "password_reset": env_str("PARLEY_RATE_PASSWORD_RESET", "3/h"),
 }
 # A socket refused this many times within the window (seconds) is closed with 4429.
 PARLEY_ABUSE_REFUSALS = env_int("PARLEY_ABUSE_REFUSALS", 100)
@@ -444,3 +446,25 @@ PARLEY_EDIT_WINDOW = env_int("PARLEY_EDIT_WINDOW", 15 * 60)
 
 # Paths served without Parley's Content-Security-Policy: third-party pages with inline script.
 PARLEY_CSP_EXEMPT_PATHS = env_list("PARLEY_CSP_EXEMPT_PATHS", ["/admin/", "/api/docs/"])
+
+# --- Mail (accounts.mail): SMTP when EMAIL_HOST is set, else printed to the console ----------
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Parley <parley@localhost>")
+# Where links in mails point: the address users reach the browser UI at.
+PARLEY_PUBLIC_URL = env_str("PARLEY_PUBLIC_URL", "http://localhost:8000").rstrip("/")
+# Seconds a password-reset link works (it also stops once used: Django's token generator).
+PASSWORD_RESET_TIMEOUT = env_int("PARLEY_PASSWORD_RESET_TIMEOUT", 3600)
+# Seconds an email-verification link works.
+PARLEY_EMAIL_VERIFY_MAX_AGE = env_int("PARLEY_EMAIL_VERIFY_MAX_AGE", 3 * 24 * 3600)

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import recovery_views, views
 
 urlpatterns = [
     path("", views.chat, name="home"),
@@ -9,4 +9,11 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
     path("register/", views.register, name="register"),
     path("settings/", views.settings_page, name="settings"),
+    path("password/reset/", recovery_views.password_reset, name="password-reset-page"),
+    path(
+        "password/reset/<str:uid>/<str:token>/",
+        recovery_views.password_reset_set,
+        name="password-reset-set",
+    ),
+    path("email/verify/", recovery_views.verify_email, name="email-verify-page"),
 ]

@@ -99,7 +99,9 @@ def register(request: HttpRequest) -> HttpResponse:
         return render(request, "web/register.html", {"form": form})
     try:
         user = user_register(
-            username=form.cleaned_data["username"], password=form.cleaned_data["password"]
+            username=form.cleaned_data["username"],
+            password=form.cleaned_data["password"],
+            email=form.cleaned_data.get("email", ""),
         )
     except BadRequest as exc:  # the name was taken by a registration racing this one
         form.add_error(exc.field if exc.field in form.fields else None, exc.detail)

@@ -4,8 +4,10 @@ from rest_framework import serializers
 
 from accounts.events import public_user
 from accounts.models import User
+from accounts.recovery import EMAIL_TAKEN, email_in_use, email_normalize
 from accounts.selectors import user_card
 from accounts.usernames import username_normalize, username_policy_errors
+from messaging.errors import BadRequest
 
 
 class UserSerializer(serializers.Serializer):
@@ -77,6 +79,24 @@ class RegisterSerializer(serializers.Serializer):
     password = serializers.CharField(
         write_only=True, max_length=128, style={"input_type": "password"}
     )
+    email = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=254,
+        write_only=True,
+        help_text="Optional; unique in any case. A verification link is mailed to it.",
+    )
+
+    def validate_email(self, value: str) -> str:
+        if not value.strip():
+            return ""
+        try:
+            value = email_normalize(value)
+        except BadRequest as exc:
+            raise serializers.ValidationError(exc.detail) from exc
+        if email_in_use(email=value):
+            raise serializers.ValidationError(EMAIL_TAKEN)
+        return value
 
     def validate_username(self, value: str) -> str:
         """The NFKC form of the name, if it follows the policy (accounts/usernames.py) and no
@@ -95,3 +115,26 @@ class RegisterSerializer(serializers.Serializer):
         except DjangoValidationError as exc:
             raise serializers.ValidationError({"password": list(exc.messages)}) from exc
         return attrs
+
+
+class EmailSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=254, allow_blank=True)
+
+
+class EmailStateSerializer(serializers.Serializer):
+    email = serializers.CharField(help_text='"" when none is set')
+    email_verified = serializers.BooleanField()
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=1024)
+
+
+class PasswordResetSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=254)
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+    new_password = serializers.CharField(max_length=128, style={"input_type": "password"})

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import profile_views, views
+from . import profile_views, recovery_views, views
 
 urlpatterns = [
     path("auth/register/", views.RegisterView.as_view(), name="register"),
@@ -9,6 +9,19 @@ urlpatterns = [
     path("auth/logout/", views.LogoutView.as_view(), name="logout"),
     path("auth/logout/all/", views.LogoutEverywhereView.as_view(), name="logout-all"),
     path("auth/password/", views.PasswordChangeView.as_view(), name="password-change"),
+    path("auth/password/reset/", recovery_views.PasswordResetView.as_view(), name="password-reset"),
+    path(
+        "auth/password/reset/confirm/",
+        recovery_views.PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path("auth/email/verify/", recovery_views.EmailVerifyView.as_view(), name="email-verify"),
+    path("me/email/", recovery_views.EmailView.as_view(), name="me-email"),
+    path(
+        "me/email/verification/",
+        recovery_views.EmailVerificationResendView.as_view(),
+        name="me-email-verification",
+    ),
     path("me/", views.MeView.as_view(), name="me"),
     path("me/profile/", profile_views.ProfileView.as_view(), name="me-profile"),
     path("me/avatar/", profile_views.AvatarView.as_view(), name="me-avatar"),

@@ -91,6 +91,25 @@ async function removeAvatar() {
   }
 }
 
+function showEmail(state) {
+  $("email").value = state.email;
+  $("email-state").textContent = !state.email
+    ? "No address: you cannot reset a forgotten password."
+    : state.email_verified
+      ? "Confirmed."
+      : "Not confirmed yet: open the link we mailed you.";
+}
+
+async function saveEmail(event) {
+  event.preventDefault();
+  try {
+    showEmail(await api("PUT", "/api/me/email/", { email: $("email").value }));
+    say("email-note", "Address saved");
+  } catch (error) {
+    say("email-note", errorText(error), false);
+  }
+}
+
 async function changePassword(event) {
   event.preventDefault();
   try {
@@ -119,8 +138,10 @@ async function start() {
   $("avatar-file").addEventListener("change", uploadAvatar);
   $("avatar-remove").addEventListener("click", removeAvatar);
   $("password-form").addEventListener("submit", changePassword);
+  $("email-form").addEventListener("submit", saveEmail);
   $("logout-all").addEventListener("click", logOutEverywhere);
   show(await api("GET", "/api/me/profile/"));
+  showEmail(await api("GET", "/api/me/email/"));
   document.body.dataset.loaded = "1";
 }
 
