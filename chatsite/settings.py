@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "receipts",
     "web",
     "protection",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -222,6 +223,10 @@ CELERY_BEAT_SCHEDULE = {
     "message-keys-prune": {
         "task": "messaging.tasks.message_keys_prune",
         "schedule": crontab(minute=47, hour=3),
+    },
+    "email-digests": {
+        "task": "notifications.tasks.email_digests_send",
+        "schedule": 60.0,
     },
 }
 
@@ -468,3 +473,11 @@ PARLEY_PUBLIC_URL = env_str("PARLEY_PUBLIC_URL", "http://localhost:8000").rstrip
 PASSWORD_RESET_TIMEOUT = env_int("PARLEY_PASSWORD_RESET_TIMEOUT", 3600)
 # Seconds an email-verification link works.
 PARLEY_EMAIL_VERIFY_MAX_AGE = env_int("PARLEY_EMAIL_VERIFY_MAX_AGE", 3 * 24 * 3600)
+
+# --- Notification levels and email digests (notifications/) ---------------------------------
+# Groups with more members than this default to notify = "mentions".
+PARLEY_LARGE_GROUP = env_int("PARLEY_LARGE_GROUP", 50)
+# Unread direct messages and mentions are mailed once they are this old (seconds) and the user
+# is offline; at most one mail per PARLEY_EMAIL_NOTIFY_INTERVAL seconds per user.
+PARLEY_EMAIL_NOTIFY_DELAY = env_int("PARLEY_EMAIL_NOTIFY_DELAY", 600)
+PARLEY_EMAIL_NOTIFY_INTERVAL = env_int("PARLEY_EMAIL_NOTIFY_INTERVAL", 1800)

@@ -17,6 +17,7 @@ from chatsite import metrics
 from messaging.events import conversation_title, iso
 from messaging.ids import message_id_floor, message_id_time
 from messaging.models import Conversation, Membership, Message
+from notifications.selectors import notify_levels, quiet_user_ids, wants_push
 
 from .backends import PushRejected, PushRetryable, active_backends, backend_for
 from .models import PushNotification
@@ -78,7 +79,7 @@ def push_window_notify(*, conversation_id: int, window_ms: int, window_seconds: 
     rows = list(
         Message.objects.filter(conversation_id=conversation_id, id__gte=low, id__lt=high)
         .order_by("seq")
-        .values_list("seq", "sender_id", "sender__username")
+        .values_list("seq", "sender_id", "sender__username", "body")
     )
     conversation = Conversation.objects.filter(pk=conversation_id).first()
     backends = active_backends()
@@ -90,14 +91,22 @@ def push_window_notify(*, conversation_id: int, window_ms: int, window_seconds: 
         ).values_list("user_id", "user__username", "delivered_seq", "joined_seq", "muted")
     )
     names = {user_id: username for user_id, username, *_ in members}
+    # Levels (notifications/): `mentions` pushes only direct messages and mentions; nothing
+    # during do-not-disturb or quiet hours.
+    levels = notify_levels(conversation=conversation, user_ids=list(names))
+    quiet = quiet_user_ids(user_ids=list(names))
     audiences = {b.channel: b.audience(names) for b in backends}
     pending_ids = []
     for user_id, username, delivered_seq, joined_seq, muted in members:
         floor = max(delivered_seq, joined_seq)
-        unseen = [
-            (seq, sender) for seq, sender_id, sender in rows if sender_id != user_id and seq > floor
-        ]
-        if muted or not unseen:
+        unseen_rows = [r for r in rows if r[1] != user_id and r[0] > floor]
+        unseen = [(seq, sender) for seq, _, sender, _ in unseen_rows]
+        if muted or not unseen or user_id in quiet:
+            continue
+        bodies = [body for *_, body in unseen_rows]
+        if not wants_push(
+            level=levels[user_id], kind=conversation.kind, bodies=bodies, username=username
+        ):
             continue
         payload = {
             "type": "messages",

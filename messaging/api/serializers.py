@@ -110,6 +110,11 @@ class MembershipSerializer(serializers.Serializer):
     conversation = serializers.IntegerField(source="conversation_id")
     role = serializers.CharField()
     muted = serializers.BooleanField(help_text="No offline push notifications when true")
+    notify = serializers.ChoiceField(
+        choices=["all", "mentions", "none"],
+        help_text="What is pushed and mailed: all, mentions (and direct messages) or none; "
+        "muted is notify == none",
+    )
     delivered_seq = serializers.IntegerField()
     read_seq = serializers.IntegerField()
     joined_seq = serializers.IntegerField()
@@ -117,3 +122,4 @@ class MembershipSerializer(serializers.Serializer):
 
 class MembershipPatchSerializer(serializers.Serializer):
     muted = serializers.BooleanField(required=False)
+    notify = serializers.ChoiceField(choices=["all", "mentions", "none"], required=False)

@@ -239,6 +239,12 @@ function onReady(frame) {
   }
   renderSidebar();
   loadDetailsOfAll();
+  // A link from a notification mail: /?conversation=<id> opens it once.
+  const linked = Number(new URLSearchParams(location.search).get("conversation"));
+  if (!current && conversations.has(linked)) {
+    history.replaceState(null, "", "/");
+    openConversation(conversations.get(linked));
+  }
   if (current) {
     markRead(current);
     renderMessages();

@@ -3,6 +3,7 @@
 
 import { api, ApiError } from "./api.js";
 import { avatarOf } from "./people.js";
+import { el } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -110,6 +111,58 @@ async function saveEmail(event) {
   }
 }
 
+function showPrefs(prefs) {
+  $("dnd-until").value = localInputValue(prefs.do_not_disturb_until);
+  $("quiet-start").value = (prefs.quiet_hours_start || "").slice(0, 5);
+  $("quiet-end").value = (prefs.quiet_hours_end || "").slice(0, 5);
+  $("email-notifications").checked = prefs.email_notifications;
+}
+
+async function savePrefs(event) {
+  event.preventDefault();
+  const until = $("dnd-until").value;
+  try {
+    showPrefs(
+      await api("PATCH", "/api/me/notifications/", {
+        do_not_disturb_until: until ? new Date(until).toISOString() : null,
+        quiet_hours_start: $("quiet-start").value || null,
+        quiet_hours_end: $("quiet-end").value || null,
+        email_notifications: $("email-notifications").checked,
+      }),
+    );
+    say("notify-note", "Notifications saved");
+  } catch (error) {
+    say("notify-note", errorText(error), false);
+  }
+}
+
+const LEVELS = { all: "All messages", mentions: "Mentions and direct messages", none: "Nothing" };
+
+async function showLevels() {
+  const list = await api("GET", "/api/conversations/");
+  const conversations = (Array.isArray(list) ? list : list.results || []).slice(0, 50);
+  const rows = await Promise.all(
+    conversations.map(async (conv) => {
+      const membership = await api("GET", `/api/conversations/${conv.id}/membership/`);
+      const id = `notify-${conv.id}`;
+      const select = el("select", { id });
+      for (const [value, label] of Object.entries(LEVELS)) {
+        select.append(new Option(label, value, false, membership.notify === value));
+      }
+      select.addEventListener("change", async () => {
+        try {
+          await api("PATCH", `/api/conversations/${conv.id}/membership/`, { notify: select.value });
+          say("notify-note", `Saved for ${conv.title}`);
+        } catch (error) {
+          say("notify-note", errorText(error), false);
+        }
+      });
+      return el("li", {}, el("label", { for: id }, conv.title), " ", select);
+    }),
+  );
+  $("notify-levels").replaceChildren(...rows);
+}
+
 async function changePassword(event) {
   event.preventDefault();
   try {
@@ -139,9 +192,12 @@ async function start() {
   $("avatar-remove").addEventListener("click", removeAvatar);
   $("password-form").addEventListener("submit", changePassword);
   $("email-form").addEventListener("submit", saveEmail);
+  $("notify-form").addEventListener("submit", savePrefs);
   $("logout-all").addEventListener("click", logOutEverywhere);
   show(await api("GET", "/api/me/profile/"));
   showEmail(await api("GET", "/api/me/email/"));
+  showPrefs(await api("GET", "/api/me/notifications/"));
+  await showLevels();
   document.body.dataset.loaded = "1";
 }
 

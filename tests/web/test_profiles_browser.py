@@ -63,3 +63,22 @@ def test_a_profile_set_in_settings_reaches_a_contact_live(open_page, base_url, t
     expect(card).to_contain_text("Down the rabbit hole")
     expect(card).to_contain_text("Europe/London")
     screenshot(on_bob, "user-card")
+
+
+def test_notification_settings_in_the_browser(open_page, base_url):  # noqa: F811
+    alice = Account.register(base_url, "alice")
+    bob = Account.register(base_url, "bob")
+    conversation = alice.direct_with(bob)
+    page = open_page(alice)
+    page.goto("/settings/")
+    expect(page.locator("body")).to_have_attribute("data-loaded", "1")
+    page.get_by_label("Quiet hours from").fill("22:00")
+    page.get_by_label("Quiet hours until").fill("07:00")
+    page.get_by_role("button", name="Save notifications").click()
+    expect(page.locator("#notify-note")).to_have_text("Notifications saved")
+    page.get_by_label(bob.username, exact=True).select_option("mentions")
+    expect(page.locator("#notify-note")).to_have_text(f"Saved for {bob.username}")
+    prefs = alice.call("GET", "/api/me/notifications/")
+    assert (prefs["quiet_hours_start"], prefs["quiet_hours_end"]) == ("22:00:00", "07:00:00")
+    membership = alice.call("GET", f"/api/conversations/{conversation}/membership/")
+    assert (membership["notify"], membership["muted"]) == ("mentions", False)
