@@ -64,6 +64,9 @@ INSTALLED_APPS = [
     "web",
     "protection",
     "notifications",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 
 MIDDLEWARE = [
@@ -78,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "web.middleware.ContentSecurityPolicyMiddleware",
@@ -481,3 +485,14 @@ PARLEY_LARGE_GROUP = env_int("PARLEY_LARGE_GROUP", 50)
 # is offline; at most one mail per PARLEY_EMAIL_NOTIFY_INTERVAL seconds per user.
 PARLEY_EMAIL_NOTIFY_DELAY = env_int("PARLEY_EMAIL_NOTIFY_DELAY", 600)
 PARLEY_EMAIL_NOTIFY_INTERVAL = env_int("PARLEY_EMAIL_NOTIFY_INTERVAL", 1800)
+
+# --- Two-factor login (accounts/twofactor.py, django-otp) -----------------------------------
+OTP_TOTP_ISSUER = env_str("PARLEY_OTP_ISSUER", "Parley")
+# django-otp's own per-device backoff is off: every code counts against the account's login
+# budget instead (PARLEY_RATE_LOGIN_ACCOUNT), the same limit as passwords.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+# Seconds between the password step and the code step of a login.
+PARLEY_OTP_STEP_SECONDS = env_int("PARLEY_OTP_STEP_SECONDS", 300)
+# Staff reach the admin only with two-factor login on and the code given in this session.
+PARLEY_STAFF_2FA = env_bool("PARLEY_STAFF_2FA", False)

@@ -6,6 +6,7 @@ from . import recovery_views, views
 urlpatterns = [
     path("", views.chat, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
+    path("login/otp/", views.login_otp, name="login-otp"),
     path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
     path("register/", views.register, name="register"),
     path("settings/", views.settings_page, name="settings"),

@@ -2,7 +2,9 @@
 REST API (session auth) and the WebSocket (session cookie)."""
 
 from typing import Any
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -10,8 +12,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
+from django_otp import login as otp_login
 
 from accounts.services import user_register
+from accounts.twofactor import login_ephemeral, login_second_step, twofactor_enabled
 from messaging.errors import BadRequest, RateLimited
 from protection.addresses import http_client_ip
 from protection.services import registration_attempt_check
@@ -45,6 +49,15 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
     next_page = "home"
 
+    def form_valid(self, form: Any) -> HttpResponse:
+        """With two-factor login on, the password step only leads to the code step."""
+        user = form.get_user()
+        if twofactor_enabled(user=user):
+            self.request.session[OTP_STEP_SESSION_KEY] = login_ephemeral(user=user)
+            self.request.session[OTP_NEXT_SESSION_KEY] = self.get_success_url()
+            return redirect("login-otp")
+        return super().form_valid(form)
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return super().post(request, *args, **kwargs)
@@ -57,9 +70,47 @@ class LoginView(auth_views.LoginView):
             return _refused(self.render_to_response(context, status=429), exc)
 
 
+OTP_STEP_SESSION_KEY = "parley_otp_step"
+OTP_NEXT_SESSION_KEY = "parley_otp_next"
+
+
+@require_http_methods(["GET", "POST"])
+def login_otp(request: HttpRequest) -> HttpResponse:
+    """The code step of a browser login (after the password step, accounts.twofactor)."""
+    ephemeral = request.session.get(OTP_STEP_SESSION_KEY)
+    if not ephemeral:
+        return redirect("login")
+    if request.method != "POST":
+        return render(request, "web/login_otp.html")
+    try:
+        user, device = login_second_step(
+            ephemeral=ephemeral,
+            code=request.POST.get("code", ""),
+            ip=getattr(request, "client_ip", None) or http_client_ip(request.META),
+        )
+    except RateLimited as exc:
+        page = render(request, "web/login_otp.html", {"error": exc.detail}, status=429)
+        return _refused(page, exc)
+    except BadRequest as exc:
+        if exc.field == "ephemeral":
+            request.session.pop(OTP_STEP_SESSION_KEY, None)
+            return redirect("login")
+        return render(request, "web/login_otp.html", {"error": exc.detail}, status=400)
+    next_url = request.session.get(OTP_NEXT_SESSION_KEY) or reverse("home")
+    login(request, user, backend="accounts.backends.UsernameBackend")
+    otp_login(request, device)
+    return redirect(next_url)
+
+
 def admin_login(request: HttpRequest) -> HttpResponse:
     """The admin's own login view; over a login limit (accounts.backends), its form again with
-    "Too many attempts, try again in N minutes", status 429 and Retry-After."""
+    "Too many attempts, try again in N minutes", status 429 and Retry-After. With
+    PARLEY_STAFF_2FA, staff log in through /login/ and its code step instead."""
+    if settings.PARLEY_STAFF_2FA:
+        if request.user.is_authenticated and request.user.is_staff:
+            return render(request, "web/admin_needs_2fa.html", status=403)
+        wanted = request.GET.get("next") or reverse("admin:index")
+        return redirect(f"{reverse('login')}?{urlencode({'next': wanted})}")
     try:
         return admin.site.login(request)
     except RateLimited as exc:

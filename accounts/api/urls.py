@@ -1,10 +1,23 @@
 from django.urls import path
 
-from . import profile_views, recovery_views, views
+from . import profile_views, recovery_views, twofactor_views, views
 
 urlpatterns = [
     path("auth/register/", views.RegisterView.as_view(), name="register"),
     path("auth/token/", views.LoginView.as_view(), name="token"),
+    path("auth/token/otp/", twofactor_views.OtpLoginView.as_view(), name="token-otp"),
+    path("auth/2fa/", twofactor_views.TwoFactorView.as_view(), name="twofactor"),
+    path("auth/2fa/setup/", twofactor_views.TwoFactorSetupView.as_view(), name="twofactor-setup"),
+    path(
+        "auth/2fa/confirm/",
+        twofactor_views.TwoFactorConfirmView.as_view(),
+        name="twofactor-confirm",
+    ),
+    path(
+        "auth/2fa/disable/",
+        twofactor_views.TwoFactorDisableView.as_view(),
+        name="twofactor-disable",
+    ),
     path("auth/token/refresh/", views.RefreshView.as_view(), name="token-refresh"),
     path("auth/logout/", views.LogoutView.as_view(), name="logout"),
     path("auth/logout/all/", views.LogoutEverywhereView.as_view(), name="logout-all"),

@@ -163,6 +163,53 @@ async function showLevels() {
   $("notify-levels").replaceChildren(...rows);
 }
 
+let twofactorEnabled = false;
+
+function showTwofactor(state) {
+  twofactorEnabled = state.enabled;
+  $("twofactor-state").textContent = state.enabled
+    ? `On. ${state.recovery_codes_left} recovery codes left.`
+    : "Off: a password alone logs you in.";
+  $("twofactor-start").hidden = state.enabled;
+  $("twofactor-form").hidden = !state.enabled;
+  $("twofactor-setup").hidden = true;
+  $("twofactor-code-label").textContent = state.enabled ? "Code (or a recovery code) to turn it off" : "Code from the app";
+  $("twofactor-submit").textContent = state.enabled ? "Turn off" : "Confirm";
+}
+
+async function startTwofactor() {
+  try {
+    const setup = await api("POST", "/api/auth/2fa/setup/");
+    $("twofactor-secret").textContent = setup.secret;
+    $("twofactor-qr").src = setup.qr_svg;
+    $("twofactor-setup").hidden = false;
+    $("twofactor-form").hidden = false;
+    $("twofactor-start").hidden = true;
+  } catch (error) {
+    say("twofactor-note", errorText(error), false);
+  }
+}
+
+async function submitTwofactor(event) {
+  event.preventDefault();
+  const code = $("twofactor-code").value.trim();
+  try {
+    if (twofactorEnabled) {
+      await api("POST", "/api/auth/2fa/disable/", { code });
+      say("twofactor-note", "Two-factor login is off");
+    } else {
+      const answer = await api("POST", "/api/auth/2fa/confirm/", { code });
+      $("twofactor-code-list").replaceChildren(...answer.recovery_codes.map((c) => el("li", {}, c)));
+      $("twofactor-codes").hidden = false;
+      say("twofactor-note", "Two-factor login is on");
+    }
+    $("twofactor-code").value = "";
+    showTwofactor(await api("GET", "/api/auth/2fa/"));
+  } catch (error) {
+    say("twofactor-note", errorText(error), false);
+  }
+}
+
 async function changePassword(event) {
   event.preventDefault();
   try {
@@ -193,10 +240,13 @@ async function start() {
   $("password-form").addEventListener("submit", changePassword);
   $("email-form").addEventListener("submit", saveEmail);
   $("notify-form").addEventListener("submit", savePrefs);
+  $("twofactor-start").addEventListener("click", startTwofactor);
+  $("twofactor-form").addEventListener("submit", submitTwofactor);
   $("logout-all").addEventListener("click", logOutEverywhere);
   show(await api("GET", "/api/me/profile/"));
   showEmail(await api("GET", "/api/me/email/"));
   showPrefs(await api("GET", "/api/me/notifications/"));
+  showTwofactor(await api("GET", "/api/auth/2fa/"));
   await showLevels();
   document.body.dataset.loaded = "1";
 }

@@ -82,3 +82,44 @@ def test_notification_settings_in_the_browser(open_page, base_url):  # noqa: F81
     assert (prefs["quiet_hours_start"], prefs["quiet_hours_end"]) == ("22:00:00", "07:00:00")
     membership = alice.call("GET", f"/api/conversations/{conversation}/membership/")
     assert (membership["notify"], membership["muted"]) == ("mentions", False)
+
+
+def totp_now(secret: str) -> str:
+    import base64
+    import time
+
+    from django_otp.oath import TOTP
+
+    totp = TOTP(base64.b32decode(secret))
+    totp.time = time.time()
+    return f"{totp.token():06d}"
+
+
+def test_two_factor_login_in_the_browser(open_page, base_url):  # noqa: F811
+    from tests.web.browser import PASSWORD
+
+    alice = Account.register(base_url, "alice")
+    page = open_page(alice)
+    page.goto("/settings/")
+    expect(page.locator("body")).to_have_attribute("data-loaded", "1")
+    page.get_by_role("button", name="Turn on two-factor login").click()
+    secret = page.locator("#twofactor-secret")
+    expect(secret).not_to_be_empty()
+    expect(page.get_by_role("img", name="QR code of the two-factor secret")).to_be_visible()
+    page.get_by_label("Code from the app").fill(totp_now(secret.inner_text()))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("#twofactor-code-list li")).to_have_count(10)
+    screenshot(page, "two-factor")
+
+    context = page.context.browser.new_context(base_url=base_url)
+    fresh = context.new_page()
+    fresh.goto("/login/")
+    fresh.get_by_label("Username").fill(alice.username)
+    fresh.get_by_label("Password").fill(PASSWORD)
+    fresh.get_by_role("button", name="Log in").click()
+    expect(fresh).to_have_url(re.compile("/login/otp/$"))
+    recovery = page.locator("#twofactor-code-list li").first.inner_text()
+    fresh.get_by_label("Code from your authenticator app (or a recovery code)").fill(recovery)
+    fresh.get_by_role("button", name="Verify").click()
+    expect(fresh.locator("#banner")).to_have_attribute("data-state", "online")
+    context.close()
