@@ -496,3 +496,25 @@ OTP_STATIC_THROTTLE_FACTOR = 0
 PARLEY_OTP_STEP_SECONDS = env_int("PARLEY_OTP_STEP_SECONDS", 300)
 # Staff reach the admin only with two-factor login on and the code given in this session.
 PARLEY_STAFF_2FA = env_bool("PARLEY_STAFF_2FA", False)
+
+# --- Single sign-on with OpenID Connect (accounts/sso.py, mozilla-django-oidc) ---------------
+OIDC_RP_CLIENT_ID = env_str("PARLEY_OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_str("PARLEY_OIDC_CLIENT_SECRET")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("PARLEY_OIDC_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env_str("PARLEY_OIDC_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env_str("PARLEY_OIDC_USERINFO_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env_str("PARLEY_OIDC_JWKS_ENDPOINT")
+OIDC_RP_SIGN_ALGO = env_str("PARLEY_OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("PARLEY_OIDC_SCOPES", "openid email profile")
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_TIMEOUT = env_int("PARLEY_OIDC_TIMEOUT", 10)
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso-callback"
+LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
+PARLEY_OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID and OIDC_OP_AUTHORIZATION_ENDPOINT)
+# Create an account for a provider user no account matches (by verified email); else refuse.
+PARLEY_OIDC_CREATE_USERS = env_bool("PARLEY_OIDC_CREATE_USERS", True)
+# Hide the password login form: the browser logs in through the provider only.
+PARLEY_OIDC_ONLY = env_bool("PARLEY_OIDC_ONLY", False)
+PARLEY_OIDC_NAME = env_str("PARLEY_OIDC_NAME", "single sign-on")
+AUTHENTICATION_BACKENDS = [*AUTHENTICATION_BACKENDS, "accounts.sso.OIDCBackend"]

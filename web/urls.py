@@ -1,12 +1,16 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from accounts.sso import SSOCallback, SSOStart
+
 from . import recovery_views, views
 
 urlpatterns = [
     path("", views.chat, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("login/otp/", views.login_otp, name="login-otp"),
+    path("oidc/authenticate/", SSOStart.as_view(), name="sso-start"),
+    path("oidc/callback/", SSOCallback.as_view(), name="sso-callback"),
     path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
     path("register/", views.register, name="register"),
     path("settings/", views.settings_page, name="settings"),

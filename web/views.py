@@ -49,6 +49,14 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
     next_page = "home"
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["sso_enabled"] = settings.PARLEY_OIDC_ENABLED
+        context["sso_only"] = settings.PARLEY_OIDC_ENABLED and settings.PARLEY_OIDC_ONLY
+        context["sso_name"] = settings.PARLEY_OIDC_NAME
+        context["sso_failed"] = self.request.GET.get("sso") == "failed"
+        return context
+
     def form_valid(self, form: Any) -> HttpResponse:
         """With two-factor login on, the password step only leads to the code step."""
         user = form.get_user()
@@ -59,6 +67,8 @@ class LoginView(auth_views.LoginView):
         return super().form_valid(form)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if settings.PARLEY_OIDC_ENABLED and settings.PARLEY_OIDC_ONLY:
+            return HttpResponse("Log in with single sign-on.", status=403)
         try:
             return super().post(request, *args, **kwargs)
         except RateLimited as exc:
