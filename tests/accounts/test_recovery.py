@@ -63,6 +63,23 @@ class TestEmailVerification:
         assert b"is confirmed" in page.content
         assert client_for(user).get("/api/me/email/").json()["email_verified"] is True
 
+    def test_the_browser_registration_takes_an_address_and_mails_it(self, smtp_server):
+        browser = Client()
+        page = browser.post(
+            "/register/",
+            {
+                "username": "webby",
+                "email": "webby@example.com",
+                "password": PASSWORD,
+                "password_again": PASSWORD,
+            },
+        )
+        assert page.status_code == 302
+        [mail] = smtp_server.wait_for(1)
+        assert mail["To"] == "webby@example.com"
+        assert browser.get(path_of(link_in(mail))).status_code == 200
+        assert User.objects.get(username="webby").email_verified is True
+
     def test_an_address_is_unique_in_any_case(self, anon_client, client_for, smtp_server):
         make_user("first", email="shared@example.com")
         taken = anon_client.post(
