@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -53,6 +54,9 @@ def session_tokens_issue(*, user: User) -> RefreshToken:
     refresh = RefreshToken.for_user(user)
     refresh[SESSION_CLAIM] = uuid.uuid4().hex
     refresh[GENERATION_CLAIM] = user.token_generation
+    # for_user recorded the token before these claims: record the one handed out, so the
+    # session list (accounts/sessions.py) can read its session from it.
+    OutstandingToken.objects.filter(jti=refresh[api_settings.JTI_CLAIM]).update(token=str(refresh))
     return refresh
 
 

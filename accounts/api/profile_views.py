@@ -2,6 +2,7 @@
 
 from django.http import Http404, HttpRequest, HttpResponse
 from drf_spectacular.utils import OpenApiRequest, extend_schema
+from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -9,7 +10,8 @@ from rest_framework.views import APIView
 
 from accounts.avatars import MAX_UPLOAD_BYTES
 from accounts.profiles import avatar_remove, avatar_set, profile_update
-from accounts.selectors import avatar_image
+from accounts.selectors import SESSION_CLAIM, avatar_image
+from accounts.sessions import login_session_end, login_sessions
 from messaging.api.serializers import ErrorSerializer
 from messaging.errors import BadRequest
 
@@ -88,3 +90,36 @@ def avatar_file(request: HttpRequest, key: str, size: int) -> HttpResponse:
     response["Cache-Control"] = "public, max-age=31536000, immutable"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+class LoginSessionSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    last_refreshed_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField()
+    current = serializers.BooleanField(help_text="The session of the token making this call")
+
+
+class LoginSessionsView(APIView):
+    @extend_schema(
+        responses={200: LoginSessionSerializer(many=True)},
+        description="Your API login sessions (each login with a password, its refreshes "
+        "included) that can still refresh. Browser sessions are not listed: log out, or log "
+        "out everywhere.",
+    )
+    def get(self, request: Request) -> Response:
+        current = request.auth.get(SESSION_CLAIM) if hasattr(request.auth, "get") else None
+        sessions = login_sessions(user=request.user, current=current)
+        return Response(LoginSessionSerializer(sessions, many=True).data)
+
+
+class LoginSessionView(APIView):
+    @extend_schema(
+        request=None,
+        responses={204: None, 404: ErrorSerializer},
+        description="Ends that session: its refresh token is refused, its access tokens too, "
+        "and its WebSockets close with 4401.",
+    )
+    def delete(self, request: Request, session_id: str) -> Response:
+        login_session_end(user=request.user, session_id=session_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

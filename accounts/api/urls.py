@@ -38,5 +38,11 @@ urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),
     path("me/profile/", profile_views.ProfileView.as_view(), name="me-profile"),
     path("me/avatar/", profile_views.AvatarView.as_view(), name="me-avatar"),
+    path("me/sessions/", profile_views.LoginSessionsView.as_view(), name="me-sessions"),
+    path(
+        "me/sessions/<slug:session_id>/",
+        profile_views.LoginSessionView.as_view(),
+        name="me-session",
+    ),
     path("users/", views.UserSearchView.as_view(), name="users"),
 ]

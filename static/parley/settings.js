@@ -205,9 +205,25 @@ async function submitTwofactor(event) {
     }
     $("twofactor-code").value = "";
     showTwofactor(await api("GET", "/api/auth/2fa/"));
+  await showSessions();
   } catch (error) {
     say("twofactor-note", errorText(error), false);
   }
+}
+
+async function showSessions() {
+  const sessions = await api("GET", "/api/me/sessions/");
+  const rows = sessions.map((session) => {
+    const started = session.started_at ? new Date(session.started_at).toLocaleString() : "?";
+    const used = session.last_refreshed_at ? new Date(session.last_refreshed_at).toLocaleString() : "?";
+    const end = el("button", { type: "button", class: "link" }, "Log out");
+    end.addEventListener("click", async () => {
+      await api("DELETE", `/api/me/sessions/${session.id}/`);
+      await showSessions();
+    });
+    return el("li", {}, `Logged in ${started}, last active ${used}${session.current ? " (this one)" : ""} `, end);
+  });
+  $("session-list").replaceChildren(...(rows.length ? rows : [el("li", {}, "No app or device is logged in.")]));
 }
 
 async function changePassword(event) {
@@ -247,6 +263,7 @@ async function start() {
   showEmail(await api("GET", "/api/me/email/"));
   showPrefs(await api("GET", "/api/me/notifications/"));
   showTwofactor(await api("GET", "/api/auth/2fa/"));
+  await showSessions();
   await showLevels();
   document.body.dataset.loaded = "1";
 }
