@@ -38,3 +38,22 @@ class ParleyUserCreationForm(AdminUserCreationForm):
 class ParleyUserAdmin(UserAdmin):
     form = ParleyUserChangeForm
     add_form = ParleyUserCreationForm
+
+
+_admin_has_permission = admin.site.has_permission
+
+
+def _staff_with_second_factor(request) -> bool:  # type: ignore[no-untyped-def]
+    """With PARLEY_STAFF_2FA, the admin also wants the session's login to have passed the
+    code step (django_otp's OTPMiddleware: request.user.is_verified())."""
+    from django.conf import settings
+
+    if not _admin_has_permission(request):
+        return False
+    if not settings.PARLEY_STAFF_2FA:
+        return True
+    verified = getattr(request.user, "is_verified", None)
+    return bool(verified and verified())
+
+
+admin.site.has_permission = _staff_with_second_factor  # type: ignore[method-assign]

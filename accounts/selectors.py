@@ -4,8 +4,12 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import CharField, QuerySet, Value
 from django.db.models.functions import Lower
+from django.utils import timezone
 
-from .models import User
+from messaging.events import iso
+
+from .events import UserCard, avatar_url, public_user
+from .models import Avatar, User
 from .usernames import username_normalize
 
 USER_SEARCH_LIMIT = 20
@@ -23,6 +27,64 @@ def user_search(*, query: str, exclude_id: int | None = None) -> QuerySet[User]:
     if exclude_id is not None:
         users = users.exclude(pk=exclude_id)
     return users.order_by("username")[:USER_SEARCH_LIMIT]
+
+
+# What `public_user` needs, as `values_list` field names (prefix "user__" through a relation).
+PUBLIC_USER_FIELDS = ("username", "display_name", "avatar_key")
+
+
+def user_card(*, user: User) -> UserCard:
+    """The user's public profile; a status whose expiry has passed is shown as no status."""
+    expired = user.status_expires_at is not None and user.status_expires_at <= timezone.now()
+    return {
+        **public_user(
+            id=user.pk,
+            username=user.username,
+            display_name=user.display_name,
+            avatar_key=user.avatar_key,
+        ),
+        "avatar_small_url": avatar_url(user.avatar_key, 64),
+        "status_text": "" if expired else user.status_text,
+        "status_emoji": "" if expired else user.status_emoji,
+        "status_expires_at": (
+            None if expired or user.status_expires_at is None else iso(user.status_expires_at)
+        ),
+        "timezone": user.timezone,
+    }
+
+
+def user_cards(*, user_ids: list[int]) -> list[UserCard]:
+    """The cards of these users, ordered by id."""
+    return [user_card(user=u) for u in User.objects.filter(pk__in=user_ids).order_by("pk")]
+
+
+def acquaintance_ids(*, user_id: int) -> list[int]:
+    """Whom a profile change of this user is told to: their contacts (presence.selectors) and
+    the other member of each of their direct chats (the chat's title shows this user)."""
+    from messaging.models import Conversation, Membership
+    from presence.selectors import contact_ids
+
+    partners = (
+        Membership.objects.filter(
+            conversation__kind=Conversation.Kind.DIRECT,
+            conversation__memberships__user_id=user_id,
+        )
+        .exclude(user_id=user_id)
+        .values_list("user_id", flat=True)
+    )
+    return sorted({*contact_ids(user_id=user_id), *partners})
+
+
+def ready_users(*, user_id: int) -> list[UserCard]:
+    """The cards `ready` carries: the user's own and those of everyone they are told about."""
+    return user_cards(user_ids=[user_id, *acquaintance_ids(user_id=user_id)])
+
+
+def avatar_image(*, key: str, size: int) -> bytes | None:
+    """The WebP bytes of an avatar at 256 or 64 px, or None."""
+    field = "large" if size == 256 else "small"
+    row = Avatar.objects.filter(key=key).values_list(field, flat=True).first()
+    return bytes(row) if row is not None else None
 
 
 def user_for_login(*, username: str) -> User | None:

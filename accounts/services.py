@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -24,17 +25,25 @@ from .usernames import TAKEN_MESSAGE, username_normalize
 CLOSE_UNAUTHORIZED = 4401
 
 
-def user_register(*, username: str, password: str) -> User:
+def user_register(*, username: str, password: str, email: str = "") -> User:
     """Creates an active user with a validated password under the NFKC form of a name the caller
     has checked against the policy; a name taken in any case, even by a registration racing this
-    one, is a BadRequest on `username` (the database's unique index decides)."""
+    one, is a BadRequest on `username` (the database's unique index decides), an address taken
+    in any case one on `email`. A given address gets a verification link after commit."""
+    from .recovery import EMAIL_TAKEN, email_in_use, email_normalize, email_verification_send
+
     candidate = User(username=username_normalize(username))
+    if email.strip():
+        candidate.email = email_normalize(email)
     validate_password(password, user=candidate)
     try:
         with transaction.atomic():
             candidate.set_password(password)
             candidate.save()
+            email_verification_send(user=candidate)
     except IntegrityError as exc:
+        if candidate.email and email_in_use(email=candidate.email):
+            raise BadRequest(EMAIL_TAKEN, field="email") from exc
         raise BadRequest(TAKEN_MESSAGE, field="username") from exc
     return candidate
 
@@ -45,6 +54,9 @@ def session_tokens_issue(*, user: User) -> RefreshToken:
     refresh = RefreshToken.for_user(user)
     refresh[SESSION_CLAIM] = uuid.uuid4().hex
     refresh[GENERATION_CLAIM] = user.token_generation
+    # for_user recorded the token before these claims: record the one handed out, so the
+    # session list (accounts/sessions.py) can read its session from it.
+    OutstandingToken.objects.filter(jti=refresh[api_settings.JTI_CLAIM]).update(token=str(refresh))
     return refresh
 
 

@@ -69,6 +69,10 @@ INSTALLED_APPS = [
     "uploads",
     "previews",
     "integrations",
+    "notifications",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 
 MIDDLEWARE = [
@@ -83,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "web.middleware.ContentSecurityPolicyMiddleware",
@@ -265,6 +270,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.webhook_deliveries_due",
         "schedule": 60.0,
     },
+    "email-digests": {
+        "task": "notifications.tasks.email_digests_send",
+        "schedule": 60.0,
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -381,6 +390,8 @@ PARLEY_RATE_LIMITS = {
     # Posts to one incoming webhook (/hooks/<secret>/), whoever sends them (Slack allows
     # about one a second with short bursts).
     "webhook": env_str("PARLEY_RATE_WEBHOOK", "1/s:30"),
+    # Password-reset mails per address asked for, from any client (no mail bombing).
+    "password_reset": env_str("PARLEY_RATE_PASSWORD_RESET", "3/h"),
 }
 # A socket refused this many times within the window (seconds) is closed with 4429.
 PARLEY_ABUSE_REFUSALS = env_int("PARLEY_ABUSE_REFUSALS", 100)
@@ -563,3 +574,66 @@ STORAGES = {
 PARLEY_LINK_PREVIEWS = env_bool("PARLEY_LINK_PREVIEWS", True)
 # Tests and development only: also fetch from loopback addresses (127.0.0.0/8, ::1), any port.
 PARLEY_LINK_PREVIEWS_ALLOW_LOOPBACK = env_bool("PARLEY_LINK_PREVIEWS_ALLOW_LOOPBACK", False)
+
+# --- Mail (accounts.mail): SMTP when EMAIL_HOST is set, else printed to the console ----------
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Parley <parley@localhost>")
+# Where links in mails point: the address users reach the browser UI at.
+PARLEY_PUBLIC_URL = env_str("PARLEY_PUBLIC_URL", "http://localhost:8000").rstrip("/")
+# Seconds a password-reset link works (it also stops once used: Django's token generator).
+PASSWORD_RESET_TIMEOUT = env_int("PARLEY_PASSWORD_RESET_TIMEOUT", 3600)
+# Seconds an email-verification link works.
+PARLEY_EMAIL_VERIFY_MAX_AGE = env_int("PARLEY_EMAIL_VERIFY_MAX_AGE", 3 * 24 * 3600)
+
+# --- Notification levels and email digests (notifications/) ---------------------------------
+# Groups with more members than this default to notify = "mentions".
+PARLEY_LARGE_GROUP = env_int("PARLEY_LARGE_GROUP", 50)
+# Unread direct messages and mentions are mailed once they are this old (seconds) and the user
+# is offline; at most one mail per PARLEY_EMAIL_NOTIFY_INTERVAL seconds per user.
+PARLEY_EMAIL_NOTIFY_DELAY = env_int("PARLEY_EMAIL_NOTIFY_DELAY", 600)
+PARLEY_EMAIL_NOTIFY_INTERVAL = env_int("PARLEY_EMAIL_NOTIFY_INTERVAL", 1800)
+
+# --- Two-factor login (accounts/twofactor.py, django-otp) -----------------------------------
+OTP_TOTP_ISSUER = env_str("PARLEY_OTP_ISSUER", "Parley")
+# django-otp's own per-device backoff is off: every code counts against the account's login
+# budget instead (PARLEY_RATE_LOGIN_ACCOUNT), the same limit as passwords.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+# Seconds between the password step and the code step of a login.
+PARLEY_OTP_STEP_SECONDS = env_int("PARLEY_OTP_STEP_SECONDS", 300)
+# Staff reach the admin only with two-factor login on and the code given in this session.
+PARLEY_STAFF_2FA = env_bool("PARLEY_STAFF_2FA", False)
+
+# --- Single sign-on with OpenID Connect (accounts/sso.py, mozilla-django-oidc) ---------------
+OIDC_RP_CLIENT_ID = env_str("PARLEY_OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_str("PARLEY_OIDC_CLIENT_SECRET")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("PARLEY_OIDC_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env_str("PARLEY_OIDC_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env_str("PARLEY_OIDC_USERINFO_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env_str("PARLEY_OIDC_JWKS_ENDPOINT")
+OIDC_RP_SIGN_ALGO = env_str("PARLEY_OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("PARLEY_OIDC_SCOPES", "openid email profile")
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_TIMEOUT = env_int("PARLEY_OIDC_TIMEOUT", 10)
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso-callback"
+LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
+PARLEY_OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID and OIDC_OP_AUTHORIZATION_ENDPOINT)
+# Create an account for a provider user no account matches (by verified email); else refuse.
+PARLEY_OIDC_CREATE_USERS = env_bool("PARLEY_OIDC_CREATE_USERS", True)
+# Hide the password login form: the browser logs in through the provider only.
+PARLEY_OIDC_ONLY = env_bool("PARLEY_OIDC_ONLY", False)
+PARLEY_OIDC_NAME = env_str("PARLEY_OIDC_NAME", "single sign-on")
+AUTHENTICATION_BACKENDS = [*AUTHENTICATION_BACKENDS, "accounts.sso.OIDCBackend"]

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.api.profile_views import avatar_file
+from notifications.api import NotificationPrefsView, unsubscribe
 from web.views import admin_login
 
 from .converters import DatabaseIdConverter
@@ -18,6 +20,9 @@ urlpatterns = [
     path("metrics", metrics_view, name="prometheus-metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("avatars/<slug:key>/<int:size>.webp", avatar_file, name="avatar"),
+    path("api/me/notifications/", NotificationPrefsView.as_view(), name="me-notifications"),
+    path("notifications/unsubscribe/", unsubscribe, name="unsubscribe"),
     path("api/", include("accounts.api.urls")),
     path("api/", include("messaging.api.urls")),
     path("api/", include("conversations.api.urls")),

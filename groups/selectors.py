@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from accounts.events import public_user
+from accounts.selectors import PUBLIC_USER_FIELDS
 from conversations.models import GroupVisibility, Invite
 from messaging.errors import Gone, NotFound
 from messaging.events import UserRef, iso
@@ -48,7 +50,7 @@ def group_detail(*, user_id: int, group_id: int) -> GroupDetail:
     group: Conversation = membership.conversation
     owner = (
         Membership.objects.filter(conversation=group, role=Membership.Role.OWNER)
-        .values_list("user_id", "user__username")
+        .values_list("user_id", *(f"user__{f}" for f in PUBLIC_USER_FIELDS))
         .first()
     )
     return {
@@ -56,7 +58,7 @@ def group_detail(*, user_id: int, group_id: int) -> GroupDetail:
         "name": group.name,
         "description": group.description,
         "created_at": iso(group.created_at),
-        "owner": {"id": owner[0], "username": owner[1]} if owner else None,
+        "owner": _person(*owner) if owner else None,
         "member_count": Membership.objects.filter(conversation=group).count(),
         "member_limit": settings.PARLEY_GROUP_MEMBER_LIMIT,
         "your_role": membership.role,
@@ -69,10 +71,12 @@ def group_members(*, user_id: int, group_id: int) -> list[GroupMember]:
     """Members in join order (owner and admins are marked by role)."""
     _membership(user_id=user_id, group_id=group_id)
     return [
-        {"user": {"id": uid, "username": name}, "role": role, "joined_at": iso(joined)}
-        for uid, name, role, joined in Membership.objects.filter(conversation_id=group_id)
+        {"user": _person(uid, name, shown, key), "role": role, "joined_at": iso(joined)}
+        for uid, name, shown, key, role, joined in Membership.objects.filter(
+            conversation_id=group_id
+        )
         .order_by("joined_at", "pk")
-        .values_list("user_id", "user__username", "role", "joined_at")
+        .values_list("user_id", *(f"user__{f}" for f in PUBLIC_USER_FIELDS), "role", "joined_at")
     ]
 
 
@@ -80,13 +84,17 @@ def group_member(*, user_id: int, group_id: int, member_id: int) -> GroupMember:
     _membership(user_id=user_id, group_id=group_id)
     row = (
         Membership.objects.filter(conversation_id=group_id, user_id=member_id)
-        .values_list("user_id", "user__username", "role", "joined_at")
+        .values_list("user_id", *(f"user__{f}" for f in PUBLIC_USER_FIELDS), "role", "joined_at")
         .first()
     )
     if row is None:
         raise NotFound("That user is not a member of this group.", field="user")
-    uid, name, role, joined = row
-    return {"user": {"id": uid, "username": name}, "role": role, "joined_at": iso(joined)}
+    uid, name, shown, key, role, joined = row
+    return {"user": _person(uid, name, shown, key), "role": role, "joined_at": iso(joined)}
+
+
+def _person(uid: int, username: str, display_name: str, avatar_key: str) -> UserRef:
+    return public_user(id=uid, username=username, display_name=display_name, avatar_key=avatar_key)
 
 
 def public_groups(*, search: str = "", limit: int = 100) -> list[dict]:

@@ -36,7 +36,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from accounts.selectors import socket_refusal
+from accounts.selectors import ready_users, socket_refusal
 from accounts.websocket import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED
 from chatsite import metrics
 from chatsite.asyncdb import db_hop
@@ -66,6 +66,7 @@ from .errors import (
     RateLimited,
     Unavailable,
 )
+from .events import user_ref
 from .instrumentation import GatewayInstrumentation
 from .selectors import (
     MAX_PAGE,
@@ -191,11 +192,14 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         # Where each conversation's history starts for this user: changes to older messages
         # are not theirs to see.
         self.floors = {s["id"]: s["joined_seq"] for s in summaries}
+        users = await db_hop(ready_users)(user_id=self.user.pk)
         await self.send_json(
             {
                 "type": "ready",
-                "user": {"id": self.user.pk, "username": self.user.username},
+                "user": user_ref(self.user),
                 "conversations": summaries,
+                # Profiles of the user and everyone they may see (accounts.selectors).
+                "users": users,
                 "heartbeat_interval": settings.PARLEY_HEARTBEAT_INTERVAL,
             }
         )
@@ -681,6 +685,9 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         await self.send_json(message["event"])
 
     async def presence_changed(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])
+
+    async def user_updated(self, message: dict[str, Any]) -> None:
         await self.send_json(message["event"])
 
     async def typing_relayed(self, message: dict[str, Any]) -> None:

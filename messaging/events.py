@@ -6,15 +6,14 @@ The realtime tier only forwards these; it never reads the database to complete t
 from datetime import UTC, datetime
 from typing import Any, Literal, NotRequired, TypedDict
 
+from accounts.events import PublicUser, public_user
 from accounts.models import User
 
 from .models import Conversation, Message
 from .text import plain_html
 
-
-class UserRef(TypedDict):
-    id: int
-    username: str
+# A user in any event: id, username, display_name, avatar_url (accounts.events.PublicUser).
+UserRef = PublicUser
 
 
 class ReplyRef(TypedDict):
@@ -121,7 +120,12 @@ def iso(moment: datetime) -> str:
 
 
 def user_ref(user: User) -> UserRef:
-    return {"id": user.pk, "username": user.username}
+    return public_user(
+        id=user.pk,
+        username=user.username,
+        display_name=user.display_name,
+        avatar_key=user.avatar_key,
+    )
 
 
 EXCERPT_CHARS = 100

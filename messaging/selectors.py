@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 
+from accounts.events import public_user
+from accounts.selectors import PUBLIC_USER_FIELDS
 from conversations.models import ConversationChange, Mention
 from conversations.state import with_conversation_state
 from previews.selectors import with_previews
@@ -101,10 +103,14 @@ def conversation_summaries(
         or (include_members and m.conversation.kind == Conversation.Kind.GROUP)
     ]
     names: dict[int, dict[int, str]] = {}
-    for conversation_id, member_id, username in Membership.objects.filter(
+    people: dict[int, dict[int, UserRef]] = {}
+    for conversation_id, member_id, username, display_name, avatar_key in Membership.objects.filter(
         conversation_id__in=wanted
-    ).values_list("conversation_id", "user_id", "user__username"):
+    ).values_list("conversation_id", "user_id", *(f"user__{f}" for f in PUBLIC_USER_FIELDS)):
         names.setdefault(conversation_id, {})[member_id] = username
+        people.setdefault(conversation_id, {})[member_id] = public_user(
+            id=member_id, username=username, display_name=display_name, avatar_key=avatar_key
+        )
 
     summaries: list[ConversationSummary] = []
     for m in memberships:
@@ -123,7 +129,7 @@ def conversation_summaries(
         }
         if include_members:
             summary["members"] = [
-                UserRef(id=uid, username=name) for uid, name in sorted(member_names.items())
+                person for _, person in sorted(people.get(conversation.pk, {}).items())
             ]
         summaries.append(summary)
     return summaries

@@ -131,6 +131,16 @@ def login_attempt_check(*, ip: str | None, username: str) -> None:
     _attempt_take("login_account", _account_key(username))
 
 
+def password_reset_attempt_check(*, ip: str | None, email: str) -> None:
+    """Counts one password-reset request against the address like a login ("login", unless
+    whitelisted) and against the mail address asked for ("password_reset", from everywhere),
+    whether or not an account has it (no account enumeration), or raises RateLimited."""
+    if ip and not rules.address_lists().whitelisted(ip):
+        _attempt_take("login", ip)
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    _attempt_take("password_reset", digest)
+
+
 def login_failures_forget(*, username: str) -> None:
     """After a successful login: the account name's attempts are forgotten (its bucket full)."""
     limits.bucket("login_account").reset(_account_key(username))

@@ -18,6 +18,7 @@ from conversations.models import Mention
 from messaging.events import conversation_title, iso
 from messaging.ids import message_id_floor, message_id_time
 from messaging.models import Conversation, Membership, Message
+from notifications.selectors import notify_levels, quiet_user_ids, wants_push
 
 from .backends import PushRejected, PushRetryable, active_backends, backend_for
 from .models import PushNotification
@@ -79,7 +80,7 @@ def push_window_notify(*, conversation_id: int, window_ms: int, window_seconds: 
     rows = list(
         Message.objects.filter(conversation_id=conversation_id, id__gte=low, id__lt=high)
         .order_by("seq")
-        .values_list("seq", "sender_id", "sender__username")
+        .values_list("seq", "sender_id", "sender__username", "body")
     )
     conversation = Conversation.objects.filter(pk=conversation_id).first()
     backends = active_backends()
@@ -97,17 +98,27 @@ def push_window_notify(*, conversation_id: int, window_ms: int, window_seconds: 
             conversation_id=conversation_id, message_id__gte=low, message_id__lt=high
         ).values_list("user_id", "seq")
     )
+    # Levels (notifications/): `mentions` pushes only direct messages and mentions; nothing
+    # during do-not-disturb or quiet hours.
+    levels = notify_levels(conversation=conversation, user_ids=list(names))
+    quiet = quiet_user_ids(user_ids=list(names))
     audiences = {b.channel: b.audience(names) for b in backends}
     pending_ids = []
     for user_id, username, delivered_seq, joined_seq, muted in members:
         floor = max(delivered_seq, joined_seq)
-        unseen = [
-            (seq, sender) for seq, sender_id, sender in rows if sender_id != user_id and seq > floor
-        ]
-        if not unseen:
+        unseen_rows = [r for r in rows if r[1] != user_id and r[0] > floor]
+        unseen = [(seq, sender) for seq, _, sender, _ in unseen_rows]
+        if not unseen or user_id in quiet:
             continue
         mentions = sum(1 for seq, _ in unseen if (user_id, seq) in mentioned)
-        if muted and not mentions:
+        bodies = [body for *_, body in unseen_rows]
+        # A mention is pushed whatever the conversation's level or mute; the rest follows them.
+        if not mentions and (
+            muted
+            or not wants_push(
+                level=levels[user_id], kind=conversation.kind, bodies=bodies, username=username
+            )
+        ):
             continue
         payload = {
             "type": "messages",

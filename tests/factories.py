@@ -21,6 +21,17 @@ def make_user(username: str | None = None, **fields) -> User:
     return user
 
 
+def person(user: User) -> dict:
+    """A user as others see them in every user object (accounts.events.PublicUser)."""
+    avatar = f"/avatars/{user.avatar_key}/256.webp" if user.avatar_key else None
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "display_name": user.display_name or user.username,
+        "avatar_url": avatar,
+    }
+
+
 def access_token(user: User) -> str:
     return str(AccessToken.for_user(user))
 

@@ -6,6 +6,12 @@ from accounts.api.serializers import RegisterSerializer
 
 class RegisterForm(forms.Form):
     username = forms.CharField(max_length=150, widget=forms.TextInput(attrs={"autofocus": True}))
+    email = forms.CharField(
+        max_length=254,
+        required=False,
+        label="Email (optional, to reset a forgotten password)",
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
     password = forms.CharField(
         max_length=128, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
@@ -23,7 +29,11 @@ class RegisterForm(forms.Form):
             return data
         # The same rules as POST /api/auth/register/.
         checked = RegisterSerializer(
-            data={"username": data["username"], "password": data["password"]}
+            data={
+                "username": data["username"],
+                "password": data["password"],
+                "email": data.get("email", ""),
+            }
         )
         if not checked.is_valid():
             for field, messages in checked.errors.items():

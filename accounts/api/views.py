@@ -1,10 +1,10 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenObtainSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts.selectors import user_search
@@ -15,6 +15,7 @@ from accounts.services import (
     user_register,
     user_tokens_revoke,
 )
+from accounts.twofactor import login_ephemeral, twofactor_enabled
 from messaging.api.serializers import ErrorSerializer
 from protection.throttles import LoginThrottle, RegisterThrottle
 
@@ -69,6 +70,19 @@ class LoginSerializer(TokenObtainPairSerializer):
     def get_token(cls, user):  # type: ignore[no-untyped-def]
         return session_tokens_issue(user=user)
 
+    def validate(self, attrs: dict) -> dict:
+        # The password step (authenticate(), with the login limits) sets self.user.
+        TokenObtainSerializer.validate(self, attrs)
+        if twofactor_enabled(user=self.user):
+            return {"otp_required": True, "ephemeral": login_ephemeral(user=self.user)}
+        refresh = self.get_token(self.user)
+        return {"refresh": str(refresh), "access": str(refresh.access_token)}
+
+
+class OtpRequiredSerializer(serializers.Serializer):
+    otp_required = serializers.BooleanField()
+    ephemeral = serializers.CharField(help_text="for POST /api/auth/token/otp/ with the code")
+
 
 class LoginView(TokenObtainPairView):
     """simplejwt's token pair, each login a session of its own (logout ends it). The name is
@@ -80,7 +94,18 @@ class LoginView(TokenObtainPairView):
     # No throttle here: a throttle would count a second time what the backend counts.
     throttle_classes: list = []
 
-    @extend_schema(responses={200: TokenObtainPairSerializer, 401: ErrorSerializer})
+    @extend_schema(
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="LoginAnswer",
+                serializers=[TokenObtainPairSerializer, OtpRequiredSerializer],
+                resource_type_field_name=None,
+            ),
+            401: ErrorSerializer,
+        },
+        description="The JWT pair; or, for an account with two-factor login, "
+        '`{"otp_required": true, "ephemeral": ...}` for `POST /api/auth/token/otp/`.',
+    )
     def post(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
         return super().post(request, *args, **kwargs)
 

@@ -6,6 +6,10 @@ from rest_framework import serializers
 class UserRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
+    display_name = serializers.CharField(help_text="What to show; the username when none is set")
+    avatar_url = serializers.CharField(
+        allow_null=True, help_text="The 256 px avatar (null: show initials)"
+    )
 
 
 class AttachmentSerializer(serializers.Serializer):
@@ -195,6 +199,11 @@ class MembershipSerializer(serializers.Serializer):
     conversation = serializers.IntegerField(source="conversation_id")
     role = serializers.CharField()
     muted = serializers.BooleanField(help_text="No offline push notifications when true")
+    notify = serializers.ChoiceField(
+        choices=["all", "mentions", "none"],
+        help_text="What is pushed and mailed: all, mentions (and direct messages) or none; "
+        "muted is notify == none",
+    )
     delivered_seq = serializers.IntegerField()
     read_seq = serializers.IntegerField()
     joined_seq = serializers.IntegerField()
@@ -202,3 +211,4 @@ class MembershipSerializer(serializers.Serializer):
 
 class MembershipPatchSerializer(serializers.Serializer):
     muted = serializers.BooleanField(required=False)
+    notify = serializers.ChoiceField(choices=["all", "mentions", "none"], required=False)

@@ -8,17 +8,17 @@ from messaging.errors import BadRequest
 from messaging.selectors import (
     MAX_PAGE,
     conversation_summaries,
-    membership_for,
     message_changes,
     message_history,
 )
 from messaging.services import (
     conversation_direct_open,
-    membership_update,
     message_delete,
     message_edit,
     message_send,
 )
+from notifications.selectors import membership_state
+from notifications.services import notify_mute, notify_set
 
 from .serializers import (
     AckSerializer,
@@ -201,24 +201,31 @@ class ChangeListView(APIView):
 class MembershipView(APIView):
     @extend_schema(responses={200: MembershipSerializer, 404: ErrorSerializer})
     def get(self, request: Request, conversation_id: int) -> Response:
-        membership = membership_for(user_id=request.user.pk, conversation_id=conversation_id)
-        return Response(MembershipSerializer(membership).data)
+        return Response(membership_state(user_id=request.user.pk, conversation_id=conversation_id))
 
     @extend_schema(
         request=MembershipPatchSerializer,
         responses={200: MembershipSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
-        description="Your own settings in the conversation. `muted: true` stops its offline "
-        "push notifications to you (messages still arrive on your sockets).",
+        description="Your own settings in the conversation. `notify`: `all`, `mentions` (only "
+        "direct messages and @mentions of you are pushed and mailed) or `none`; the default is "
+        "`all`, `mentions` in groups over PARLEY_LARGE_GROUP members. `muted: true` is the "
+        "same as `notify: none` (older clients); `muted: false` returns to the default. "
+        "Messages still arrive on your sockets.",
     )
     def patch(self, request: Request, conversation_id: int) -> Response:
         if not isinstance(request.data, dict):
             raise BadRequest("expected a JSON object")
-        unknown = sorted(set(request.data) - {"muted"})
+        unknown = sorted(set(request.data) - {"muted", "notify"})
         if unknown:
             raise BadRequest(f"unknown field {unknown[0]}", field=unknown[0])
-        if "muted" not in request.data:
-            raise BadRequest("nothing to change: give muted", field="muted")
-        membership = membership_update(
-            user=request.user, conversation_id=conversation_id, muted=request.data["muted"]
-        )
-        return Response(MembershipSerializer(membership).data)
+        if "notify" in request.data:
+            notify_set(
+                user=request.user, conversation_id=conversation_id, notify=request.data["notify"]
+            )
+        elif "muted" in request.data:
+            notify_mute(
+                user=request.user, conversation_id=conversation_id, muted=request.data["muted"]
+            )
+        else:
+            raise BadRequest("nothing to change: give notify or muted", field="muted")
+        return Response(membership_state(user_id=request.user.pk, conversation_id=conversation_id))

@@ -5,6 +5,7 @@ import { api, ApiError } from "./api.js";
 import { attachmentsNode, setUpAttachments } from "./attachments.js";
 import { applyPreview, previewsNode } from "./previews.js";
 import { Connection } from "./connection.js";
+import { avatarOf, displayName, personVersion, rememberPeople, showUserCard } from "./people.js";
 import { dayKey, dayLabel, el, linkify, newClientId, timeOf } from "./render.js";
 import { setUpSearch } from "./search.js";
 // Settings › Integrations, and slash commands in the composer.
@@ -228,12 +229,18 @@ function handleFrame(frame) {
       const conv = applyPreview(conversations, frame);
       return conv ? refresh(conv) : undefined;
     }
+    case "user_updated":
+      rememberPeople([frame.user]);
+      renderSidebar();
+      if (current) renderHeader();
+      return current && renderMessages();
     default:
       return undefined; // frames this client does not know are ignored
   }
 }
 
 function onReady(frame) {
+  rememberPeople(frame.users);
   const seen = new Set();
   frame.conversations.forEach((summary, rank) => {
     seen.add(summary.id);
@@ -269,6 +276,12 @@ function onReady(frame) {
   }
   renderSidebar();
   loadDetailsOfAll();
+  // A link from a notification mail: /?conversation=<id> opens it once.
+  const linked = Number(new URLSearchParams(location.search).get("conversation"));
+  if (!current && conversations.has(linked)) {
+    history.replaceState(null, "", "/");
+    openConversation(conversations.get(linked));
+  }
   if (current) {
     markRead(current);
     renderMessages();
@@ -741,7 +754,7 @@ function previewText(conv) {
   const m = conv.preview;
   if (!m) return conv.kind === "announcement" ? "Announcements from the staff" : "No messages yet";
   if (m.deleted || m.body === null || m.body === undefined) return "Message deleted";
-  const who = m.sender ? (isMine(m) ? "You" : m.sender.username) : "";
+  const who = m.sender ? (isMine(m) ? "You" : displayName(m.sender)) : "";
   const text = m.body.replace(/\s+/g, " ").slice(0, 80);
   return who && conv.kind !== "direct" ? `${who}: ${text}` : isMine(m) ? `You: ${text}` : text;
 }
@@ -769,13 +782,13 @@ function renderSidebar() {
       el(
         "span",
         { class: "avatar", "aria-hidden": "true" },
-        conv.kind === "announcement" ? "📢" : conv.kind === "group" ? "#" : conv.title.slice(0, 1).toUpperCase(),
+        partner ? avatarOf(partner, { cls: "avatar-inner" }) : conv.kind === "announcement" ? "📢" : conv.kind === "group" ? "#" : conv.title.slice(0, 1).toUpperCase(),
         state ? el("span", { class: `presence-dot ${state.status}` }) : null,
       ),
       el(
         "span",
         { class: "conversation-text" },
-        el("span", { class: "conversation-title" }, conv.title),
+        el("span", { class: "conversation-title" }, partner ? displayName(partner) : conv.title),
         el("span", { class: "conversation-preview" }, previewText(conv)),
       ),
       conv.unreadMentions ? el("span", { class: "badge mention-badge", "aria-hidden": "true" }, "@") : null,
@@ -830,10 +843,10 @@ function openConversation(conv) {
 
 function renderHeader() {
   const conv = current;
-  $("conversation-title").textContent = conv.title;
+  const partner = directPartner(conv);
+  $("conversation-title").textContent = partner ? displayName(partner) : conv.title;
   let subtitle = "";
   if (conv.kind === "direct") {
-    const partner = directPartner(conv);
     const state = partner && presence.get(partner.id);
     if (state) {
       subtitle =
@@ -877,7 +890,7 @@ function messageItems(conv) {
     const m = conv.messages.get(seq);
     addDay(m.created_at);
     const mark = isMine(m) ? markOf(conv, m) : "";
-    const version = [m.body, m.html, m.deleted, m.edited_at, mark, supported.edit, m.previews?.length ?? 0, JSON.stringify([m.reply_to, m.thread_summary, m.reactions, m.pinned])].join("|");
+    const version = [m.body, m.html, m.deleted, m.edited_at, mark, supported.edit, m.previews?.length ?? 0, personVersion(m.sender), JSON.stringify([m.reply_to, m.thread_summary, m.reactions, m.pinned])].join("|");
     items.push({ key: `m-${seq}`, version, build: () => messageRow(conv, m, mark) });
   }
   for (const p of conv.pending.values()) {
@@ -950,7 +963,8 @@ function messageRow(conv, m, mark) {
     el(
       "div",
       { class: "meta" },
-      el("span", { class: "sender" }, mine ? `${m.sender.username} (you)` : m.sender.username),
+      avatarOf(m.sender),
+      el("button", { type: "button", class: "sender sender-button", onclick: () => showUserCard(m.sender) }, mine ? `${displayName(m.sender)} (you)` : displayName(m.sender)),
       botBadge(m.sender),
       " ",
       el("time", { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, timeOf(m.created_at)),

@@ -1,7 +1,7 @@
 import pytest
 
 from accounts.models import User
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user, person
 
 pytestmark = pytest.mark.django_db
 
@@ -11,11 +11,7 @@ def test_register_creates_a_user_who_can_log_in(anon_client):
         "/api/auth/register/", {"username": "newbie", "password": PASSWORD}, format="json"
     )
     assert response.status_code == 201
-    assert response.json() == {
-        "id": User.objects.get(username="newbie").pk,
-        "username": "newbie",
-        "is_bot": False,
-    }
+    assert response.json() == {**person(User.objects.get(username="newbie")), "is_bot": False}
     tokens = anon_client.post(
         "/api/auth/token/", {"username": "newbie", "password": PASSWORD}, format="json"
     )
@@ -90,7 +86,7 @@ def test_me_and_user_search(client_for):
     make_user("alina")
     make_user("bob")
     client = client_for(alice)
-    assert client.get("/api/me/").json() == {"id": alice.pk, "username": "alice", "is_bot": False}
+    assert client.get("/api/me/").json() == {**person(alice), "is_bot": False}
     found = client.get("/api/users/?search=ali").json()
     assert [u["username"] for u in found] == ["alina"]  # never yourself
     assert client.get("/api/users/?search=zzz").json() == []

@@ -6,7 +6,7 @@ from channels.db import database_sync_to_async
 
 from groups.services import group_leave, group_member_add, group_member_remove
 from messaging.services import message_delete, message_edit, message_send
-from tests.factories import make_group, make_users
+from tests.factories import make_group, make_users, person
 from tests.ws import ready_socket, receive, receive_nothing, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,7 +25,7 @@ async def test_join_and_leave_reach_members_live_as_system_messages():
     added = await receive(o, "message")
     assert added["sender"] is None and added["seq"] == 1
     assert added["system"]["event"] == "member_added"
-    assert added["system"]["user"] == {"id": carol.pk, "username": "carol"}
+    assert added["system"]["user"] == person(carol)
     joined = await receive(c, "conversation")
     assert joined["conversation"]["id"] == group.pk
     assert joined["conversation"]["joined_seq"] == 0 and joined["conversation"]["last_seq"] == 1

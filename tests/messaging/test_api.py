@@ -2,7 +2,7 @@ import pytest
 
 from messaging.models import Message
 from messaging.services import message_send
-from tests.factories import make_direct, make_group, make_user
+from tests.factories import make_direct, make_group, make_user, person
 
 pytestmark = pytest.mark.django_db
 
@@ -27,8 +27,8 @@ def test_direct_conversation_is_one_per_pair(client_for):
     assert first.json()["id"] == again.json()["id"] == other_side.json()["id"]
     assert first.json()["title"] == "bob" and other_side.json()["title"] == "alice"
     assert first.json()["members"] == [
-        {"id": alice.pk, "username": "alice"},
-        {"id": bob.pk, "username": "bob"},
+        person(alice),
+        person(bob),
     ]
 
 
@@ -171,7 +171,7 @@ def test_history_pages(client_for):
         "mentions",
         "mentions_all",
     }
-    assert first["sender"] == {"id": alice.pk, "username": "alice"} and isinstance(first["id"], str)
+    assert first["sender"] == person(alice) and isinstance(first["id"], str)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from messaging import fanout
 from messaging.events import message_event
 from messaging.models import Conversation, Message
 from messaging.services import message_send
-from tests.factories import make_direct, make_group, make_user, make_users
+from tests.factories import make_direct, make_group, make_user, make_users, person
 from tests.ws import close_code, open_socket, ready_socket, receive, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,7 +52,7 @@ async def test_token_in_query_string_authenticates():
 
     socket = await open_socket(None, headers=[], path=f"/ws/?token={access_token(alice)}")
     ready = await receive(socket, "ready")
-    assert ready["user"] == {"id": alice.pk, "username": "alice"}
+    assert ready["user"] == person(alice)
     await socket.disconnect()
 
 
@@ -144,7 +144,7 @@ async def test_two_users_chat_both_ways_and_a_third_sees_nothing():
     assert ack["seq"] == 1 and ack["duplicate"] is False and ack["client_msg_id"] == "a-1"
     assert isinstance(ack["id"], str) and ack["created_at"].endswith("Z")
     got = await receive(b, "message")
-    assert got["body"] == "hi bob" and got["sender"] == {"id": alice.pk, "username": "alice"}
+    assert got["body"] == "hi bob" and got["sender"] == person(alice)
     assert got["seq"] == 1 and got["id"] == ack["id"] and got["conversation"] == direct.pk
 
     await send_frame(b, direct.pk, "b-1", "hi alice")
