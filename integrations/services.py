@@ -153,7 +153,8 @@ def bot_create(
         raise BadRequest(TAKEN_MESSAGE, field="username")
     try:
         with transaction.atomic():
-            user = User(username=username)
+            # The account's display name is what chats show (accounts' 64-character limit).
+            user = User(username=username, display_name=display_name[:64])
             user.set_unusable_password()
             user.save()
             bot = Bot.objects.create(

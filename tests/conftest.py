@@ -158,6 +158,16 @@ async def _settle_tasks_before_the_loop_closes():
     await asyncio.wait_for(asyncio.get_running_loop().shutdown_default_executor(), timeout=30)
 
 
+@pytest.fixture(autouse=True)
+def _own_message_ids(monkeypatch):
+    """Each test issues message ids from a generator of its own, as a new process would: the
+    process's generator never issues an id below one it issued, so a test that moved the clock
+    forward (time_machine) would otherwise leave every later test's ids in that future."""
+    from messaging import ids
+
+    monkeypatch.setattr(ids, "_generator", ids._Generator())
+
+
 @pytest.fixture
 def moved_clock(monkeypatch):
     """`time_machine.travel` for one test. Message ids come from a generator of the test's own,

@@ -5,7 +5,7 @@ from channels.db import database_sync_to_async
 
 from conversations.services import pin_set
 from messaging.services import message_send
-from tests.factories import make_direct, make_group, make_user, make_users
+from tests.factories import make_direct, make_group, make_user, make_users, person
 from tests.ws import ready_socket, receive_until
 
 db = database_sync_to_async
@@ -35,7 +35,7 @@ def test_owners_and_admins_pin_in_groups_members_in_direct_chats(client_for):
     client_for(alice).put(_pin_url(group, second["id"]))
     listed = client_for(bob).get(f"/api/conversations/{group.pk}/pins/").json()
     assert [p["message"]["body"] for p in listed] == ["two", "one"]
-    assert listed[0]["pinned_by"] == {"id": alice.pk, "username": "alice"}
+    assert listed[0]["pinned_by"] == person(alice)
     history = client_for(bob).get(f"/api/conversations/{group.pk}/messages/").json()["results"]
     assert {m["body"] for m in history if m.get("pinned")} == {"one", "two"}
 
@@ -79,7 +79,7 @@ async def test_pins_frames_reach_members_and_changes_replays_them():
     await db(pin_set)(user=alice, conversation_id=group.pk, message_id=int(ack["id"]), on=True)
     _, frame = await receive_until(socket, "pins")
     assert frame["message"] == ack["id"] and frame["pinned"] is True
-    assert frame["by"] == {"id": alice.pk, "username": "alice"}
+    assert frame["by"] == person(alice)
     await socket.disconnect()
 
     socket, _ = await ready_socket(bob)

@@ -5,7 +5,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from messaging.services import message_delete, message_send
-from tests.factories import make_direct, make_group, make_users
+from tests.factories import make_direct, make_group, make_users, person
 from tests.ws import ready_socket, receive, receive_until
 
 db = database_sync_to_async
@@ -41,7 +41,7 @@ def test_a_reply_quotes_its_parent_and_joins_its_thread(
     assert reply["reply_to"] == {
         "id": root["id"],
         "seq": root["seq"],
-        "sender": {"id": alice.pk, "username": "alice"},
+        "sender": person(alice),
         "excerpt": "x" * 100,
     }
     assert reply["thread"] == root["id"]

@@ -9,8 +9,9 @@ from channels.db import database_sync_to_async
 from django.test import Client
 from rest_framework.test import APIClient
 
+from accounts.models import User
 from integrations.models import ApiToken
-from tests.factories import access_token, make_group, make_user
+from tests.factories import access_token, make_group, make_user, person
 from tests.ws import close_code, open_socket, ready_socket, receive
 
 db = database_sync_to_async
@@ -67,7 +68,8 @@ def test_a_bot_is_created_with_a_token_shown_once_and_posts_in_a_group_as_itself
     assert bot["token"].startswith(stored.prefix)
 
     me = with_token(bot["token"]).get("/api/me/").json()
-    assert me == {"id": bot["id"], "username": "ci-bot", "is_bot": True}
+    assert me == {**person(User.objects.get(pk=bot["id"])), "is_bot": True}
+    assert me["display_name"] == bot["display_name"]
     group = make_group(alice, name="ops")
     add = with_token(access_token(alice)).post(
         f"/api/groups/{group.pk}/members/", {"user": bot["id"]}, format="json"
@@ -253,8 +255,7 @@ def test_people_see_which_users_are_bots_and_bots_get_no_browser_page():
     assert [(b["id"], b["is_bot"]) for b in known] == [(bot["id"], True)]
     assert with_token(access_token(make_user("carol"))).get("/api/bots/known/").json() == []
     found = with_token(access_token(bob)).get("/api/users/?search=ci-").json()
-    assert found == [{"id": bot["id"], "username": "ci-bot", "is_bot": True}]
-    from accounts.models import User
+    assert found == [{**person(User.objects.get(pk=bot["id"])), "is_bot": True}]
 
     browser = Client()
     browser.force_login(User.objects.get(pk=bot["id"]))
