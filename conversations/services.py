@@ -67,7 +67,9 @@ def threads_record(*, messages: list[Message]) -> None:
         first = replies[0]
         summary = ThreadSummary.objects.select_for_update().filter(root_id=root_id).first()
         if summary is None:
-            root_seq = Message.objects.filter(pk=root_id).values_list("seq", flat=True).first() or 0
+            root_seq = Message.objects.filter(pk=root_id).values_list("seq", flat=True).first()
+            if root_seq is None:
+                continue  # a reply to an unknown id: no root message to carry a summary
             summary = ThreadSummary(
                 root_id=root_id,
                 conversation_id=first.conversation_id,

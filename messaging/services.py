@@ -403,10 +403,13 @@ def _sender_memberships(requests: list[SendRequest]) -> dict[tuple[int, int], st
         return {(int(cid), int(uid)): kind for cid, uid, kind in cursor.fetchall()}
 
 
-def _reply_parents(requests: list[SendRequest]) -> dict[tuple[int, int], dict[int, Message]]:
+def _reply_parents(
+    requests: list[SendRequest],
+) -> tuple[dict[tuple[int, int], dict[int, Message]], set[int]]:
     """{(conversation, sender): {id: message}} of the messages these requests answer that the
     sender may see: in the same conversation, from the sender's join on (deleted ones too: a
-    tombstone can be answered)."""
+    tombstone can be answered); and the ids asked for that exist at all (an id that exists but
+    is not among the sender's is refused; one that does not exist is "unknown": accepted)."""
     wanted: dict[tuple[int, int], set[int]] = {}
     for request in requests:
         try:
@@ -416,7 +419,7 @@ def _reply_parents(requests: list[SendRequest]) -> dict[tuple[int, int], dict[in
         if reply_to is not None:
             wanted.setdefault((request.conversation_id, request.sender.pk), set()).add(reply_to)
     if not wanted:
-        return {}
+        return {}, set()
     floors = {
         (cid, uid): joined
         for cid, uid, joined in Membership.objects.filter(
@@ -436,7 +439,7 @@ def _reply_parents(requests: list[SendRequest]) -> dict[tuple[int, int], dict[in
             and floor is not None
             and m.seq > floor
         }
-    return parents
+    return parents, {m.pk for m in found}
 
 
 def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
@@ -454,12 +457,14 @@ def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
             results[index] = Forbidden("Only staff can post announcements.", field="conversation")
         else:
             allowed.append(index)
-    parents = _reply_parents([requests[i] for i in allowed])
+    parents, existing = _reply_parents([requests[i] for i in allowed])
     for index in list(allowed):
         request = requests[index]
         reply_to = validate_reply_to(request.reply_to)
-        if reply_to is not None and reply_to not in parents.get(
-            (request.conversation_id, request.sender.pk), {}
+        if (
+            reply_to is not None
+            and reply_to in existing
+            and reply_to not in parents.get((request.conversation_id, request.sender.pk), {})
         ):
             results[index] = BadRequest(
                 "reply_to must be a message of this conversation", field="reply_to"
@@ -483,8 +488,9 @@ def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
     for i in allowed:
         request = requests[i]
         reply_to = validate_reply_to(request.reply_to)
+        # None for an unknown id (the contract accepts it: the reply shows no excerpt).
         parent = (
-            parents[(request.conversation_id, request.sender.pk)][reply_to]
+            parents.get((request.conversation_id, request.sender.pk), {}).get(reply_to)
             if reply_to is not None
             else None
         )
@@ -503,8 +509,8 @@ def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
                 html=rendered.html,
                 mentions=rendered.mentions,
                 mentions_all=rendered.mentions_all,
-                reply_to_id=parent.pk if parent is not None else None,
-                thread_id=(parent.thread_id or parent.pk) if parent is not None else None,
+                reply_to_id=reply_to,
+                thread_id=(parent.thread_id or parent.pk) if parent is not None else reply_to,
                 parent=parent,
                 attachments=tuple(claims[i].refs) if i in claims else (),
             )

@@ -76,18 +76,24 @@ def test_a_reply_quotes_its_parent_and_joins_its_thread(
 
 
 @pytest.mark.django_db
-def test_reply_to_another_conversation_or_nothing_is_refused(client_for):
+def test_reply_to_another_conversation_or_garbage_is_refused_and_an_unknown_id_is_fine(client_for):
     alice, bob, carol = make_users("alice", "bob", "carol")
     group = make_group(alice, bob)
     elsewhere = make_direct(alice, carol)
     foreign = message_send(sender=carol, conversation_id=elsewhere.pk, client_msg_id="c", body="x")
-    for reply_to in (foreign["id"], "999999999", "abc", "-1", True, {"id": 1}):
+    for reply_to in (foreign["id"], "abc", "-1", True, {"id": 1}):
         response = _post(client_for(alice), group, f"a-{reply_to!s:.5}", "hi", reply_to=reply_to)
         assert response.status_code == 400, reply_to
         assert response.json()["field"] == "reply_to"
     assert _history(client_for(alice), group) == {
         m_id: m for m_id, m in _history(client_for(alice), group).items() if not m["sender"]
     }
+    # An unknown id is accepted (the contract's "unknown ... is fine"): nothing to quote.
+    unknown = _post(client_for(alice), group, "a-unknown", "hi", reply_to="999999999")
+    assert unknown.status_code == 201, unknown.json()
+    stored = _history(client_for(bob), group)[unknown.json()["id"]]
+    assert stored["reply_to"] == {"id": "999999999", "seq": None, "sender": None, "excerpt": ""}
+    assert stored["thread"] == "999999999"
     missing = client_for(carol).get(f"/api/conversations/{group.pk}/threads/{foreign['id']}/")
     assert missing.status_code == 404
     not_root = client_for(alice).get(f"/api/conversations/{elsewhere.pk}/threads/1/")
@@ -123,7 +129,7 @@ async def test_replies_over_the_socket_and_summaries_through_changes():
             "conversation": group.pk,
             "client_msg_id": "b2",
             "body": "x",
-            "reply_to": "12345",
+            "reply_to": "12x45",
         }
     )
     _, error = await receive_until(socket, "error")
