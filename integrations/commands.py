@@ -35,7 +35,9 @@ BUILT_IN = {
     "/shrug": "Append ¯\\_(ツ)_/¯ to your message",
     "/topic": "Rename the group (owner and admins): /topic New name",
 }
-SHRUG = "¯\\_(ツ)_/¯"
+# Written in Markdown (bodies are rendered, conversations.markup), so that it shows as
+# ¯\_(ツ)_/¯: a bare "\_" would be read as an escaped underscore and lose the arm.
+SHRUG = "¯\\\\\\_(ツ)\\_/¯"
 # Seconds a registered command's URL has to answer (the caller waits for it).
 COMMAND_TIMEOUT = 5
 

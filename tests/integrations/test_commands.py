@@ -8,6 +8,7 @@ import pytest
 from channels.db import database_sync_to_async
 from rest_framework.test import APIClient
 
+from integrations.commands import SHRUG
 from tests.factories import access_token, make_group, make_user
 from tests.integrations.receiver import http_receiver, signature_valid
 from tests.ws import ready_socket, receive, receive_nothing, receive_until
@@ -56,7 +57,10 @@ def test_me_shrug_and_topic_are_built_in():
     assert me.status_code == 200 and me.json()["ack"]["client_msg_id"] == "me-1"
     assert run(alice, group.pk, "/me waves", cid="me-1").json()["ack"]["duplicate"] is True
     assert run(alice, group.pk, "/shrug no idea").status_code == 200
-    assert bodies(bob, group.pk) == ["_alice waves_", "no idea ¯\\_(ツ)_/¯"]
+    assert bodies(bob, group.pk) == ["_alice waves_", f"no idea {SHRUG}"]
+    # The body is Markdown; what people see keeps the shrug's arm.
+    shown = as_user(bob).get(f"/api/conversations/{group.pk}/messages/").json()["results"][-1]
+    assert shown["html"] == "<p>no idea ¯\\_(ツ)_/¯</p>"
     renamed = run(alice, group.pk, "/topic Release planning")
     assert renamed.status_code == 200 and renamed.json() == {"done": True}
     assert as_user(bob).get(f"/api/groups/{group.pk}/").json()["name"] == "Release planning"
@@ -184,7 +188,7 @@ async def test_commands_over_the_websocket_ephemeral_only_to_the_caller(settings
         )
         _, ack = await receive_until(caller, "ack")
         assert ack["client_msg_id"] == "k2"
-        assert (await receive(other, "message"))["body"] == "¯\\_(ツ)_/¯"
+        assert (await receive(other, "message"))["html"] == "<p>¯\\_(ツ)_/¯</p>"
         await caller.send_json_to(
             {"type": "command", "conversation": group.pk, "text": "/nope", "client_msg_id": "k3"}
         )
