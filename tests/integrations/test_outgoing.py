@@ -203,6 +203,11 @@ def test_a_target_that_turns_private_after_creation_is_refused_at_delivery(eager
     assert entry["status"] == "pending" and entry["last_error"].startswith("refused:")
 
 
+# PostgreSQL only, for the reason given above test_retries_after_a_500_...: on the embedded
+# run's shared-cache test database the delivery thread's write of the bot's reply met the
+# test's polling read and failed at once ("table is locked"), and the eager retry of that was
+# lost with its thread (seen once in CI's embedded run; a real SQLite file waits instead).
+@pytest.mark.postgres
 def test_a_text_answer_is_posted_by_the_webhook_s_bot(eager):
     alice = make_user("alice")
     group = make_group(alice, name="ops")
