@@ -180,7 +180,8 @@ def populate(args: argparse.Namespace) -> None:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO messaging_message (id, conversation_id, seq, sender_id, body,"
-                " created_at, client_msg_id, change_seq) VALUES (%s, %s, %s, %s, %s, %s, %s, 0)",
+                " created_at, client_msg_id, change_seq, html, mentions_all)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, 0, '', false)",
                 [
                     (*row, at.isoformat(), f"b{row[0]}")
                     for row, at in zip(rows, created, strict=True)

@@ -65,11 +65,11 @@ def test_the_search_query_uses_the_gin_index_on_a_realistic_table():
         conversation_ids = [group.pk] + [c.pk for c in others]
         cursor.execute(
             "INSERT INTO messaging_message (id, conversation_id, seq, sender_id, body, created_at,"
-            " change_seq)"
+            " change_seq, html, mentions_all)"
             " SELECT %s + n, (%s::bigint[])[1 + n %% %s], 1000 + n, %s,"
             # Three words of a 3,000-word vocabulary: like chat, most words are uncommon.
             " 'w' || (n * 7 %% 3000) || ' w' || (n * 13 %% 3000) || ' w' || (n * 31 %% 3000),"
-            " now(), 0 FROM generate_series(1, 20000) AS n",
+            " now(), 0, '', false FROM generate_series(1, 20000) AS n",
             [low, conversation_ids, len(conversation_ids), alice.pk],
         )
         cursor.execute("ANALYZE messaging_message")
@@ -181,16 +181,17 @@ def test_a_rare_query_in_a_busy_conversation_reads_a_few_rows_not_the_conversati
         cursor.execute(partitions.create_partition_sql(month))
         cursor.execute(
             "INSERT INTO messaging_message (id, conversation_id, seq, sender_id, body, created_at,"
-            " change_seq) VALUES (%s, %s, 50000, %s, 'zanzibar quokka sighting', now(), 0)",
+            " change_seq, html, mentions_all)"
+            " VALUES (%s, %s, 50000, %s, 'zanzibar quokka sighting', now(), 0, '', false)",
             [planted, busy.pk, alice.pk],
         )
         cursor.execute(
             "INSERT INTO messaging_message (id, conversation_id, seq, sender_id, body, created_at,"
-            " change_seq)"
+            " change_seq, html, mentions_all)"
             " SELECT %s + n, CASE WHEN n <= 15000 THEN %s ELSE (%s::bigint[])[1 + n %% %s] END,"
             " 1000 + n, %s,"
             " 'w' || (n * 7 %% 3000) || ' w' || (n * 13 %% 3000) || ' w' || (n * 31 %% 3000),"
-            " now(), 0 FROM generate_series(1, 21000) AS n",
+            " now(), 0, '', false FROM generate_series(1, 21000) AS n",
             [low, busy.pk, [c.pk for c in quiet], len(quiet), alice.pk],
         )
         cursor.execute(f"ANALYZE {partitions.partition_name(month)}")
