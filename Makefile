@@ -11,13 +11,14 @@ PORT ?= 8000
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt clients/python/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e ./clients/python
 	touch $@
 
-install: $(VENV)/.installed ## Create the virtualenv and install requirements.txt
+install: $(VENV)/.installed ## Create the virtualenv, install requirements.txt and the Python SDK (clients/python)
 
 migrate: install ## Apply database migrations
 	$(PY) manage.py migrate --noinput

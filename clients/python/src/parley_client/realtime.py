@@ -81,7 +81,7 @@ def http_url(url: str) -> str:
 class Session:
     """One connection's life: where, when it opened, when and how it ended."""
 
-    url: str
+    url: str  # the server URL as given to the Client
     opened: float  # time.monotonic()
     closed: float | None = None
     code: int | None = None
@@ -152,6 +152,7 @@ class Client:
         urls = [url] if isinstance(url, str) else list(url)
         if not urls:
             raise ValueError("give at least one server URL")
+        self.servers = urls  # as given (Session.url is one of them)
         self.urls = [websocket_url(u) for u in urls]
         self.http_url = http_url(urls[0])
         self.token = token
@@ -525,7 +526,7 @@ class Client:
                 failure = error
             else:
                 failure = None  # type: ignore[assignment]
-                session = Session(url=self.urls[index % len(self.urls)], opened=time.monotonic())
+                session = Session(self.servers[index % len(self.servers)], time.monotonic())
                 self.sessions.append(session)
                 try:
                     await self._serve(ws, session)
