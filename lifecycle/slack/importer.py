@@ -205,6 +205,11 @@ class SlackImporter:
             self.users[slack_id] = user.pk
             if index % 200 == 0:
                 self.progress({"stage": "users", "done": index, "total": len(self.export.users)})
+        for entry in self.export.users:
+            # A bot user's messages name its bot_id (profile.bot_id), not its user id.
+            bot_id = (entry.get("profile") or {}).get("bot_id")
+            if isinstance(bot_id, str) and bot_id and entry["id"] in self.users:
+                self.users.setdefault(bot_id, self.users[entry["id"]])
         for slack_id, object_id in _mapping(SlackMapping.Kind.BOT).items():
             self.users.setdefault(slack_id, object_id)
         self.usernames = dict(
