@@ -237,12 +237,15 @@ def _policies() -> dict[int, ConversationRetention]:
     return {p.conversation_id: p for p in ConversationRetention.objects.all()}
 
 
-def _partitions_drop(*, now: datetime, policies: dict[int, ConversationRetention]) -> list[str]:
+def _partitions_drop(
+    *, now: datetime, policies: dict[int, ConversationRetention]
+) -> tuple[list[str], int]:
     """Drops whole monthly partitions whose every conversation has expired past the month's
-    end (PostgreSQL). Returns the partitions dropped."""
+    end (PostgreSQL). Returns the partitions dropped and the messages they held."""
     if not partitions.is_partitioned(connection):
-        return []
+        return [], 0
     dropped = []
+    rows = 0
     for partition in partitions.partitions_list():
         if partition.rows == 0 or partition.high > message_id_floor(now):
             continue
@@ -284,7 +287,8 @@ def _partitions_drop(*, now: datetime, policies: dict[int, ConversationRetention
             history_cache.history_cache_invalidate(conversation_id)
         logger.info("retention dropped partition %s (%d messages)", partition.name, partition.rows)
         dropped.append(partition.name)
-    return dropped
+        rows += partition.rows
+    return dropped, rows
 
 
 def retention_apply(
@@ -295,14 +299,13 @@ def retention_apply(
     now = now or timezone.now()
     progress = progress or (lambda **_: None)
     policies = _policies()
-    dropped = _partitions_drop(now=now, policies=policies)
+    dropped, total = _partitions_drop(now=now, policies=policies)
     if server_retention_days() is not None:
         candidates = Conversation.objects.values_list("pk", flat=True).order_by("pk")
     else:
         candidates = sorted(cid for cid, p in policies.items() if effective_days(p) is not None)
     candidates = list(candidates)
     trimmed: dict[str, int] = {}
-    total = 0
     for index, conversation_id in enumerate(candidates):
         days = effective_days(policies.get(conversation_id))
         if days is not None:
