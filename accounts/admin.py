@@ -38,17 +38,6 @@ class ParleyUserCreationForm(AdminUserCreationForm):
 class ParleyUserAdmin(UserAdmin):
     form = ParleyUserChangeForm
     add_form = ParleyUserCreationForm
-    actions = ["delete_accounts"]
-
-    @admin.action(description="Delete accounts (deactivate now, then anonymise)")
-    def delete_accounts(self, request, queryset) -> None:  # type: ignore[no-untyped-def]
-        from lifecycle.deletion import account_delete_request  # issue 22
-
-        count = 0
-        for user in queryset.filter(is_active=True).exclude(pk=request.user.pk):
-            account_delete_request(user=user, actor=request.user)
-            count += 1
-        self.message_user(request, f"{count} accounts deactivated; anonymising in the background.")
 
 
 _admin_has_permission = admin.site.has_permission

@@ -1,6 +1,30 @@
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
+from accounts.models import User
+from moderation.admin import ModerationUserAdmin
+
+from .deletion import account_delete_request
 from .models import ConversationRetention, Job, SlackMapping
+
+# The user admin gains "Delete accounts" next to moderation's ban actions.
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class LifecycleUserAdmin(ModerationUserAdmin):
+    actions = [*ModerationUserAdmin.actions, "delete_accounts"]
+
+    @admin.action(description="Delete accounts (deactivate now, then anonymise)")
+    def delete_accounts(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        count = 0
+        for user in queryset.filter(is_active=True).exclude(pk=request.user.pk):
+            account_delete_request(user=user, actor=request.user)  # type: ignore[arg-type]
+            count += 1
+        self.message_user(
+            request, f"{count} accounts deactivated; anonymising in the background (Jobs)."
+        )
 
 
 @admin.register(Job)

@@ -72,7 +72,7 @@ def account_delete_request(
                 "Confirm with your current password or a two-factor code.",
                 field="code" if code and not password else "password",
             )
-    if user.username.startswith("deleted-") and not user.is_active:
+    if Job.objects.filter(kind=Job.Kind.ACCOUNT_DELETE, user=user).exists():
         raise NotFound("The account is already deleted.", field="user")
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(is_active=False)
