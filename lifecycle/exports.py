@@ -136,37 +136,50 @@ class ExportZip:
         self.zip.close()
 
 
-def _user_ref(user: User | None, cache: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
-    if user is None:
-        return None
-    if user.pk not in cache:
-        cache[user.pk] = {
-            "id": user.pk,
-            "username": user.username,
-            "display_name": user.display_name or user.username,
-        }
-    return cache[user.pk]
+FIELDS = (
+    "id",
+    "conversation_id",
+    "seq",
+    "sender_id",
+    "body",
+    "html",
+    "created_at",
+    "edited_at",
+    "deleted_at",
+    "system",
+    "reply_to_id",
+    "thread_id",
+)
+
+
+def _senders(ids: set[int], cache: dict[int, dict[str, Any]]) -> None:
+    missing = ids - cache.keys()
+    for pk, username, display_name in User.objects.filter(pk__in=missing).values_list(
+        "pk", "username", "display_name"
+    ):
+        cache[pk] = {"id": pk, "username": username, "display_name": display_name or username}
 
 
 def message_pages(
     *, conversation_id: int | None = None, sender_id: int | None = None
 ) -> Iterator[list[dict[str, Any]]]:
     """Messages as export records, a page at a time, by keyset (never an OFFSET, never all
-    rows at once): one conversation in seq order, or one sender's in id order."""
+    rows at once): one conversation in seq order, or one sender's in id order. Plain rows,
+    not model instances: a 100,000-message export reads every row twice (JSON and HTML)."""
     users: dict[int, dict[str, Any]] = {}
     cursor = 0 if conversation_id is not None else -(2**63)
     while True:
-        query = Message.objects.select_related("sender")
         if conversation_id is not None:
-            rows = list(
-                query.filter(conversation_id=conversation_id, seq__gt=cursor).order_by("seq")[:PAGE]
-            )
+            query = Message.objects.filter(conversation_id=conversation_id, seq__gt=cursor)
+            rows = list(query.order_by("seq").values_list(*FIELDS)[:PAGE])
         else:
-            rows = list(query.filter(sender_id=sender_id, id__gt=cursor).order_by("id")[:PAGE])
+            query = Message.objects.filter(sender_id=sender_id, id__gt=cursor)
+            rows = list(query.order_by("id").values_list(*FIELDS)[:PAGE])
         if not rows:
             return
-        cursor = rows[-1].seq if conversation_id is not None else rows[-1].pk
-        ids = [m.pk for m in rows]
+        cursor = rows[-1][2] if conversation_id is not None else rows[-1][0]
+        ids = [row[0] for row in rows]
+        _senders({row[3] for row in rows if row[3] is not None}, users)
         reactions: dict[int, list[dict[str, Any]]] = {}
         for message_id, emoji, user_id in Reaction.objects.filter(message_id__in=ids).values_list(
             "message_id", "emoji", "user_id"
@@ -184,22 +197,35 @@ def message_pages(
             )
         yield [
             {
-                "id": str(m.pk),
-                "conversation": m.conversation_id,
-                "seq": m.seq,
-                "sender": _user_ref(m.sender, users),
-                "body": m.body,
-                "html": m.html,
-                "created_at": m.created_at.isoformat(),
-                "edited_at": m.edited_at.isoformat() if m.edited_at else None,
-                "deleted": m.deleted_at is not None,
-                "system": m.system,
-                "reply_to": str(m.reply_to_id) if m.reply_to_id else None,
-                "thread": str(m.thread_id) if m.thread_id else None,
-                "reactions": reactions.get(m.pk, []),
-                "attachments": files.get(m.pk, []),
+                "id": str(pk),
+                "conversation": conversation,
+                "seq": seq,
+                "sender": users.get(sender) if sender is not None else None,
+                "body": body,
+                "html": html,
+                "created_at": created_at.isoformat(),
+                "edited_at": edited_at.isoformat() if edited_at else None,
+                "deleted": deleted_at is not None,
+                "system": system,
+                "reply_to": str(reply_to) if reply_to else None,
+                "thread": str(thread) if thread else None,
+                "reactions": reactions.get(pk, []),
+                "attachments": files.get(pk, []),
             }
-            for m in rows
+            for (
+                pk,
+                conversation,
+                seq,
+                sender,
+                body,
+                html,
+                created_at,
+                edited_at,
+                deleted_at,
+                system,
+                reply_to,
+                thread,
+            ) in rows
         ]
         del rows
 
