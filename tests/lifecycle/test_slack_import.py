@@ -275,3 +275,23 @@ def test_only_staff_import_and_only_zips(staff, client_for, user):
 def test_slack_import_error_names_file_and_entry():
     error = SlackImportError("ts is missing", file="general/2025-03-10.json", entry=3)
     assert str(error) == "general/2025-03-10.json, entry 3: ts is missing"
+
+
+def test_ids_of_messages_before_the_id_epoch_still_say_their_month():
+    from lifecycle.slack.importer import imported_message_id, slack_time
+
+    moment = slack_time("1558000000.123456")  # May 2019, before 2024-01-01
+    taken: set[int] = set()
+    first, second = imported_message_id(moment, taken), imported_message_id(moment, taken)
+    assert first != second
+    for message_id in (first, second):
+        assert message_id_time(message_id).strftime("%Y-%m-%d") == "2019-05-16"
+
+
+def test_slack_markup_outside_code_only():
+    from lifecycle.slack.markup import slack_to_markdown
+
+    text = "*a* _b_ ~c~ <mailto:x@example.com|x@example.com> <!here> ```*keep* <b>``` &lt;3"
+    assert slack_to_markdown(text, username_of=lambda _: None, channel_name_of=lambda _: None) == (
+        "**a** _b_ ~~c~~ [x@example.com](mailto:x@example.com) @all ```*keep* <b>``` <3"
+    )
