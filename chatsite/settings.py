@@ -336,7 +336,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"GroupRoleEnum": "messaging.models.Membership.Role"},
+    "ENUM_NAME_OVERRIDES": {
+        "GroupRoleEnum": "messaging.models.Membership.Role",
+        "JobStatusEnum": "lifecycle.models.Job.Status",
+    },
     # chatsite.converters.DatabaseIdConverter: ids in paths are 64-bit database integers.
     "PATH_CONVERTER_OVERRIDES": {
         "dbid": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1}

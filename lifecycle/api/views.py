@@ -27,7 +27,10 @@ EXPORTS = [Job.Kind.EXPORT_USER, Job.Kind.EXPORT_CONVERSATION]
 
 class JobSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    kind = serializers.ChoiceField(choices=Job.Kind.choices)
+    # Not an enum in the schema: the conversation's `kind` enum has that field name already.
+    kind = serializers.CharField(
+        help_text="import_slack, export_user, export_conversation, account_delete or retention"
+    )
     status = serializers.ChoiceField(choices=Job.Status.choices)
     progress = serializers.DictField(
         help_text="How far it is: stage, done, total (and for imports the current channel)"
