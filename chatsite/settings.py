@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "previews",
     "integrations",
     "notifications",
+    "lifecycle",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -274,6 +275,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.email_digests_send",
         "schedule": 60.0,
     },
+    # Retention (lifecycle/retention.py): messages past their conversation's retention, and
+    # exports past their 7 days.
+    "retention-apply": {
+        "task": "lifecycle.tasks.retention_apply",
+        "schedule": crontab(minute=37, hour=2),
+    },
+    "exports-expire": {
+        "task": "lifecycle.tasks.exports_expire",
+        "schedule": crontab(minute=53),
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -325,7 +336,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"GroupRoleEnum": "messaging.models.Membership.Role"},
+    "ENUM_NAME_OVERRIDES": {
+        "GroupRoleEnum": "messaging.models.Membership.Role",
+        "JobStatusEnum": "lifecycle.models.Job.Status",
+    },
     # chatsite.converters.DatabaseIdConverter: ids in paths are 64-bit database integers.
     "PATH_CONVERTER_OVERRIDES": {
         "dbid": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1}
@@ -596,6 +610,21 @@ PARLEY_PUBLIC_URL = env_str("PARLEY_PUBLIC_URL", "http://localhost:8000").rstrip
 PASSWORD_RESET_TIMEOUT = env_int("PARLEY_PASSWORD_RESET_TIMEOUT", 3600)
 # Seconds an email-verification link works.
 PARLEY_EMAIL_VERIFY_MAX_AGE = env_int("PARLEY_EMAIL_VERIFY_MAX_AGE", 3 * 24 * 3600)
+
+# --- Data lifecycle (lifecycle/; docs/operations.md, "Data lifecycle") ----------------------
+# Days messages are kept everywhere unless a conversation says otherwise; 0 keeps them forever.
+PARLEY_RETENTION_DAYS = env_int("PARLEY_RETENTION_DAYS", 0)
+# Messages deleted per statement by the retention task (short transactions, no long locks).
+PARLEY_RETENTION_BATCH = env_int("PARLEY_RETENTION_BATCH", 1000)
+# A deleted account's messages: kept, shown as "Deleted user" (false), or deleted (true).
+PARLEY_DELETE_USER_MESSAGES = env_bool("PARLEY_DELETE_USER_MESSAGES", False)
+# Days an export's download link works.
+PARLEY_EXPORT_DAYS = env_int("PARLEY_EXPORT_DAYS", 7)
+# Slack imports: the largest zip accepted, the most bytes its files may unpack to, and the
+# highest compression ratio of one file (beyond it the zip is treated as a zip bomb).
+PARLEY_IMPORT_MAX_BYTES = env_int("PARLEY_IMPORT_MAX_BYTES", 2 * 1024**3)
+PARLEY_IMPORT_MAX_UNPACKED_BYTES = env_int("PARLEY_IMPORT_MAX_UNPACKED_BYTES", 8 * 1024**3)
+PARLEY_IMPORT_MAX_RATIO = env_int("PARLEY_IMPORT_MAX_RATIO", 200)
 
 # --- Notification levels and email digests (notifications/) ---------------------------------
 # Groups with more members than this default to notify = "mentions".

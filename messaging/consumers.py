@@ -43,6 +43,7 @@ from chatsite.asyncdb import db_hop
 from conversations.services import reaction_set
 from integrations.commands import command_run
 from integrations.websocket import frame_allowed
+from lifecycle.selectors import message_history_page
 from presence.services import (
     presence_connect,
     presence_disconnect,
@@ -392,7 +393,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
         conversation_id = int_field(frame, "conversation", minimum=1)
         after_seq = int_field(frame, "after_seq", minimum=0)
         limit = int_field(frame, "limit", minimum=1, required=False) or MAX_PAGE
-        page, has_more, last_seq = await db_hop(message_history)(
+        page, has_more, last_seq, first_seq = await db_hop(message_history_page)(
             user_id=self.user.pk,
             conversation_id=conversation_id,
             after_seq=after_seq,
@@ -416,6 +417,8 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
                 "conversation": conversation_id,
                 "last_seq": done_seq,
                 "has_more": has_more,
+                # Where history starts (retention deleted what was before it): docs/protocol.md
+                "first_seq": first_seq,
             }
         )
 

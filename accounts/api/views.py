@@ -16,6 +16,7 @@ from accounts.services import (
     user_tokens_revoke,
 )
 from accounts.twofactor import login_ephemeral, twofactor_enabled
+from lifecycle.api import views as lifecycle_views
 from messaging.api.serializers import ErrorSerializer
 from protection.throttles import LoginThrottle, RegisterThrottle
 
@@ -39,6 +40,11 @@ class MeView(APIView):
     @extend_schema(responses=UserSerializer)
     def get(self, request: Request) -> Response:
         return Response(UserSerializer(request.user).data)
+
+    # Account deletion lives in the lifecycle app (issue 22); this path is the contract's.
+    @lifecycle_views.me_delete_schema
+    def delete(self, request: Request) -> Response:
+        return lifecycle_views.me_delete(request)
 
 
 class UserSearchQuerySerializer(serializers.Serializer):

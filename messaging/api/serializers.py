@@ -103,6 +103,10 @@ class MessagePageSerializer(serializers.Serializer):
     results = MessageSerializer(many=True)
     has_more = serializers.BooleanField(help_text="More messages exist in the direction paged")
     last_seq = serializers.IntegerField(help_text="The conversation's highest seq")
+    first_seq = serializers.IntegerField(
+        help_text="The lowest seq history still holds: retention deleted what was before it "
+        "(1 until then)"
+    )
 
 
 class SendSerializer(serializers.Serializer):

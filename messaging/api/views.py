@@ -4,12 +4,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from lifecycle.selectors import message_history_page
 from messaging.errors import BadRequest
 from messaging.selectors import (
     MAX_PAGE,
     conversation_summaries,
     message_changes,
-    message_history,
 )
 from messaging.services import (
     conversation_direct_open,
@@ -94,14 +94,16 @@ class MessageListView(APIView):
     def get(self, request: Request, conversation_id: int) -> Response:
         query = HistoryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        page, has_more, last_seq = message_history(
+        page, has_more, last_seq, first_seq = message_history_page(
             user_id=request.user.pk,
             conversation_id=conversation_id,
             after_seq=query.validated_data.get("after_seq"),
             before_seq=query.validated_data.get("before_seq"),
             limit=query.validated_data["limit"],
         )
-        return Response({"results": page, "has_more": has_more, "last_seq": last_seq})
+        return Response(
+            {"results": page, "has_more": has_more, "last_seq": last_seq, "first_seq": first_seq}
+        )
 
     @extend_schema(
         request=MessageSendSerializer,

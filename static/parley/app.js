@@ -823,6 +823,7 @@ function openConversation(conv) {
     pinsFor(null);
     setHistoryStatus("");
     renderSidebar();
+    document.dispatchEvent(new CustomEvent("parley:conversation-opened", { detail: null }));
     return;
   }
   renderHeader();
@@ -839,6 +840,7 @@ function openConversation(conv) {
   else markRead(conv);
   renderSidebar();
   if (!readOnly) $("composer-input").focus();
+  document.dispatchEvent(new CustomEvent("parley:conversation-opened", { detail: { id: conv.id, kind: conv.kind } }));
 }
 
 function renderHeader() {

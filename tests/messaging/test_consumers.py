@@ -266,6 +266,7 @@ async def test_reconnect_and_sync_gets_exactly_the_missed_messages_in_order():
         "conversation": direct.pk,
         "last_seq": 7,
         "has_more": False,
+        "first_seq": 1,
     }
 
     # Paged: limit 2 says where to continue.
