@@ -15,6 +15,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from . import redis_url
 from .env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -179,6 +180,11 @@ REDIS_POOL = env_int("REDIS_POOL", 1000)
 # every server process must list the same URLs in the same order. Shared state (presence,
 # rate limits, cache, Celery) stays on REDIS_URL. Empty: REDIS_URL alone.
 REDIS_SHARD_URLS = env_list("REDIS_SHARD_URLS", [REDIS_URL] if REDIS_URL else [])
+# Each of these may be a Sentinel address, `redis+sentinel://h1:26379,h2:26379/<master>/<db>`
+# (chatsite/redis_url.py, docs/operations.md "High availability"): every client then asks the
+# sentinels for the primary and follows failovers. A bad address stops the start-up here.
+for _url in [REDIS_URL, *REDIS_SHARD_URLS] if REDIS_URL else []:
+    redis_url.validate(_url)
 # Async Redis connections of the realtime tier (channel layer, fan-out subscriptions) run with
 # no socket timeout. redis-py 8 defaults to 5 s, and any timeout sends each command through
 # asyncio.wait_for, which on Python 3.11 loses a cancellation that arrives as the write completes
@@ -207,7 +213,10 @@ if REDIS_URL:
             "CONFIG": {
                 # A dict host lets us size the connection pool: redis-py caps a pool at 100
                 # connections by default, which many simultaneous handshakes exhaust.
-                "hosts": [{"address": url, **REALTIME_REDIS_OPTIONS} for url in REDIS_SHARD_URLS],
+                "hosts": [
+                    redis_url.channel_layer_host(url, **REALTIME_REDIS_OPTIONS)
+                    for url in REDIS_SHARD_URLS
+                ],
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "parley"),
                 "capacity": env_int("CHANNEL_CAPACITY", 1000),
                 "expiry": 60,
@@ -223,7 +232,10 @@ if REDIS_URL:
             "KEY_PREFIX": "parley",
         }
     }
-    CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+    # A Sentinel address becomes kombu's `sentinel://` transport with its `master_name`.
+    CELERY_BROKER_URL, _broker_options = redis_url.celery_broker(
+        env_str("CELERY_BROKER_URL", REDIS_URL)
+    )
     CELERY_TASK_ALWAYS_EAGER = False
 else:
     CHANNEL_LAYERS = {
@@ -233,7 +245,7 @@ else:
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_URL, _broker_options = "memory://", {}
     CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -249,6 +261,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # How often a worker sweeps for such tasks: about a quarter of the timeout, at most 100 s.
     "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 40)),
     "unacked_restore_throttle": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 40)),
+    **_broker_options,
 }
 CELERY_BEAT_SCHEDULE = {
     "partitions-ensure": {

@@ -128,9 +128,10 @@ class DaphneServer:
 class RedisInstance:
     """A private redis-server on its own port; kill() and start() again keep the port."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, replica_of: int | None = None) -> None:
         self.port = free_port()
         self.directory = directory
+        self.replica_of = replica_of  # the primary's port, for a replica
         self.process: subprocess.Popen | None = None
 
     @property
@@ -143,6 +144,8 @@ class RedisInstance:
                 *(shutil.which("redis-server") or "redis-server", "--port", str(self.port)),
                 *("--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
                 *("--maxclients", "10000", "--dir", str(self.directory)),
+                *(("--replicaof", "127.0.0.1", str(self.replica_of)) if self.replica_of else ()),
+                *("--dbfilename", f"dump-{self.port}.rdb"),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -170,6 +173,10 @@ class RedisInstance:
     def client(self) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
 
+    def role(self) -> str:
+        with self.client() as client:
+            return client.info("replication")["role"]
+
     def connected_clients(self) -> int:
         with self.client() as client:
             return int(client.info("clients")["connected_clients"]) - 1  # not this one
@@ -177,6 +184,77 @@ class RedisInstance:
     def keys(self, pattern: str) -> list[bytes]:
         with self.client() as client:
             return list(client.scan_iter(pattern, count=1000))
+
+
+class SentinelSet:
+    """Debian's redis-sentinel, `count` of them, watching one primary as `master_name` with
+    short timeouts (down after 1 s, quorum 2): each on its own port and config file."""
+
+    def __init__(
+        self, directory: Path, primary_port: int, *, count: int = 3, master_name: str = "mymaster"
+    ) -> None:
+        self.directory = directory
+        self.primary_port = primary_port
+        self.master_name = master_name
+        self.down_after_ms = 1000
+        self.failover_timeout_ms = 5000
+        self.ports = [free_port() for _ in range(count)]
+        self.processes: list[subprocess.Popen] = []
+
+    def url(self, db: int = 0) -> str:
+        hosts = ",".join(f"127.0.0.1:{port}" for port in self.ports)
+        return f"redis+sentinel://{hosts}/{self.master_name}/{db}"
+
+    def start(self) -> "SentinelSet":
+        binary = shutil.which("redis-sentinel") or "/usr/bin/redis-sentinel"
+        for port in self.ports:
+            config = self.directory / f"sentinel-{port}.conf"
+            config.write_text(
+                f"port {port}\nbind 127.0.0.1\ndaemonize no\ndir {self.directory}\n"
+                f"sentinel monitor {self.master_name} 127.0.0.1 {self.primary_port} 2\n"
+                f"sentinel down-after-milliseconds {self.master_name} {self.down_after_ms}\n"
+                f"sentinel failover-timeout {self.master_name} {self.failover_timeout_ms}\n"
+                f"sentinel parallel-syncs {self.master_name} 1\n"
+            )
+            self.processes.append(
+                subprocess.Popen(
+                    [binary, str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
+            )
+        deadline = time.monotonic() + 15
+        while not all(self._sees_primary(port) for port in self.ports):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the sentinels did not come up")
+            time.sleep(0.1)
+        return self
+
+    def _sees_primary(self, port: int) -> bool:
+        with contextlib.suppress(redis.RedisError):
+            with redis.Redis(host="127.0.0.1", port=port, socket_timeout=1) as client:
+                return client.sentinel_get_master_addr_by_name(self.master_name) is not None
+        return False
+
+    def primary_port_now(self) -> int | None:
+        """The primary's port as the majority of the sentinels see it."""
+        seen: list[int] = []
+        for port in self.ports:
+            with contextlib.suppress(redis.RedisError):
+                with redis.Redis(host="127.0.0.1", port=port, socket_timeout=1) as client:
+                    address = client.sentinel_get_master_addr_by_name(self.master_name)
+                    if address:
+                        seen.append(int(address[1]))
+        for candidate in set(seen):
+            if seen.count(candidate) * 2 > len(self.ports):
+                return candidate
+        return None
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
 
 
 class TcpProxy:
