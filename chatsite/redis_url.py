@@ -116,6 +116,20 @@ def validate(url: str) -> str:
     return url
 
 
+def split_urls(raw: str) -> list[str]:
+    """A comma-separated list of Redis addresses (REDIS_SHARD_URLS), where a Sentinel address
+    has commas of its own: a piece without a scheme continues the address before it."""
+    urls: list[str] = []
+    for piece in (p.strip() for p in raw.split(",")):
+        if not piece:
+            continue
+        if "://" not in piece and urls:
+            urls[-1] = f"{urls[-1]},{piece}"
+        else:
+            urls.append(piece)
+    return urls
+
+
 def sync_client(url: str, **options: Any) -> redis.Redis:
     """A redis-py client of `url`'s primary; `options` go to its connections and pool."""
     if not is_sentinel(url):
@@ -166,7 +180,9 @@ def celery_broker(url: str) -> tuple[str, dict[str, Any]]:
     auth = ""
     if target.password is not None:
         auth = f"{target.username or ''}:{target.password}@"
-    broker = ";".join(f"sentinel://{auth}{host}:{port}/{target.db}" for host, port in target.sentinels)
+    broker = ";".join(
+        f"sentinel://{auth}{host}:{port}/{target.db}" for host, port in target.sentinels
+    )
     options: dict[str, Any] = {"master_name": target.master_name}
     if target.password is not None:
         options["sentinel_kwargs"] = {"password": target.password}

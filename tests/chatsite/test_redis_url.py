@@ -60,3 +60,13 @@ def test_each_library_gets_the_sentinels_in_its_own_shape():
     assert options == {"master_name": "mymaster", "sentinel_kwargs": {"password": "pw"}}
     client = redis_url.sync_client(url)
     assert client.connection_pool.service_name == "mymaster"
+
+
+def test_a_list_of_shards_keeps_each_sentinel_address_whole():
+    raw = "redis+sentinel://a:26379,b:26379/one/0, redis://c:6379/1,redis+sentinel://d/two"
+    assert redis_url.split_urls(raw) == [
+        "redis+sentinel://a:26379,b:26379/one/0",
+        "redis://c:6379/1",
+        "redis+sentinel://d/two",
+    ]
+    assert redis_url.split_urls("") == []

@@ -229,20 +229,24 @@ class SentinelSet:
         return self
 
     def _sees_primary(self, port: int) -> bool:
-        with contextlib.suppress(redis.RedisError):
-            with redis.Redis(host="127.0.0.1", port=port, socket_timeout=1) as client:
-                return client.sentinel_get_master_addr_by_name(self.master_name) is not None
+        with (
+            contextlib.suppress(redis.RedisError),
+            redis.Redis(host="127.0.0.1", port=port, socket_timeout=1) as client,
+        ):
+            return client.sentinel_get_master_addr_by_name(self.master_name) is not None
         return False
 
     def primary_port_now(self) -> int | None:
         """The primary's port as the majority of the sentinels see it."""
         seen: list[int] = []
         for port in self.ports:
-            with contextlib.suppress(redis.RedisError):
-                with redis.Redis(host="127.0.0.1", port=port, socket_timeout=1) as client:
-                    address = client.sentinel_get_master_addr_by_name(self.master_name)
-                    if address:
-                        seen.append(int(address[1]))
+            with (
+                contextlib.suppress(redis.RedisError),
+                redis.Redis(host="127.0.0.1", port=port, socket_timeout=1) as client,
+            ):
+                address = client.sentinel_get_master_addr_by_name(self.master_name)
+                if address:
+                    seen.append(int(address[1]))
         for candidate in set(seen):
             if seen.count(candidate) * 2 > len(self.ports):
                 return candidate
