@@ -36,6 +36,7 @@ from django.conf import settings
 
 from chatsite import metrics
 from chatsite.redis import shard_clients
+from chatsite.redis_url import async_client
 
 logger = logging.getLogger(__name__)
 
@@ -199,7 +200,7 @@ class Hub:
     async def _ensure_pubsub(self, subscription: Subscription) -> aioredis.client.PubSub:
         if subscription.pubsub is None:
             if subscription.redis is None:
-                subscription.redis = aioredis.from_url(
+                subscription.redis = async_client(
                     subscription.url,
                     health_check_interval=30,
                     # See REALTIME_REDIS_OPTIONS: with a socket timeout, a cancellation can be lost.

@@ -7,6 +7,7 @@ from django.db.models.functions import Coalesce, Greatest
 
 from accounts.events import public_user
 from accounts.selectors import PUBLIC_USER_FIELDS
+from chatsite.db import replicas
 from conversations.models import ConversationChange, Mention
 from conversations.state import with_conversation_state
 from previews.selectors import with_previews
@@ -270,12 +271,13 @@ def newest_page(
     # One more than the page, to tell whether older messages exist.
     size = max(limit, settings.PARLEY_HISTORY_CACHE_SIZE) + 1
     newest, older = messages_before(conversation_id=conversation_id, before_seq=None, limit=size)
-    history_cache.page_store(
-        conversation_id=conversation_id,
-        generation_seen=generation,
-        messages=newest,
-        complete=not older,
-    )
+    if not replicas.reading_from_replica():  # a lagging replica's page may predate an edit
+        history_cache.page_store(
+            conversation_id=conversation_id,
+            generation_seen=generation,
+            messages=newest,
+            complete=not older,
+        )
     answered = history_cache.answer(newest, complete=not older, floor_seq=floor_seq, limit=limit)
     if answered is not None:
         return answered

@@ -16,6 +16,7 @@ from accounts.services import (
     user_tokens_revoke,
 )
 from accounts.twofactor import login_ephemeral, twofactor_enabled
+from chatsite.db.replicas import replica_reads
 from lifecycle.api import views as lifecycle_views
 from messaging.api.serializers import ErrorSerializer
 from protection.throttles import LoginThrottle, RegisterThrottle
@@ -67,8 +68,10 @@ class UserSearchView(APIView):
     def get(self, request: Request) -> Response:
         query = UserSearchQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        users = user_search(query=query.validated_data["search"], exclude_id=request.user.pk)
-        return Response(UserSerializer(users, many=True).data)
+        with replica_reads(user_id=request.user.pk):  # a directory tolerates the replica's lag
+            users = user_search(query=query.validated_data["search"], exclude_id=request.user.pk)
+            data = UserSerializer(users, many=True).data
+        return Response(data)
 
 
 class LoginSerializer(TokenObtainPairSerializer):

@@ -1,9 +1,12 @@
+from contextlib import nullcontext
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chatsite.db.replicas import replica_reads
 from lifecycle.selectors import message_history_page
 from messaging.errors import BadRequest
 from messaging.selectors import (
@@ -94,13 +97,18 @@ class MessageListView(APIView):
     def get(self, request: Request, conversation_id: int) -> Response:
         query = HistoryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        page, has_more, last_seq, first_seq = message_history_page(
-            user_id=request.user.pk,
-            conversation_id=conversation_id,
-            after_seq=query.validated_data.get("after_seq"),
-            before_seq=query.validated_data.get("before_seq"),
-            limit=query.validated_data["limit"],
-        )
+        after_seq = query.validated_data.get("after_seq")
+        # Pages of history may come from a replica (never older than the reader's own last
+        # write); `after_seq` is catching up, read from the primary like `sync`.
+        reads = replica_reads(user_id=request.user.pk) if after_seq is None else nullcontext()
+        with reads:
+            page, has_more, last_seq, first_seq = message_history_page(
+                user_id=request.user.pk,
+                conversation_id=conversation_id,
+                after_seq=after_seq,
+                before_seq=query.validated_data.get("before_seq"),
+                limit=query.validated_data["limit"],
+            )
         return Response(
             {"results": page, "has_more": has_more, "last_seq": last_seq, "first_seq": first_seq}
         )
