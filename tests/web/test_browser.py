@@ -393,10 +393,13 @@ def test_editing_and_deleting_own_messages(open_page, base_url):
         expect(edited.locator(".body")).to_have_text("final text")
         expect(edited.locator(".edited")).to_have_text("(edited)")
 
-    on_alice.once("dialog", lambda dialog: dialog.accept())
     on_alice.locator("#messages li.message").filter(has_text="to be removed").get_by_role(
         "button", name="Delete this message"
     ).click()
+    # The page's own confirmation (not the browser's): focus starts on Cancel.
+    confirm = on_alice.get_by_role("alertdialog", name="Delete this message?")
+    expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()
+    confirm.get_by_role("button", name="Delete").click()
     for page in (on_alice, on_bob):
         expect(page.locator("#messages li.message.deleted .body")).to_have_text(
             "This message was deleted"
