@@ -66,7 +66,10 @@ client.on("ready", onReady);
 client.on("message", onMessage);
 client.on("ack", onAck);
 client.on("failed", (entry) => refresh(conversations.get(entry.conversation)));
-client.on("outbox", () => current && refresh(current));
+client.on("outbox", () => {
+  if (current) refresh(current);
+  if (!client.isReady) showConnectionState(client.connection.state, null);
+});
 client.on("synced", (id) => refresh(conversations.get(id)));
 client.on("state", showConnectionState);
 
@@ -650,6 +653,7 @@ async function loadOlder(conv) {
       `/api/conversations/${conv.id}/messages/?before_seq=${oldest}&limit=${PAGE}`,
     );
     for (const message of page.results) ingest(conv, message);
+    if (page.results.length && conv.windowSeq != null) conv.windowSeq = Math.min(conv.windowSeq, page.results[0].seq);
     conv.hasOlder = page.has_more;
     setHistoryStatus(conv.hasOlder ? "" : "This is the beginning of the conversation.");
   } catch (error) {
@@ -792,6 +796,11 @@ function openConversation(conv) {
   setHistoryStatus("");
   // "New messages" above the first unread, for as long as the conversation stays open.
   conv.dividerSeq = conv.unread > 0 ? conv.readSeq : null;
+  conv.windowSeq = null; // the newest WINDOW messages; the divider's context below
+  if (conv.dividerSeq !== null) {
+    const seqs = sortedSeqs(conv);
+    if (seqs.length > WINDOW) conv.windowSeq = Math.min(seqs[seqs.length - WINDOW], conv.dividerSeq - AROUND);
+  }
   renderMessages();
   scrollToBottom();
   if (!conv.historyLoaded) loadNewest(conv);
@@ -829,15 +838,55 @@ function renderHeader() {
   $("conversation-title").setAttribute("dir", "auto");
 }
 
+// State changed: render once in the next animation frame, however many frames arrived (a sync
+// of 500 messages is one render, not 500). Hidden tabs get no animation frames: a short timer
+// keeps the title's unread count current there.
+const dirty = new Set();
+let renderScheduled = false;
+
 function refresh(conv) {
-  if (conv === current) {
+  if (conv) dirty.add(conv);
+  if (renderScheduled) return;
+  renderScheduled = true;
+  if (document.hidden) setTimeout(renderNow, 50);
+  else requestAnimationFrame(renderNow);
+}
+
+function renderNow() {
+  renderScheduled = false;
+  if (current && dirty.has(current)) {
     const history = $("history");
     const atBottom = history.scrollHeight - history.scrollTop - history.clientHeight < 80;
     renderMessages();
     if (atBottom) scrollToBottom();
-    markRead(conv);
+    markRead(current);
+    updateJumpButton();
   }
+  dirty.clear();
   renderSidebar();
+}
+
+// Long conversations: only the newest WINDOW messages (and whatever the reader scrolled up to
+// or was sent to) are in the DOM; scrolling up adds WINDOW_STEP more at a time.
+const WINDOW = 150;
+const WINDOW_STEP = 100;
+
+function sortedSeqs(conv) {
+  return [...conv.messages.keys()].sort((a, b) => a - b);
+}
+
+// Shows more of the messages already in memory above the window; false when there are none.
+function expandWindow(conv) {
+  const seqs = sortedSeqs(conv);
+  if (conv.windowSeq == null || !seqs.length || seqs[0] >= conv.windowSeq) return false;
+  const history = $("history");
+  const heightBefore = history.scrollHeight;
+  const topBefore = history.scrollTop;
+  const at = seqs.findIndex((seq) => seq >= conv.windowSeq);
+  conv.windowSeq = seqs[Math.max(0, at - WINDOW_STEP)];
+  renderMessages();
+  history.scrollTop = topBefore + (history.scrollHeight - heightBefore);
+  return true;
 }
 
 const GROUP_GAP_MS = 5 * 60 * 1000; // messages closer than this under one header
@@ -848,6 +897,14 @@ function messageItems(conv) {
   const items = [];
   let lastDay = null;
   let previous = null; // the message above, for grouping
+  const all = sortedSeqs(conv);
+  if (conv.windowSeq == null && all.length > WINDOW) conv.windowSeq = all[all.length - WINDOW];
+  const from = conv.windowSeq == null ? 0 : Math.max(0, all.findIndex((seq) => seq >= conv.windowSeq));
+  if (from > 0) {
+    const above = conv.messages.get(all[from - 1]);
+    lastDay = dayKey(above.created_at);
+    previous = above;
+  }
   const addDay = (iso) => {
     const key = dayKey(iso);
     if (key !== lastDay) {
@@ -856,7 +913,7 @@ function messageItems(conv) {
       items.push({ key: `day-${key}`, version: dayLabel(iso), build: () => dayRow(iso) });
     }
   };
-  const seqs = [...conv.messages.keys()].sort((a, b) => a - b);
+  const seqs = from > 0 ? all.slice(from) : all;
   let lastOwn = 0;
   for (const seq of seqs) if (isMine(conv.messages.get(seq)) && !conv.messages.get(seq).deleted) lastOwn = seq;
   let dividerShown = false;
@@ -1189,6 +1246,10 @@ function showConnectionState(state, delay) {
       delay === null
         ? "Connection lost. Reconnecting…"
         : `Connection lost. Reconnecting in ${Math.max(1, Math.round(delay / 1000))} s…`;
+  }
+  const waiting = client.pending().filter((entry) => entry.status === "pending").length;
+  if (waiting && state !== "online") {
+    text.append(` ${waiting === 1 ? "1 message waits" : `${waiting} messages wait`} to be sent.`);
   }
   if (state === "unauthorized") {
     text.replaceChildren("Your session has ended. ", el("a", { href: "/login/" }, "Log in again"), ".");
@@ -1568,7 +1629,7 @@ function setUpComposer() {
 
 function setUpPage() {
   $("history").addEventListener("scroll", () => {
-    if (current && $("history").scrollTop < 80) loadOlder(current);
+    if (current && $("history").scrollTop < 80 && !expandWindow(current)) loadOlder(current);
     updateJumpButton();
   });
   $("back-button").addEventListener("click", () => {
@@ -1771,6 +1832,7 @@ const AROUND_PAGES = 40; // at most this many pages of 500 from it to the newest
 async function loadFrom(conv, seq) {
   setHistoryStatus("Loading messages…");
   const start = Math.max(0, seq - AROUND);
+  conv.windowSeq = conv.windowSeq == null ? start : Math.min(conv.windowSeq, start);
   let after = start;
   try {
     for (let i = 0; i < AROUND_PAGES; i++) {
@@ -1807,6 +1869,7 @@ async function openConversationAt(conversationId, message) {
   conv.historyLoaded = wasLoaded;
   if ((missing || !wasLoaded) && !(await loadFrom(conv, message.seq))) return false;
   if (conv !== current) return false;
+  if (conv.windowSeq != null) conv.windowSeq = Math.min(conv.windowSeq, message.seq - AROUND);
   renderMessages();
   markRead(conv);
   const row = $("messages").querySelector(`li[data-seq="${message.seq}"]`);
