@@ -653,7 +653,11 @@ async function loadOlder(conv) {
       `/api/conversations/${conv.id}/messages/?before_seq=${oldest}&limit=${PAGE}`,
     );
     for (const message of page.results) ingest(conv, message);
-    if (page.results.length && conv.windowSeq != null) conv.windowSeq = Math.min(conv.windowSeq, page.results[0].seq);
+    if (page.results.length && conv.windowSeq != null) {
+      const seqs = sortedSeqs(conv);
+      const { to } = windowBounds(conv, seqs);
+      capWindow(conv, seqs, seqs.indexOf(page.results[0].seq), to, "top");
+    }
     conv.hasOlder = page.has_more;
     setHistoryStatus(conv.hasOlder ? "" : "This is the beginning of the conversation.");
   } catch (error) {
@@ -797,6 +801,7 @@ function openConversation(conv) {
   // "New messages" above the first unread, for as long as the conversation stays open.
   conv.dividerSeq = conv.unread > 0 ? conv.readSeq : null;
   conv.windowSeq = null; // the newest WINDOW messages; the divider's context below
+  conv.windowEndSeq = null;
   if (conv.dividerSeq !== null) {
     const seqs = sortedSeqs(conv);
     if (seqs.length > WINDOW) conv.windowSeq = Math.min(seqs[seqs.length - WINDOW], conv.dividerSeq - AROUND);
@@ -856,7 +861,7 @@ function renderNow() {
   renderScheduled = false;
   if (current && dirty.has(current)) {
     const history = $("history");
-    const atBottom = history.scrollHeight - history.scrollTop - history.clientHeight < 80;
+    const atBottom = current.windowEndSeq == null && history.scrollHeight - history.scrollTop - history.clientHeight < 80;
     renderMessages();
     if (atBottom) scrollToBottom();
     markRead(current);
@@ -875,17 +880,59 @@ function sortedSeqs(conv) {
   return [...conv.messages.keys()].sort((a, b) => a - b);
 }
 
-// Shows more of the messages already in memory above the window; false when there are none.
-function expandWindow(conv) {
-  const seqs = sortedSeqs(conv);
-  if (conv.windowSeq == null || !seqs.length || seqs[0] >= conv.windowSeq) return false;
+const MAX_ROWS = 300; // at most this many message rows in the DOM
+
+// Keeps the row the reader looks at in place while rows are added or dropped around it.
+function keepingRow(render) {
   const history = $("history");
-  const heightBefore = history.scrollHeight;
-  const topBefore = history.scrollTop;
-  const at = seqs.findIndex((seq) => seq >= conv.windowSeq);
-  conv.windowSeq = seqs[Math.max(0, at - WINDOW_STEP)];
-  renderMessages();
-  history.scrollTop = topBefore + (history.scrollHeight - heightBefore);
+  const top = history.getBoundingClientRect().top;
+  const anchor = [...$("messages").children].find((row) => row.getBoundingClientRect().bottom > top);
+  const before = anchor ? anchor.getBoundingClientRect().top : 0;
+  render();
+  if (anchor && anchor.isConnected) history.scrollTop += anchor.getBoundingClientRect().top - before;
+}
+
+function windowBounds(conv, seqs) {
+  const from = conv.windowSeq == null ? 0 : Math.max(0, seqs.findIndex((seq) => seq >= conv.windowSeq));
+  let to = seqs.length - 1;
+  if (conv.windowEndSeq != null) {
+    const end = seqs.findIndex((seq) => seq > conv.windowEndSeq);
+    if (end !== -1) to = end - 1;
+  }
+  return { from, to };
+}
+
+// Caps the rows at MAX_ROWS, dropping from the end away from `keep` ("top" or "bottom").
+function capWindow(conv, seqs, from, to, keep) {
+  if (to - from + 1 > MAX_ROWS) {
+    if (keep === "top") to = from + MAX_ROWS - 1;
+    else from = to - MAX_ROWS + 1;
+  }
+  conv.windowSeq = from > 0 ? seqs[from] : null;
+  conv.windowEndSeq = to < seqs.length - 1 ? seqs[to] : null;
+}
+
+// Shows more of the messages already in memory above the window; false when there are none.
+function windowUp(conv) {
+  const seqs = sortedSeqs(conv);
+  const { from, to } = windowBounds(conv, seqs);
+  if (from === 0) return false;
+  keepingRow(() => {
+    capWindow(conv, seqs, Math.max(0, from - WINDOW_STEP), to, "top");
+    renderMessages();
+  });
+  return true;
+}
+
+// The same below, when the reader scrolled up and comes back down.
+function windowDown(conv) {
+  if (conv.windowEndSeq == null) return false;
+  const seqs = sortedSeqs(conv);
+  const { from, to } = windowBounds(conv, seqs);
+  keepingRow(() => {
+    capWindow(conv, seqs, from, Math.min(seqs.length - 1, to + WINDOW_STEP), "bottom");
+    renderMessages();
+  });
   return true;
 }
 
@@ -898,8 +945,8 @@ function messageItems(conv) {
   let lastDay = null;
   let previous = null; // the message above, for grouping
   const all = sortedSeqs(conv);
-  if (conv.windowSeq == null && all.length > WINDOW) conv.windowSeq = all[all.length - WINDOW];
-  const from = conv.windowSeq == null ? 0 : Math.max(0, all.findIndex((seq) => seq >= conv.windowSeq));
+  if (conv.windowSeq == null && conv.windowEndSeq == null && all.length > WINDOW) conv.windowSeq = all[all.length - WINDOW];
+  const { from, to } = windowBounds(conv, all);
   if (from > 0) {
     const above = conv.messages.get(all[from - 1]);
     lastDay = dayKey(above.created_at);
@@ -913,7 +960,7 @@ function messageItems(conv) {
       items.push({ key: `day-${key}`, version: dayLabel(iso), build: () => dayRow(iso) });
     }
   };
-  const seqs = from > 0 ? all.slice(from) : all;
+  const seqs = all.slice(from, to + 1);
   let lastOwn = 0;
   for (const seq of seqs) if (isMine(conv.messages.get(seq)) && !conv.messages.get(seq).deleted) lastOwn = seq;
   let dividerShown = false;
@@ -940,7 +987,7 @@ function messageItems(conv) {
     const version = [m.body, m.html, m.deleted, m.edited_at, status, mark, editable, grouped, relativeTime(m.created_at), m.previews?.length ?? 0, personVersion(m.sender), JSON.stringify([m.reply_to, m.thread_summary, m.reactions, m.pinned])].join("|");
     items.push({ key: `m-${seq}`, version, build: () => messageRow(conv, m, { status, mark, editable, grouped }) });
   }
-  for (const p of client.pending(conv.id)) {
+  for (const p of conv.windowEndSeq == null ? client.pending(conv.id) : []) {
     addDay(p.queued_at || new Date().toISOString());
     items.push({
       key: `p-${p.client_msg_id}`,
@@ -1447,11 +1494,18 @@ function renderDetails(conv, group, memberList) {
   $("details-title").textContent = conv.title;
   $("rename-form").hidden = !manager;
   $("rename-input").value = conv.title;
+  $("description-input").value = (group && group.description) || "";
+  $("details-description").textContent = (group && group.description) || "";
+  $("details-description").hidden = manager || !(group && group.description);
+  // Large groups: a filter over the member list.
+  const filterBox = $("member-filter");
+  filterBox.hidden = members.length <= 8;
+  const filter = filterBox.hidden ? "" : filterBox.value.trim().toLowerCase();
   $("add-member-form").hidden = !manager;
   $("leave-button").hidden = !group;
   renderGroupExtras(conv, group);
   $("member-list").replaceChildren(
-    ...members.map((m) => {
+    ...members.filter((m) => !filter || (m.username || "").toLowerCase().includes(filter)).map((m) => {
       const buttons = [];
       if (manager && m.id !== me.id && m.role !== "owner" && (myRole === "owner" || m.role !== "admin")) {
         buttons.push(el("button", { type: "button", class: "link", onclick: () => removeMember(conv, m), "aria-label": `Remove ${m.username}` }, "Remove"));
@@ -1459,6 +1513,7 @@ function renderDetails(conv, group, memberList) {
       if (myRole === "owner" && m.id !== me.id && m.role !== "owner") {
         const next = m.role === "admin" ? "member" : "admin";
         buttons.push(el("button", { type: "button", class: "link", onclick: () => setRole(conv, m, next), "aria-label": `Make ${m.username} ${next}` }, next === "admin" ? "Make admin" : "Make member"));
+        buttons.push(el("button", { type: "button", class: "link", onclick: () => transferOwnership(conv, m), "aria-label": `Make ${m.username} the owner` }, "Make owner"));
       }
       return el(
         "li",
@@ -1490,6 +1545,16 @@ async function removeMember(conv, member) {
   if (sure) groupAction(conv, () => api("DELETE", `/api/groups/${conv.id}/members/${member.id}/`));
 }
 
+async function transferOwnership(conv, member) {
+  const sure = await confirmDialog({
+    title: `Make ${member.username} the owner of ${conv.title}?`,
+    text: "You become an admin; only the new owner can give ownership back.",
+    confirm: "Make owner",
+    danger: false,
+  });
+  if (sure) setRole(conv, member, "owner");
+}
+
 function setRole(conv, member, role) {
   groupAction(conv, () => api("PATCH", `/api/groups/${conv.id}/members/${member.id}/`, { role }));
 }
@@ -1504,13 +1569,15 @@ function setUpDetails() {
     event.preventDefault();
     const conv = current;
     const name = $("rename-input").value.trim();
+    const description = $("description-input").value.trim();
     groupAction(conv, async () => {
-      const answer = await api("PATCH", `/api/groups/${conv.id}/`, { name });
+      const answer = await api("PATCH", `/api/groups/${conv.id}/`, { name, description });
       conv.title = (answer && answer.name) || name;
       renderHeader();
       renderSidebar();
     });
   });
+  $("member-filter").addEventListener("input", debounce(() => current && openDetails(), 200));
   const input = $("add-member-input");
   const results = $("add-member-results");
   $("add-member-form").addEventListener("submit", (event) => event.preventDefault());
@@ -1629,7 +1696,9 @@ function setUpComposer() {
 
 function setUpPage() {
   $("history").addEventListener("scroll", () => {
-    if (current && $("history").scrollTop < 80 && !expandWindow(current)) loadOlder(current);
+    const history = $("history");
+    if (current && history.scrollTop < 80 && !windowUp(current)) loadOlder(current);
+    else if (current && history.scrollHeight - history.scrollTop - history.clientHeight < 80) windowDown(current);
     updateJumpButton();
   });
   $("back-button").addEventListener("click", () => {
@@ -1747,7 +1816,9 @@ function markAllRead() {
 
 function updateJumpButton() {
   const history = $("history");
-  const far = history.scrollHeight - history.scrollTop - history.clientHeight > history.clientHeight;
+  const far =
+    (current && current.windowEndSeq != null) ||
+    history.scrollHeight - history.scrollTop - history.clientHeight > history.clientHeight;
   $("jump-latest").hidden = !current || !far;
 }
 
@@ -1808,6 +1879,11 @@ function setUpNavigation() {
   });
   $("mark-all-read").addEventListener("click", markAllRead);
   $("jump-latest").addEventListener("click", () => {
+    if (current && current.windowEndSeq != null) {
+      current.windowSeq = null;
+      current.windowEndSeq = null;
+      renderMessages();
+    }
     scrollToBottom();
     updateJumpButton();
     $("composer-input").focus();
@@ -1833,6 +1909,7 @@ async function loadFrom(conv, seq) {
   setHistoryStatus("Loading messages…");
   const start = Math.max(0, seq - AROUND);
   conv.windowSeq = conv.windowSeq == null ? start : Math.min(conv.windowSeq, start);
+  conv.windowEndSeq = null; // capped to MAX_ROWS from `start` once loaded (below)
   let after = start;
   try {
     for (let i = 0; i < AROUND_PAGES; i++) {
@@ -1851,6 +1928,9 @@ async function loadFrom(conv, seq) {
   }
   conv.historyLoaded = true;
   if (start > 0) conv.hasOlder = true; // loadOlder finds out when scrolled up
+  const seqs = sortedSeqs(conv);
+  const { from } = windowBounds(conv, seqs);
+  capWindow(conv, seqs, from, seqs.length - 1, "top");
   setHistoryStatus("");
   return true;
 }
@@ -1869,7 +1949,12 @@ async function openConversationAt(conversationId, message) {
   conv.historyLoaded = wasLoaded;
   if ((missing || !wasLoaded) && !(await loadFrom(conv, message.seq))) return false;
   if (conv !== current) return false;
-  if (conv.windowSeq != null) conv.windowSeq = Math.min(conv.windowSeq, message.seq - AROUND);
+  {
+    const seqs = sortedSeqs(conv);
+    const at = seqs.indexOf(message.seq);
+    const { from, to } = windowBounds(conv, seqs);
+    if (at !== -1 && (at < from || at > to)) capWindow(conv, seqs, Math.max(0, at - AROUND), seqs.length - 1, "top");
+  }
   renderMessages();
   markRead(conv);
   const row = $("messages").querySelector(`li[data-seq="${message.seq}"]`);

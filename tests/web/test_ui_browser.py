@@ -30,7 +30,10 @@ EDIT_WINDOW = 12  # seconds, for this module's server
 
 @pytest.fixture(scope="module")
 def base_url(django_db_setup, tmp_path_factory):
-    env = {**server_env(tmp_path_factory.mktemp("parley-var")), "PARLEY_EDIT_WINDOW": str(EDIT_WINDOW)}
+    env = {
+        **server_env(tmp_path_factory.mktemp("parley-var")),
+        "PARLEY_EDIT_WINDOW": str(EDIT_WINDOW),
+    }
     with daphne(env) as port:
         yield f"http://127.0.0.1:{port}"
 
@@ -48,7 +51,11 @@ def open_page(browser):
     def open_for(account, *, phone=False, route=None, color_scheme="light"):
         options = {"viewport": {"width": 1200, "height": 760}}
         if phone:
-            options = {"viewport": {"width": 390, "height": 800}, "is_mobile": True, "has_touch": True}
+            options = {
+                "viewport": {"width": 390, "height": 800},
+                "is_mobile": True,
+                "has_touch": True,
+            }
         context = browser.new_context(base_url=account.base, color_scheme=color_scheme, **options)
         contexts.append(context)
         page = context.new_page()
@@ -134,9 +141,7 @@ def test_queued_sends_and_drafts_survive_a_reload_while_the_server_is_down(open_
     ]
 
 
-def test_a_refused_edit_keeps_its_text_next_to_the_composer_and_edit_goes_away(
-    open_page, base_url
-):
+def test_a_refused_edit_keeps_its_text_next_to_the_composer_and_edit_goes_away(open_page, base_url):
     alice, bob = Account.register(base_url, "alice"), Account.register(base_url, "bob")
     alice.direct_with(bob)
     page = open_page(alice)
@@ -152,9 +157,7 @@ def test_a_refused_edit_keeps_its_text_next_to_the_composer_and_edit_goes_away(
     box.press("Enter")
 
     error = page.locator("#composer-error")
-    expect(error).to_have_text(
-        "This message can no longer be edited: the edit window has passed."
-    )
+    expect(error).to_have_text("This message can no longer be edited: the edit window has passed.")
     expect(box).to_have_value("fixed text, sent too late")
     expect(page.locator("#composer-mode")).to_be_visible()
     # The error is where the user looks: inside the visible viewport, next to the composer.
@@ -204,7 +207,9 @@ def test_unread_divider_opens_at_the_first_unread_with_jump_and_keyboard_navigat
     first_unread = divider.locator("xpath=following-sibling::li[contains(@class,'message')][1]")
     expect(first_unread.locator(".body")).to_have_text("unread 1")
     expect(first_unread).to_be_in_viewport()
-    expect(page.locator("#messages li.message").filter(has_text="unread 128")).not_to_be_in_viewport()
+    expect(
+        page.locator("#messages li.message").filter(has_text="unread 128")
+    ).not_to_be_in_viewport()
     screenshot(page, "unread-divider")
     page.get_by_role("button", name="Jump to latest").click()
     expect(page.locator("#messages li.message").filter(has_text="unread 128")).to_be_in_viewport()
@@ -332,3 +337,37 @@ def test_favicon_and_last_message_previews_without_history_fetches(open_page, ba
     assert icon.ok and "svg" in icon.headers["content-type"]
     context.close()
     assert not watch.problems
+
+
+def test_group_details_description_ownership_and_a_confirmed_removal(open_page, base_url):
+    alice, bob, carol = (Account.register(base_url, n) for n in ("alice", "bob", "carol"))
+    alice.call("POST", "/api/groups/", {"name": "Crew", "members": [bob.id, carol.id]})
+    page = open_page(alice)
+    conversation_row(page, "Crew").get_by_role("button").click()
+    expect(page.locator("#conversation-subtitle")).to_have_text("3 members")
+    page.get_by_role("button", name="Details").click()
+    details = page.locator("#details")
+    details.get_by_label("Description").fill("Ships the release")
+    details.get_by_role("button", name="Save").click()
+    expect(details.locator("#details-note")).to_have_text("Done.")
+    assert (
+        bob.call("GET", f"/api/groups/{bob.call('GET', '/api/conversations/')[0]['id']}/")[
+            "description"
+        ]
+        == "Ships the release"
+    )
+
+    # Removing a member asks first; cancelling keeps them.
+    details.get_by_role("button", name=f"Remove {carol.username}").click()
+    confirm = page.get_by_role("alertdialog", name=f"Remove {carol.username} from Crew?")
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(details.locator("#member-list li")).to_have_count(3)
+    details.get_by_role("button", name=f"Remove {carol.username}").click()
+    confirm.get_by_role("button", name="Remove").click()
+    expect(details.locator("#member-list li")).to_have_count(2)
+
+    # Ownership transfer, confirmed.
+    details.get_by_role("button", name=f"Make {bob.username} the owner").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Make owner").click()
+    expect(details.locator(f'#member-list li[data-user-id="{bob.id}"] .role')).to_have_text("owner")
+    expect(details.locator("#details-note")).to_have_text("Done.")
