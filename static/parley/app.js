@@ -999,7 +999,7 @@ function messageItems(conv) {
 }
 
 function unreadDivider() {
-  return el("li", { class: "unread-divider", role: "separator", "aria-label": "New messages" }, el("span", { "aria-hidden": "true" }, "New messages"));
+  return el("li", { class: "unread-divider" }, el("span", {}, "New messages"));
 }
 
 function renderMessages() {
@@ -1027,7 +1027,8 @@ function renderMessages() {
 }
 
 function dayRow(iso) {
-  return el("li", { class: "day", role: "separator" }, el("span", {}, dayLabel(iso)));
+  // No role on the <li> itself: a list may only hold list items (axe "list").
+  return el("li", { class: "day" }, el("span", {}, dayLabel(iso)));
 }
 
 const MARK_TEXT = { sent: "✓ Sent", delivered: "✓✓ Delivered", read: "✓✓ Read" };
@@ -1754,7 +1755,7 @@ function loadDrafts() {
   }
 }
 
-const storeDrafts = debounce(() => {
+function writeDrafts() {
   const drafts = {};
   for (const conv of conversations.values()) if (conv.draft) drafts[conv.id] = conv.draft;
   try {
@@ -1763,7 +1764,9 @@ const storeDrafts = debounce(() => {
   } catch {
     /* storage refused: drafts last as long as the page */
   }
-}, 300);
+}
+
+const storeDrafts = debounce(writeDrafts, 300);
 
 function saveDraft(conv, text) {
   conv.draft = text;
@@ -1775,7 +1778,8 @@ const savedDrafts = loadDrafts();
 // Leaving while sends wait: the browser asks first (they are kept and go out on the next visit,
 // but the user should know they have not gone yet).
 window.addEventListener("beforeunload", (event) => {
-  storeDrafts();
+  if (current && !editing) current.draft = $("composer-input").value;
+  writeDrafts();
   if (client.pending().some((entry) => entry.status === "pending")) {
     event.preventDefault();
     event.returnValue = "";
