@@ -24,6 +24,8 @@ from pathlib import Path
 
 from tests.servers import ROOT, daphne
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PASSWORD = "a-long-passphrase-42"  # noqa: S105 (a throwaway benchmark account)
 
 SEED = """
@@ -74,8 +76,6 @@ def main() -> None:
 
 def measure(base: str, count: int) -> dict:
     from playwright.sync_api import expect, sync_playwright
-
-    from tests.web.browser import CHROMIUM, CHROMIUM_ARGS
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
