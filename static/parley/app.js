@@ -616,7 +616,7 @@ async function loadNewest(conv) {
         ? ""
         : conv.messages.size
           ? "This is the beginning of the conversation."
-          : "No messages yet. Write the first one below.",
+          : NO_MESSAGES,
     );
   } catch (error) {
     setHistoryStatus(`Could not load messages: ${error.message}`);
@@ -1002,10 +1002,15 @@ function unreadDivider() {
   return el("li", { class: "unread-divider" }, el("span", {}, "New messages"));
 }
 
+const NO_MESSAGES = "No messages yet. Write the first one below.";
+
 function renderMessages() {
   const conv = current;
   const list = $("messages");
   if (!conv) return list.replaceChildren();
+  if (conv.messages.size && $("history-status").textContent === NO_MESSAGES) {
+    setHistoryStatus("This is the beginning of the conversation.");
+  }
   const existing = new Map([...list.children].map((node) => [node.dataset.key, node]));
   let previous = null;
   for (const item of messageItems(conv)) {
