@@ -625,7 +625,13 @@ elif PARLEY_UPLOAD_STORAGE != "local":
     raise ImproperlyConfigured("PARLEY_UPLOAD_STORAGE is `local` or `s3`")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Hashed, compressed names after collectstatic (chatsite/staticfiles.py); plain names while
+    # developing with DEBUG on, so an edited file is served at once.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "chatsite.staticfiles.ParleyStaticStorage"
+    },
     "uploads": _UPLOADS_STORAGE,
 }
 

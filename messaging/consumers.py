@@ -68,6 +68,7 @@ from .errors import (
     Unavailable,
 )
 from .events import user_ref
+from .features import server_features
 from .instrumentation import GatewayInstrumentation
 from .selectors import (
     MAX_PAGE,
@@ -202,6 +203,7 @@ class GatewayConsumer(GatewayInstrumentation, GatewayProtection, AsyncJsonWebsoc
                 # Profiles of the user and everyone they may see (accounts.selectors).
                 "users": users,
                 "heartbeat_interval": settings.PARLEY_HEARTBEAT_INTERVAL,
+                "features": server_features(),
             }
         )
         self.outbox_open = True

@@ -157,6 +157,11 @@ class ConversationSerializer(serializers.Serializer):
     )
     joined_seq = serializers.IntegerField(help_text="Your history starts after this seq")
     last_change_seq = serializers.IntegerField(help_text="The newest edit/delete's change_seq")
+    last_message = MessageSerializer(
+        allow_null=True,
+        help_text="The newest message you may see, as a message object (what a conversation "
+        "list previews); null when there is none",
+    )
 
 
 class DirectOpenSerializer(serializers.Serializer):
