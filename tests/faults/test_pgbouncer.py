@@ -84,6 +84,7 @@ def test_send_sync_and_receipt_tests_pass_through_pgbouncer_in_transaction_mode(
         )
     finally:
         bouncer.stop()
+        shutil.rmtree(root, ignore_errors=True)
         with psycopg.connect(
             f"postgresql://{db['USER']}@{host}:{port}/postgres", autocommit=True
         ) as connection:
