@@ -11,14 +11,19 @@ PORT ?= 8000
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(VENV)/.installed: requirements.txt clients/python/pyproject.toml
+$(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+# The Python SDK (docs/clients.md), editable: the benchmark and the tests import it. Its
+# dependencies (websockets, aiohttp) are pinned in requirements.txt.
+$(VENV)/.sdk-installed: $(VENV)/.installed clients/python/pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e ./clients/python
 	touch $@
 
-install: $(VENV)/.installed ## Create the virtualenv, install requirements.txt and the Python SDK (clients/python)
+install: $(VENV)/.installed $(VENV)/.sdk-installed ## Create the virtualenv, install requirements.txt and the Python SDK (clients/python)
 
 migrate: install ## Apply database migrations
 	$(PY) manage.py migrate --noinput
