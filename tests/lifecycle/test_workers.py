@@ -39,7 +39,8 @@ def test_import_and_export_run_on_a_worker(client_for, media_root):
             format="multipart",
         )
         assert response.status_code == 202
-        assert response.json()["status"] == "queued"  # the request only queued it
+        # The request only queued it (a fast worker may already be done when it answers).
+        assert response.json()["status"] in ("queued", "running", "done")
         job, _ = wait_for_job(client, f"/api/admin/imports/{response.json()['id']}/")
         assert job["status"] == "done", job
         assert job["summary"]["messages_imported"] == 15
