@@ -145,7 +145,10 @@ async def scenario(population, servers, pair, bouncer, rng, measured) -> list:
             "unexpected_closes": sum(len(c.unexpected_closes()) for c in clients),
         }
     )
-    # Sends that waited in PgBouncer longer than its query_wait_timeout were refused, and resent.
-    assert unavailable_since_crash > 0, "no send was refused while there was no primary"
+    # Sends that waited in PgBouncer longer than its query_wait_timeout were refused
+    # (`unavailable`) and resent; how many is timing (a send that reaches PgBouncer less than
+    # query_wait_timeout before the switch just waits and is acked by the new primary: one CI
+    # run saw none refused). Either way every acked message is stored exactly once (checked
+    # after the scenario); the refusal path itself is asserted by the outage scenario.
     assert errors_in_round == 0
     return clients
