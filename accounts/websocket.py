@@ -17,9 +17,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.http.request import split_domain_port, validate_host
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
-from chatsite.asyncdb import db_hop
+from core.asyncdb import db_hop
+from core.errors import DATABASE_ERRORS
 from integrations.websocket import API_TOKEN_PREFIX, user_for_api_token
-from messaging.errors import DATABASE_ERRORS
 
 from .authentication import RevocableJWTAuthentication
 from .selectors import SESSION_CLAIM

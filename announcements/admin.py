@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from messaging.errors import ChatError
+from core.errors import ChatError
 from messaging.models import Conversation
 from messaging.services import validate_body
 from moderation.models import AuditLogEntry

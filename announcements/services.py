@@ -9,8 +9,8 @@ registering while the conversation is being created is enrolled by one side or t
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
+from core.errors import Forbidden
 from messaging import realtime
-from messaging.errors import Forbidden
 from messaging.events import AckEvent, ConversationJoinedEvent, ConversationSummary
 from messaging.models import Conversation, Membership
 from messaging.services import message_send

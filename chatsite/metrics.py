@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from core import close_codes
+
 logger = logging.getLogger(__name__)
 
 # Seconds. 0.5 is a bucket boundary because the send SLO is "acked within 500 ms".
@@ -24,10 +26,9 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 TASK_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0)
 
 HANDSHAKE_OUTCOMES = ("accepted", "unauthorized", "forbidden", "rate_limited", "refused", "error")
-# Close codes a refused handshake ends with, and the outcome each stands for.
-HANDSHAKE_CLOSE_OUTCOMES = {4401: "unauthorized", 4403: "forbidden", 4429: "rate_limited"}
-# The close code of a socket that stopped heart-beating (issue 3).
-HEARTBEAT_TIMEOUT_CLOSE_CODE = 4408
+# Close codes a refused handshake ends with (core/close_codes.py), and the heartbeat's.
+HANDSHAKE_CLOSE_OUTCOMES = close_codes.HANDSHAKE_CLOSE_OUTCOMES
+HEARTBEAT_TIMEOUT_CLOSE_CODE = close_codes.Close.HEARTBEAT_TIMEOUT
 
 websocket_connections = Gauge(
     "parley_websocket_connections",

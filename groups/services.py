@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import User
-from messaging.errors import BadRequest, Conflict, Forbidden, MemberLimit, NotFound
+from core.errors import BadRequest, Conflict, Forbidden, MemberLimit, NotFound
 from messaging.events import user_ref
 from messaging.models import Conversation, Membership
 from messaging.services import (

@@ -30,8 +30,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from core.errors import BadRequest, ChatError, Forbidden, NotFound
 from messaging import realtime
-from messaging.errors import BadRequest, ChatError, Forbidden, NotFound
 from messaging.models import Membership
 from messaging.services import message_send
 from push.backends import canonical_json

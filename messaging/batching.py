@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 
 from chatsite import metrics
-from chatsite.asyncdb import db_hop
+from core.asyncdb import db_hop
 
 from .events import AckEvent
 from .services import SendRequest, message_send_many

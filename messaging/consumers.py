@@ -39,8 +39,17 @@ from django.conf import settings
 from accounts.selectors import ready_users, socket_refusal
 from accounts.websocket import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED
 from chatsite import metrics
-from chatsite.asyncdb import db_hop
 from conversations.services import reaction_set
+from core.asyncdb import db_hop
+from core.errors import (
+    DATABASE_ERRORS,
+    REDIS_ERRORS,
+    BadRequest,
+    ChatError,
+    NotFound,
+    RateLimited,
+    Unavailable,
+)
 from integrations.commands import command_run
 from integrations.websocket import frame_allowed
 from presence.services import (
@@ -57,15 +66,6 @@ from receipts.services import receipt_mark
 from . import fanout, realtime
 from .batching import send_batcher
 from .eager import run_eagerly
-from .errors import (
-    DATABASE_ERRORS,
-    REDIS_ERRORS,
-    BadRequest,
-    ChatError,
-    NotFound,
-    RateLimited,
-    Unavailable,
-)
 from .events import user_ref
 from .instrumentation import GatewayInstrumentation
 from .selectors import (

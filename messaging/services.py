@@ -22,14 +22,7 @@ from conversations.services import (
     thread_reply_deleted,
     threads_record,
 )
-from moderation.services import audit_record
-from presence.services import presence_direct_senders_record
-from previews.services import previews_schedule
-from push.services import push_message_sent
-from uploads import services as uploads
-
-from . import dedup, history_cache, partitions, realtime
-from .errors import (
+from core.errors import (
     OUTAGE_ERRORS,
     BadRequest,
     ChatError,
@@ -38,6 +31,13 @@ from .errors import (
     Forbidden,
     NotFound,
 )
+from moderation.services import audit_record
+from presence.services import presence_direct_senders_record
+from previews.services import previews_schedule
+from push.services import push_message_sent
+from uploads import services as uploads
+
+from . import dedup, history_cache, partitions, realtime
 from .events import (
     AckEvent,
     ConversationJoinedEvent,

@@ -11,13 +11,13 @@ from django.http import HttpRequest
 
 from accounts.admin import ParleyUserAdmin
 from accounts.models import User
+from core.errors import ChatError
 from groups.services import (
     group_member_add,
     group_member_remove,
     group_member_role_set,
     group_update,
 )
-from messaging.errors import ChatError
 from messaging.models import Conversation, Membership, Message
 from messaging.services import message_delete
 

@@ -8,9 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.websocket import CLOSE_FORBIDDEN
+from core.close_codes import Close
+from core.errors import BadRequest
 from messaging import realtime
-from messaging.errors import BadRequest
 
 from .models import AuditLogEntry
 
@@ -70,7 +70,7 @@ def user_ban(*, actor: User, user: User, reason: str = "", via: str = "admin") -
             via=via,
         )
         transaction.on_commit(
-            partial(realtime.close_user_sockets, user.pk, CLOSE_FORBIDDEN), robust=True
+            partial(realtime.close_user_sockets, user.pk, Close.FORBIDDEN), robust=True
         )
 
 

@@ -14,8 +14,8 @@ from django.db import transaction
 
 from accounts.models import User
 from chatsite import metrics
+from core.errors import Forbidden
 from messaging import realtime
-from messaging.errors import Forbidden
 from messaging.models import Conversation, Membership
 from messaging.selectors import membership_for
 

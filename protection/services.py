@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.usernames import username_key
+from core.errors import BadRequest, NotFound, RateLimited
 from messaging import realtime
-from messaging.errors import BadRequest, NotFound, RateLimited
 
 from . import limits, rules
 from .models import AddressEntry, BlacklistEntry, WhitelistEntry, parse_network

@@ -244,7 +244,7 @@ def webpush_subscribe(*, user_id: int, endpoint: object, p256dh: object, auth: o
     """Stores a browser's push subscription for the user; True when new. The endpoint must be
     https on a public address, port 443 (push/endpoints.py), and stays with the account that
     registered it first: another account posting it gets Conflict, and the owner keeps it."""
-    from messaging.errors import BadRequest, Conflict
+    from core.errors import BadRequest, Conflict
     from messaging.text import storable_text
 
     from .endpoints import EndpointRefused, check_endpoint

@@ -4,7 +4,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from messaging.errors import BadRequest
+from core.errors import BadRequest
 from messaging.selectors import (
     MAX_PAGE,
     conversation_summaries,

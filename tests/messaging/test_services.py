@@ -7,8 +7,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection
 
+from core.errors import BadRequest, Conflict, Forbidden, NotFound
 from messaging import dedup
-from messaging.errors import BadRequest, Conflict, Forbidden, NotFound
 from messaging.ids import message_id_floor, message_id_time, next_message_id
 from messaging.models import Conversation, Message
 from messaging.services import SendRequest, message_send, message_send_many
