@@ -11,13 +11,13 @@ PORT ?= 8000
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed ## Create the virtualenv and install requirements.txt
+install: $(VENV)/.installed ## Create the virtualenv; install requirements.txt (runtime) and requirements-dev.txt (tests, lint)
 
 migrate: install ## Apply database migrations
 	$(PY) manage.py migrate --noinput
@@ -50,9 +50,11 @@ test-soak: install ## The long soak: 1,000 sockets for PARLEY_SOAK_SECONDS (defa
 	@[ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ] || { echo "set DATABASE_URL and REDIS_URL" >&2; exit 1; }
 	$(PY) -m pytest tests/faults -m soak -p no:cacheprovider -rA $(PYTEST_ARGS)
 
-lint: install ## ruff lint and format check, and no missing migrations
+lint: install ## ruff, mypy (strict on gateway/ realtime/ core/), import-linter layers, no missing migrations
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m mypy
+	$(VENV)/bin/lint-imports
 	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py makemigrations --check --dry-run
 
 format: install ## Format the code with ruff

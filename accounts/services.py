@@ -13,9 +13,9 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+import realtime
 from core.close_codes import Close
 from core.errors import BadRequest
-from messaging import realtime
 
 from .models import User
 from .selectors import GENERATION_CLAIM, SESSION_CLAIM, session_ended_key

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "groups",
     "presence",
     "moderation",
+    "audit",
     "announcements",
     "push",
     "receipts",

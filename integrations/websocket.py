@@ -1,4 +1,4 @@
-"""API tokens on the WebSocket handshake (called by accounts.websocket)."""
+"""API tokens on the WebSocket handshake (called by gateway.authentication)."""
 
 from typing import Any
 

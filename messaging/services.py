@@ -12,7 +12,9 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+import realtime
 from accounts.models import User
+from audit.services import audit_record
 from chatsite import metrics
 from conversations.selectors import body_rendered
 from conversations.services import (
@@ -31,13 +33,11 @@ from core.errors import (
     Forbidden,
     NotFound,
 )
-from moderation.services import audit_record
 from presence.services import presence_direct_senders_record
 from previews.services import previews_schedule
-from push.services import push_message_sent
 from uploads import services as uploads
 
-from . import dedup, history_cache, partitions, realtime
+from . import dedup, history_cache, partitions, signals
 from .events import (
     AckEvent,
     ConversationJoinedEvent,
@@ -540,13 +540,17 @@ def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
         results[index] = ack
         acks.append((requests[index].sender.pk, ack))
 
-    def count_and_push() -> None:
+    def count_and_announce() -> None:
         for message in messages:
             metrics.message_stored(kind=kinds[(message.conversation_id, message.sender_id)])
-            push_message_sent(conversation_id=message.conversation_id, message_id=message.pk)
+        # Offline push, among others, subscribes (messaging/signals.py).
+        stored = [(message.conversation_id, message.pk) for message in messages]
+        for receiver, error in signals.messages_stored.send_robust(None, messages=stored):
+            if error is not None:
+                logger.error("%s failed on stored messages", receiver, exc_info=error)
 
     transaction.on_commit(partial(dedup.acks_remember, acks), robust=True)
-    transaction.on_commit(count_and_push, robust=True)
+    transaction.on_commit(count_and_announce, robust=True)
     return results  # type: ignore[return-value]
 
 

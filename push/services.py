@@ -6,6 +6,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -50,6 +51,12 @@ def _schedule(args: tuple, countdown: float) -> None:
         timer.start()
     else:
         push_window_notify.apply_async(args=args, countdown=countdown)
+
+
+def on_messages_stored(sender: Any, messages: list[tuple[int, int]], **kwargs: Any) -> None:
+    """Receiver of messaging.signals.messages_stored (after commit)."""
+    for conversation_id, message_id in messages:
+        push_message_sent(conversation_id=conversation_id, message_id=message_id)
 
 
 def push_message_sent(*, conversation_id: int, message_id: int) -> None:

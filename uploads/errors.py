@@ -1,4 +1,4 @@
-"""Errors of uploads, in the one mapping of messaging/errors.py (REST status + code)."""
+"""Errors of uploads, in the one mapping of core/errors.py (REST status + code)."""
 
 from core.errors import BadRequest, ChatError
 

@@ -112,7 +112,7 @@ def test_a_batch_holding_a_send_stored_long_ago_stores_the_others_without_a_gap(
 @pytest.fixture
 def published(monkeypatch):
     """Records every conversation event published (and still publishes it)."""
-    from messaging import fanout
+    from realtime import hub as fanout
 
     seen = []
     real = fanout.publish_many
