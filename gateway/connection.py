@@ -27,4 +27,4 @@ class Connection:
     def reply(self, frame: dict[str, Any]) -> None:
         """A frame answering the client's, through the outbox like every other."""
         self.instrumentation.reply(frame)
-        self.outbox.put(frame)
+        self.outbox.reply(frame)

@@ -177,6 +177,8 @@ class GatewayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
         self.instrumentation.frame_started()
         try:
             await self._receive(conn, text_data, bytes_data)
+            # The next frame is read once this one's answers are written.
+            await conn.outbox.answered()
         finally:
             self.instrumentation.frame_done()
 

@@ -30,6 +30,16 @@ from .eager import run_eagerly
 
 logger = logging.getLogger(__name__)
 
+
+class Reply(str):
+    """An encoded answer to the client's own frame (ack, error, sync page). Replies do not
+    count toward the limit of live frames, and the consumer reads the client's next frame
+    only once its replies are written (`answered`): a client that stops reading stops being
+    served, as when channels' `send_json` was awaited."""
+
+    __slots__ = ()
+
+
 # An encoded frame, or a step to run in its place in the order (a close, a hub leave).
 OutboxItem = str | Callable[[], Awaitable[None]]
 Transport = Callable[[dict[str, Any]], Awaitable[None]]
@@ -55,19 +65,43 @@ class Outbox:
         # The task carrying on a write that had to wait (None while writes complete at once).
         self.writer: asyncio.Task[Any] | None = None
         self.overflowed = False
+        # Replies put and not yet written; `written` is set while there are none.
+        self.replies = 0
+        self.written = asyncio.Event()
+        self.written.set()
 
     def put(self, frame: dict[str, Any]) -> None:
+        """A live frame (an event, not an answer)."""
         self.put_many([json.dumps(frame)])
+
+    def reply(self, frame: dict[str, Any]) -> None:
+        """An answer to the client's frame, in order with everything else."""
+        if self.overflowed:
+            return
+        self.replies += 1
+        self.written.clear()
+        self.items.append(Reply(json.dumps(frame)))
+        self._drain()
+
+    async def answered(self) -> None:
+        """Returns once every reply put so far is written (or the socket is gone)."""
+        if self.replies:
+            await self.written.wait()
+
+    def _replies_dropped(self) -> None:
+        self.replies = 0
+        self.written.set()
 
     def put_many(self, items: list[OutboxItem]) -> None:
         if not items or self.overflowed:
             return
         self.items.extend(items)
-        if len(self.items) > self.limit:
+        if len(self.items) - self.replies > self.limit:
             logger.warning("a socket cannot keep up; closing it")
             metrics.slow_socket_closed()
             self.overflowed = True
             self.items.clear()
+            self._replies_dropped()
             self.items.append(self.on_overflow)
         self._drain()
 
@@ -80,6 +114,7 @@ class Outbox:
         """The socket is gone: nothing more is written."""
         self.is_open = False
         self.items.clear()
+        self._replies_dropped()
         if self.writer is not None:
             self.writer.cancel()
 
@@ -99,7 +134,17 @@ class Outbox:
             while self.items:
                 item = self.items.popleft()
                 try:
-                    if isinstance(item, str):
+                    if type(item) is str:
+                        await self.transport({"type": "websocket.send", "text": item})
+                    elif isinstance(item, Reply):
+                        try:
+                            await self.transport({"type": "websocket.send", "text": str(item)})
+                        finally:
+                            if self.replies:
+                                self.replies -= 1
+                                if not self.replies:
+                                    self.written.set()
+                    elif isinstance(item, str):
                         await self.transport({"type": "websocket.send", "text": item})
                     else:
                         await item()
