@@ -17,7 +17,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed ## Create the virtualenv; install requirements.txt (runtime) and requirements-dev.txt (tests, lint)
+# The Python SDK (docs/clients.md), editable: the benchmark and the tests import it. Its
+# dependencies (websockets, aiohttp) are pinned in requirements.txt.
+$(VENV)/.sdk-installed: $(VENV)/.installed clients/python/pyproject.toml
+	$(PY) -m pip install --quiet --no-deps -e ./clients/python
+	touch $@
+
+install: $(VENV)/.installed $(VENV)/.sdk-installed ## Create the virtualenv; install requirements.txt (runtime), requirements-dev.txt (tests, lint) and the Python SDK (clients/python)
 
 migrate: install ## Apply database migrations
 	$(PY) manage.py migrate --noinput

@@ -108,16 +108,23 @@ def announcement_enroll_on_save(sender: type, instance: User, **kwargs: object) 
         _enrol(conversation_id, [instance.pk])
 
 
-def broadcast_post(*, actor: User, client_msg_id: str, body: str, via: str = "api") -> AckEvent:
+def broadcast_post(
+    *, actor: User, client_msg_id: str, body: str = "", attachments: object = None, via: str = "api"
+) -> AckEvent:
     """Only staff post announcements; through the one send path, so they are stored with a
-    seq, delivered live to every member and kept for sync. Audited (once per message)."""
+    seq, delivered live to every member and kept for sync, with files like any message.
+    Audited (once per message)."""
     if not actor.is_staff:
         raise Forbidden("Only staff can post announcements.", field="conversation")
     conversation_id = announcement_conversation_ensure()
     with transaction.atomic():
         _enrol(conversation_id, [actor.pk])
         ack = message_send(
-            sender=actor, conversation_id=conversation_id, client_msg_id=client_msg_id, body=body
+            sender=actor,
+            conversation_id=conversation_id,
+            client_msg_id=client_msg_id,
+            body=body,
+            attachments=attachments,
         )
         if not ack["duplicate"]:
             audit_record(

@@ -13,7 +13,6 @@ The database is migrated first; users named bench-<random> are created in it.
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
@@ -67,38 +66,35 @@ def histogram_quantile(buckets: dict[float, float], q: float) -> float:
 async def chat(
     port_a: int, port_b: int, alice_token: str, bob_token: str, conversation: int, sends: int
 ) -> list[float]:
-    import websockets
+    """Alice sends `sends` messages through process A (each awaited to its ack: the round
+    trip), Bob receives them through process B; through the Python SDK."""
+    from parley_client import Client, Message
 
-    def url(port: int, token: str) -> str:
-        return f"ws://127.0.0.1:{port}/ws/?token={token}"
+    alice = Client(f"ws://127.0.0.1:{port_a}", alice_token, reconnect=False)
+    bob = Client(f"ws://127.0.0.1:{port_b}", bob_token, reconnect=False)
+    received = 0
+    all_received = asyncio.Event()
 
+    def on_event(event: object) -> None:
+        nonlocal received
+        if isinstance(event, Message) and event.conversation == conversation:
+            received += 1
+            if received >= sends:
+                all_received.set()
+
+    bob.on(on_event)
     round_trips = []
-    async with (
-        websockets.connect(url(port_a, alice_token)) as a,
-        websockets.connect(url(port_b, bob_token)) as b,
-    ):
-        for socket in (a, b):
-            while json.loads(await socket.recv())["type"] != "ready":
-                pass
+    try:
+        await alice.connect(timeout=30)
+        await bob.connect(timeout=30)
         for n in range(sends):
             started = time.perf_counter()
-            await a.send(
-                json.dumps(
-                    {
-                        "type": "send",
-                        "conversation": conversation,
-                        "client_msg_id": f"b-{n}",
-                        "body": "bench",
-                    }
-                )
-            )
-            while json.loads(await a.recv())["type"] != "ack":
-                pass
+            await alice.send(conversation, "bench", client_msg_id=f"b-{n}")
             round_trips.append((time.perf_counter() - started) * 1000)
-        received = 0
-        while received < sends:
-            if json.loads(await asyncio.wait_for(b.recv(), 30))["type"] == "message":
-                received += 1
+        await asyncio.wait_for(all_received.wait(), 30)
+    finally:
+        await alice.close()
+        await bob.close()
     return round_trips
 
 

@@ -7,7 +7,7 @@ import itertools
 import time
 from dataclasses import dataclass, field
 
-from .clients import Client, connect_all, read_stamp, stamp_body
+from .clients import SEND_FAILURES, Client, connect_all, read_stamp, stamp_body
 from .fixtures import Fixture, make_conversation, make_users
 from .servers import cpu_seconds, rss_kib
 from .stats import latency_summary
@@ -56,30 +56,33 @@ class Receiver:
         self.seen = seen
         self.count = 0
         self.event = asyncio.Event()
+        self.healing = False  # after the measurement: only note what arrives
         client.on_message = self._on_message
         self._latencies = latencies
 
-    def _on_message(self, body: str, frame: dict) -> None:
+    def _on_message(self, body: str) -> None:
         stamp = read_stamp(body)
         if stamp is None:
             return
         sent_at, sender, n = stamp
-        self._latencies.append(time.time() - sent_at)
         self.seen.add((sender, n))
+        if self.healing:
+            return
+        self._latencies.append(time.time() - sent_at)
         self.count += 1
         self.event.set()
 
 
 async def _heal_by_sync(receivers: list[Receiver], conversation_of, expected: set) -> int:
-    """Parley only: what each receiver missed live, looked up with sync. Returns still-missing."""
+    """Parley only: what each receiver missed live, fetched with the SDK's catch-up (sync to the
+    newest message). Returns how many are still missing."""
     still_missing = 0
     for receiver in receivers:
-        missing = expected - receiver.seen
-        if not missing:
+        if not expected - receiver.seen:
             continue
-        stored = await receiver.client.sync_all(conversation_of(receiver))
-        found = {read_stamp(m["body"])[1:] for m in stored if read_stamp(m["body"])}
-        still_missing += len(missing - found)
+        receiver.healing = True
+        await receiver.client.catch_up(conversation_of(receiver))
+        still_missing += len(expected - receiver.seen)
     return still_missing
 
 
@@ -93,7 +96,7 @@ async def idle(target: Target, *, sockets: int, hold: float) -> dict:
     connect_seconds = time.monotonic() - started
     await asyncio.sleep(hold)
     rss_after = target.rss_kib()
-    dropped = sum(1 for c in clients if c not in failed and c.closed_code is not None)
+    dropped = sum(1 for c in clients if c not in failed and c.dropped)
     held = sockets - len(failed) - dropped
     await asyncio.gather(*(c.close() for c in clients if c not in failed))
     return {
@@ -151,8 +154,9 @@ async def pairs(target: Target, *, count: int, rate: float, duration: float) -> 
             ack = await senders[i].send(conversation, f"p{i}-{n}", stamp_body(sent_at, i, n))
             sent[i] += 1
             try:
-                ack_latencies.append(await asyncio.wait_for(ack, timeout=30) - sent_at)
-            except (TimeoutError, RuntimeError):
+                answered = await asyncio.wait_for(ack, timeout=30)
+                ack_latencies.append(answered.received_at - sent_at)
+            except SEND_FAILURES:
                 errors += 1
             if rate:
                 next_at += interval
@@ -225,8 +229,8 @@ async def fanout(
     elapsed = time.monotonic() - started
     cpu = target.cpu_seconds() - cpu_before
     for sent_at, ack in acks:
-        with contextlib.suppress(TimeoutError, RuntimeError):
-            ack_latencies.append(await asyncio.wait_for(ack, timeout=5) - sent_at)
+        with contextlib.suppress(*SEND_FAILURES):
+            ack_latencies.append((await asyncio.wait_for(ack, timeout=5)).received_at - sent_at)
     delivered = sum(r.count for r in receivers)
     missing_after_sync = None
     if target.kind == "parley":

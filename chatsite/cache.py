@@ -6,6 +6,10 @@ WebSocket in its own context, so every socket that touched the cache (a `send` c
 remembers its ack there) opened Redis connections of its own, held until the socket went away:
 Redis clients grew with the number of sockets instead of staying flat. Here every cache object
 of a process borrows the same pool (redis-py pools are thread-safe and reset after a fork).
+
+LOCATION may also be a `redis+sentinel://` address (chatsite.redis_url): Django would split it at
+its commas into several servers, so it is kept whole, and its pool is a Sentinel-managed one that
+follows failovers.
 """
 
 import threading
@@ -13,6 +17,8 @@ from typing import Any
 
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
+
+from chatsite.redis_url import is_sentinel, sync_pool
 
 _pools: dict[tuple[str, str], Any] = {}
 _pools_lock = threading.Lock()
@@ -25,13 +31,18 @@ class SharedPoolClient(RedisCacheClient):
         with _pools_lock:
             pool = _pools.get(key)
             if pool is None:
-                pool = _pools[key] = self._pool_class.from_url(
-                    self._servers[index], **self._pool_options
-                )
+                url = self._servers[index]
+                if is_sentinel(url):
+                    pool = sync_pool(url, **self._pool_options)
+                else:
+                    pool = self._pool_class.from_url(url, **self._pool_options)
+                _pools[key] = pool
         return pool
 
 
 class RedisCache(DjangoRedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
+        if isinstance(server, str) and is_sentinel(server):
+            self._servers = [server]
         self._class = SharedPoolClient

@@ -8,7 +8,15 @@ from typing import Any
 from celery import Celery
 from celery.signals import task_failure, task_postrun, task_prerun, worker_process_shutdown
 
+from chatsite import redis_url
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
+# Celery takes CELERY_BROKER_URL from the environment before any setting. A redis+sentinel://
+# address there (chatsite/redis_url.py) is Parley's, not kombu's: it moves to
+# PARLEY_CELERY_BROKER_URL, where settings read it and make kombu's sentinel:// form (with the
+# master_name transport option) of it.
+if redis_url.is_sentinel(os.environ.get("CELERY_BROKER_URL", "")):
+    os.environ["PARLEY_CELERY_BROKER_URL"] = os.environ.pop("CELERY_BROKER_URL")
 
 app = Celery("chatsite")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -1,6 +1,9 @@
 """The process's Redis clients: REDIS_URL for shared state (presence, rate limits, lists, ...),
 and the realtime tier's shards (REDIS_SHARD_URLS) for the conversation fan-out.
 
+Each URL may be a plain `redis://` one or a `redis+sentinel://` one (chatsite.redis_url builds
+the client either way; a Sentinel-managed client follows failovers by itself).
+
 None on the embedded default: callers then keep that state in process memory, which is right
 for the single process the embedded default runs.
 """
@@ -10,12 +13,14 @@ import functools
 import redis
 from django.conf import settings
 
+from chatsite.redis_url import sync_client
+
 
 @functools.cache
 def redis_client() -> redis.Redis | None:
     if not settings.REDIS_URL:
         return None
-    return redis.Redis.from_url(
+    return sync_client(
         settings.REDIS_URL, max_connections=settings.REDIS_POOL, health_check_interval=30
     )
 
@@ -29,8 +34,6 @@ def shard_clients() -> tuple[redis.Redis, ...]:
     return tuple(
         redis_client()
         if url == settings.REDIS_URL
-        else redis.Redis.from_url(
-            url, max_connections=settings.REDIS_POOL, health_check_interval=30
-        )
+        else sync_client(url, max_connections=settings.REDIS_POOL, health_check_interval=30)
         for url in settings.REDIS_SHARD_URLS
     )

@@ -15,6 +15,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from . import redis_url
 from .env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -71,6 +72,7 @@ INSTALLED_APPS = [
     "previews",
     "integrations",
     "notifications",
+    "lifecycle",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -92,6 +94,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "web.middleware.ContentSecurityPolicyMiddleware",
+    # The admin's change lists read from a replica when there are any (DATABASE_REPLICA_URLS).
+    "chatsite.db.replicas.admin_lists_middleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -129,33 +133,57 @@ DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 30.0)
 DB_POOL_STATS_INTERVAL = env_float("DB_POOL_STATS_INTERVAL", 5.0)
 # Names this process's connections in pg_stat_activity (the host shows in client_addr).
 DB_APPLICATION_NAME = env_str("DB_APPLICATION_NAME") or f"parley-{os.getpid()}"
-if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL,
-            # Without the pool: long-lived sockets hop into threads for each frame; channels
-            # closes connections older than CONN_MAX_AGE around each hop.
-            conn_max_age=0 if DB_POOL_MAX_SIZE else env_int("DB_CONN_MAX_AGE", 60),
-            conn_health_checks=True,
-        )
-    }
-    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        options = DATABASES["default"].setdefault("OPTIONS", {})
+# PgBouncer in transaction pooling mode between the processes and PostgreSQL (docs/operations.md,
+# "PgBouncer"): a server connection belongs to a client only for one transaction, so nothing may
+# rely on session state. Django already binds parameters client-side and prepares nothing
+# (psycopg's prepare_threshold None); this turns off the server-side cursors of `.iterator()`,
+# which live across transactions.
+DATABASE_PGBOUNCER = env_bool("DATABASE_PGBOUNCER", False)
+# Read-only streaming replicas for the reads that tolerate lag (chatsite/db/replicas.py): REST
+# history pages, search, the admin's lists; never the send path or sync. Read-your-writes: a
+# user's replica reads wait for the replica to replay their last write, else go to the primary.
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", [])
+REPLICA_LSN_TTL = env_int("REPLICA_LSN_TTL", 3600)
+REPLICA_RETRY_SECONDS = env_float("REPLICA_RETRY_SECONDS", 5.0)
+
+
+def _database(url: str, *, alias: str) -> dict:
+    database = dj_database_url.parse(
+        url,
+        # Without the pool: long-lived sockets hop into threads for each frame; channels
+        # closes connections older than CONN_MAX_AGE around each hop.
+        conn_max_age=0 if DB_POOL_MAX_SIZE else env_int("DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+    if database["ENGINE"].endswith("postgresql"):
+        options = database.setdefault("OPTIONS", {})
         options.setdefault("application_name", DB_APPLICATION_NAME[:63])
         if DB_POOL_MAX_SIZE:
             options["pool"] = {
                 "min_size": min(DB_POOL_MIN_SIZE, DB_POOL_MAX_SIZE),
                 "max_size": DB_POOL_MAX_SIZE,
                 "timeout": DB_POOL_TIMEOUT,
-                "name": "default",
+                "name": alias,
             }
+        database["DISABLE_SERVER_SIDE_CURSORS"] = DATABASE_PGBOUNCER
     # The same backend wrapped by django-prometheus (query counts, errors, latency); on
     # PostgreSQL Parley's subclass of it, whose pool tells load from an outage.
-    DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    database["ENGINE"] = database["ENGINE"].replace(
         "django.db.backends.", "django_prometheus.db.backends.", 1
     )
-    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        DATABASES["default"]["ENGINE"] = "chatsite.db.postgresql"
+    if database["ENGINE"].endswith("postgresql"):
+        database["ENGINE"] = "chatsite.db.postgresql"
+    return database
+
+
+if DATABASE_URL:
+    DATABASES = {"default": _database(DATABASE_URL, alias="default")}
+    for _n, _url in enumerate(DATABASE_REPLICA_URLS):
+        DATABASES[f"replica{_n}"] = {
+            **_database(_url, alias=f"replica{_n}"),
+            # Tests run against the primary's test database through this alias.
+            "TEST": {"MIRROR": "default"},
+        }
 else:
     DATABASES = {
         "default": {
@@ -172,6 +200,10 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USES_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+DATABASE_REPLICAS = [alias for alias in DATABASES if alias != "default"]
+if DATABASE_REPLICAS and not USES_POSTGRES:
+    raise ImproperlyConfigured("DATABASE_REPLICA_URLS needs a PostgreSQL DATABASE_URL")
+DATABASE_ROUTERS = ["chatsite.db.replicas.ReplicaRouter"]
 
 # --- Redis: channel layer, cache, Celery ----------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
@@ -179,7 +211,14 @@ REDIS_POOL = env_int("REDIS_POOL", 1000)
 # The realtime tier (channel layer, conversation fan-out) sharded over these Redis instances;
 # every server process must list the same URLs in the same order. Shared state (presence,
 # rate limits, cache, Celery) stays on REDIS_URL. Empty: REDIS_URL alone.
-REDIS_SHARD_URLS = env_list("REDIS_SHARD_URLS", [REDIS_URL] if REDIS_URL else [])
+REDIS_SHARD_URLS = redis_url.split_urls(env_str("REDIS_SHARD_URLS")) or (
+    [REDIS_URL] if REDIS_URL else []
+)
+# Each of these may be a Sentinel address, `redis+sentinel://h1:26379,h2:26379/<master>/<db>`
+# (chatsite/redis_url.py, docs/operations.md "High availability"): every client then asks the
+# sentinels for the primary and follows failovers. A bad address stops the start-up here.
+for _url in [REDIS_URL, *REDIS_SHARD_URLS] if REDIS_URL else []:
+    redis_url.validate(_url)
 # Async Redis connections of the realtime tier (channel layer, fan-out subscriptions) run with
 # no socket timeout. redis-py 8 defaults to 5 s, and any timeout sends each command through
 # asyncio.wait_for, which on Python 3.11 loses a cancellation that arrives as the write completes
@@ -208,7 +247,10 @@ if REDIS_URL:
             "CONFIG": {
                 # A dict host lets us size the connection pool: redis-py caps a pool at 100
                 # connections by default, which many simultaneous handshakes exhaust.
-                "hosts": [{"address": url, **REALTIME_REDIS_OPTIONS} for url in REDIS_SHARD_URLS],
+                "hosts": [
+                    redis_url.channel_layer_host(url, **REALTIME_REDIS_OPTIONS)
+                    for url in REDIS_SHARD_URLS
+                ],
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "parley"),
                 "capacity": env_int("CHANNEL_CAPACITY", 1000),
                 "expiry": 60,
@@ -224,7 +266,11 @@ if REDIS_URL:
             "KEY_PREFIX": "parley",
         }
     }
-    CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+    # A Sentinel address becomes kombu's `sentinel://` transport with its `master_name`.
+    # (chatsite/celery.py moves a Sentinel CELERY_BROKER_URL to PARLEY_CELERY_BROKER_URL.)
+    CELERY_BROKER_URL, _broker_options = redis_url.celery_broker(
+        env_str("CELERY_BROKER_URL") or env_str("PARLEY_CELERY_BROKER_URL", REDIS_URL)
+    )
     CELERY_TASK_ALWAYS_EAGER = False
 else:
     CHANNEL_LAYERS = {
@@ -234,7 +280,7 @@ else:
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_URL, _broker_options = "memory://", {}
     CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -250,6 +296,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # How often a worker sweeps for such tasks: about a quarter of the timeout, at most 100 s.
     "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 40)),
     "unacked_restore_throttle": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 40)),
+    **_broker_options,
 }
 CELERY_BEAT_SCHEDULE = {
     "partitions-ensure": {
@@ -274,6 +321,16 @@ CELERY_BEAT_SCHEDULE = {
     "email-digests": {
         "task": "notifications.tasks.email_digests_send",
         "schedule": 60.0,
+    },
+    # Retention (lifecycle/retention.py): messages past their conversation's retention, and
+    # exports past their 7 days.
+    "retention-apply": {
+        "task": "lifecycle.tasks.retention_apply",
+        "schedule": crontab(minute=37, hour=2),
+    },
+    "exports-expire": {
+        "task": "lifecycle.tasks.exports_expire",
+        "schedule": crontab(minute=53),
     },
 }
 
@@ -326,7 +383,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"GroupRoleEnum": "messaging.models.Membership.Role"},
+    "ENUM_NAME_OVERRIDES": {
+        "GroupRoleEnum": "messaging.models.Membership.Role",
+        "JobStatusEnum": "lifecycle.models.Job.Status",
+    },
     # chatsite.converters.DatabaseIdConverter: ids in paths are 64-bit database integers.
     "PATH_CONVERTER_OVERRIDES": {
         "dbid": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1}
@@ -360,7 +420,7 @@ PARLEY_MAX_FRAME_BYTES = env_int("PARLEY_MAX_FRAME_BYTES", 64 * 1024)
 PARLEY_REORDER_WAIT = env_float("PARLEY_REORDER_WAIT", 0.5)
 # Live frames queued for one socket before it counts as too slow and is closed with 1013.
 PARLEY_OUTBOX_LIMIT = env_int("PARLEY_OUTBOX_LIMIT", 2000)
-# Group commit of the gateway's sends (messaging/batching.py): the most sends stored in one
+# Group commit of the gateway's sends (gateway/batching.py): the most sends stored in one
 # transaction, and how many such transactions a server process runs at once (measured with
 # 200 chatting pairs: 1 gave 2,051 messages/s, 2 gave 1,958-1,990, 4 gave 1,687; and at
 # 1,000 messages/s offered, ack p99 40 ms with 1 against 67 ms with 2: docs/performance.md).
@@ -566,7 +626,13 @@ elif PARLEY_UPLOAD_STORAGE != "local":
     raise ImproperlyConfigured("PARLEY_UPLOAD_STORAGE is `local` or `s3`")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Hashed, compressed names after collectstatic (chatsite/staticfiles.py); plain names while
+    # developing with DEBUG on, so an edited file is served at once.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "chatsite.staticfiles.ParleyStaticStorage"
+    },
     "uploads": _UPLOADS_STORAGE,
 }
 
@@ -597,6 +663,21 @@ PARLEY_PUBLIC_URL = env_str("PARLEY_PUBLIC_URL", "http://localhost:8000").rstrip
 PASSWORD_RESET_TIMEOUT = env_int("PARLEY_PASSWORD_RESET_TIMEOUT", 3600)
 # Seconds an email-verification link works.
 PARLEY_EMAIL_VERIFY_MAX_AGE = env_int("PARLEY_EMAIL_VERIFY_MAX_AGE", 3 * 24 * 3600)
+
+# --- Data lifecycle (lifecycle/; docs/operations.md, "Data lifecycle") ----------------------
+# Days messages are kept everywhere unless a conversation says otherwise; 0 keeps them forever.
+PARLEY_RETENTION_DAYS = env_int("PARLEY_RETENTION_DAYS", 0)
+# Messages deleted per statement by the retention task (short transactions, no long locks).
+PARLEY_RETENTION_BATCH = env_int("PARLEY_RETENTION_BATCH", 1000)
+# A deleted account's messages: kept, shown as "Deleted user" (false), or deleted (true).
+PARLEY_DELETE_USER_MESSAGES = env_bool("PARLEY_DELETE_USER_MESSAGES", False)
+# Days an export's download link works.
+PARLEY_EXPORT_DAYS = env_int("PARLEY_EXPORT_DAYS", 7)
+# Slack imports: the largest zip accepted, the most bytes its files may unpack to, and the
+# highest compression ratio of one file (beyond it the zip is treated as a zip bomb).
+PARLEY_IMPORT_MAX_BYTES = env_int("PARLEY_IMPORT_MAX_BYTES", 2 * 1024**3)
+PARLEY_IMPORT_MAX_UNPACKED_BYTES = env_int("PARLEY_IMPORT_MAX_UNPACKED_BYTES", 8 * 1024**3)
+PARLEY_IMPORT_MAX_RATIO = env_int("PARLEY_IMPORT_MAX_RATIO", 200)
 
 # --- Notification levels and email digests (notifications/) ---------------------------------
 # Groups with more members than this default to notify = "mentions".

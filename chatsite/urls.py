@@ -40,6 +40,7 @@ urlpatterns = [
     path("api/", include("search.api.urls")),
     path("api/", include("uploads.api.urls")),
     path("api/", include("integrations.api.urls")),
+    path("api/", include("lifecycle.api.urls")),
     path("", include("integrations.hooks_urls")),
     path("", include("web.urls")),
 ]

@@ -41,6 +41,7 @@ from core.errors import (
 )
 from integrations.websocket import frame_allowed
 from messaging.events import user_ref
+from messaging.features import server_features
 from messaging.selectors import conversation_ids_for_user, conversation_summaries
 
 from .connection import Connection
@@ -159,6 +160,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
                 # Profiles of the user and everyone they may see (accounts.selectors).
                 "users": users,
                 "heartbeat_interval": settings.PARLEY_HEARTBEAT_INTERVAL,
+                "features": server_features(),
             }
         )
         conn.outbox.open()

@@ -12,7 +12,8 @@ from typing import Any
 from conversations.services import reaction_set
 from core.asyncdb import db_hop
 from integrations.commands import command_run
-from messaging.selectors import MAX_PAGE, message_changes, message_history
+from lifecycle.selectors import message_history_page
+from messaging.selectors import MAX_PAGE, message_changes
 from messaging.services import SendRequest, message_delete, message_edit
 from presence.services import typing_relay
 from receipts.services import receipt_mark
@@ -44,7 +45,7 @@ async def on_sync(conn: Connection, frame: Frame) -> None:
     conversation_id = required_int(frame, "conversation", minimum=1)
     after_seq = required_int(frame, "after_seq", minimum=0)
     limit = int_field(frame, "limit", minimum=1, required=False) or MAX_PAGE
-    page, has_more, last_seq = await db_hop(message_history)(
+    page, has_more, last_seq, first_seq = await db_hop(message_history_page)(
         user_id=conn.user.pk,
         conversation_id=conversation_id,
         after_seq=after_seq,
@@ -64,6 +65,8 @@ async def on_sync(conn: Connection, frame: Frame) -> None:
             "conversation": conversation_id,
             "last_seq": done_seq,
             "has_more": has_more,
+            # Where history starts (retention deleted what was before it): docs/protocol.md
+            "first_seq": first_seq,
         }
     )
 

@@ -74,6 +74,9 @@ class ConversationSummary(TypedDict):
     unread_mentions: int  # unread messages that mention the viewer (@username or @all)
     joined_seq: int  # history before it is not the viewer's
     last_change_seq: int  # the newest edit/delete; compare with the client's change cursor
+    # The newest message the viewer may see (what a conversation list previews); None when
+    # there is none yet.
+    last_message: "MessageEvent | None"
     members: NotRequired[list[UserRef]]
 
 

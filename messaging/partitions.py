@@ -262,6 +262,9 @@ def partition_detach(partition: Partition, *, drop: bool, dump_dir: Path | None)
         if drop or dump_dir is not None:
             cursor.execute(f"DROP TABLE {partition.name}")
     message_keys_delete_range(low=partition.low, high=partition.high)
+    # This process no longer trusts its list of ready months: a later insert into the detached
+    # month (an import, retention's drop of a past month) must create the partition again.
+    _ready.clear()
     return dumped
 
 

@@ -2,11 +2,12 @@
 access checks go through `membership_for`."""
 
 from django.conf import settings
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 
 from accounts.events import public_user
 from accounts.selectors import PUBLIC_USER_FIELDS
+from chatsite.db import replicas
 from conversations.models import ConversationChange, Mention
 from conversations.state import with_conversation_state
 from core.errors import NotFound
@@ -112,6 +113,7 @@ def conversation_summaries(
             id=member_id, username=username, display_name=display_name, avatar_key=avatar_key
         )
 
+    last_messages = last_messages_of(memberships)
     summaries: list[ConversationSummary] = []
     for m in memberships:
         conversation = m.conversation
@@ -126,6 +128,7 @@ def conversation_summaries(
             "unread_mentions": m.unread_mentions,
             "joined_seq": m.joined_seq,
             "last_change_seq": conversation.last_change_seq,
+            "last_message": last_messages.get(conversation.pk),
         }
         if include_members:
             summary["members"] = [
@@ -133,6 +136,27 @@ def conversation_summaries(
             ]
         summaries.append(summary)
     return summaries
+
+
+def last_messages_of(memberships: list[Membership]) -> dict[int, MessageEvent]:
+    """The newest message of each conversation that the member may see (after their join), by
+    conversation id: what a conversation list previews. Two queries whatever the number."""
+    wanted = Q()
+    for m in memberships:
+        last_seq = m.conversation.last_seq
+        if last_seq > m.joined_seq:
+            wanted |= Q(conversation_id=m.conversation_id, seq=last_seq)
+    if not wanted:
+        return {}
+    ids = list(MessageKey.objects.filter(wanted).values_list("message_id", flat=True))
+    rows = Message.objects.filter(id__in=ids).select_related("sender")
+    return {event["conversation"]: event for event in map(last_message_event, rows)}
+
+
+def last_message_event(message: Message) -> MessageEvent:
+    """A message as a preview shows it: the message object without its attachments' and
+    previews' details (the open conversation loads those through history)."""
+    return message_event(message, message.sender)
 
 
 def message_objects(messages) -> list[MessageEvent]:  # type: ignore[no-untyped-def]
@@ -270,12 +294,13 @@ def newest_page(
     # One more than the page, to tell whether older messages exist.
     size = max(limit, settings.PARLEY_HISTORY_CACHE_SIZE) + 1
     newest, older = messages_before(conversation_id=conversation_id, before_seq=None, limit=size)
-    history_cache.page_store(
-        conversation_id=conversation_id,
-        generation_seen=generation,
-        messages=newest,
-        complete=not older,
-    )
+    if not replicas.reading_from_replica():  # a lagging replica's page may predate an edit
+        history_cache.page_store(
+            conversation_id=conversation_id,
+            generation_seen=generation,
+            messages=newest,
+            complete=not older,
+        )
     answered = history_cache.answer(newest, complete=not older, floor_seq=floor_seq, limit=limit)
     if answered is not None:
         return answered

@@ -16,6 +16,7 @@ import realtime
 from accounts.models import User
 from audit.services import audit_record
 from chatsite import metrics
+from chatsite.db import replicas
 from conversations.selectors import body_rendered
 from conversations.services import (
     mentions_record,
@@ -551,6 +552,8 @@ def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
 
     transaction.on_commit(partial(dedup.acks_remember, acks), robust=True)
     transaction.on_commit(count_and_announce, robust=True)
+    # The senders read their own messages at once, even from a lagging replica's page.
+    replicas.writes_noted_on_commit(user_ids=[sender_id for sender_id, _ in acks])
     return results  # type: ignore[return-value]
 
 
@@ -656,6 +659,7 @@ def _publish_change(message: Message) -> MessageUpdatedEvent | MessageDeletedEve
     transaction.on_commit(
         partial(history_cache.history_cache_invalidate, message.conversation_id), robust=True
     )
+    replicas.writes_noted_on_commit(user_ids=[message.sender_id])
     return event
 
 

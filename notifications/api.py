@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,14 +18,23 @@ from .selectors import prefs_of
 from .services import prefs_update
 
 
+@extend_schema_field(
+    {"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$", "example": "22:00"}
+)
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time without offset ("22:00", "07:30:00"): OpenAPI's `format: time` is
+    RFC 3339's full-time, which requires an offset, and quiet hours have none (they follow
+    the profile's timezone)."""
+
+
 class PrefsSerializer(serializers.Serializer):
     do_not_disturb_until = serializers.DateTimeField(
         allow_null=True, required=False, help_text="No push or mail until then; null: off"
     )
-    quiet_hours_start = serializers.TimeField(
+    quiet_hours_start = LocalTimeField(
         allow_null=True, required=False, help_text="Local time (your profile's timezone)"
     )
-    quiet_hours_end = serializers.TimeField(
+    quiet_hours_end = LocalTimeField(
         allow_null=True, required=False, help_text="May be before the start (wraps midnight)"
     )
     email_notifications = serializers.BooleanField(

@@ -19,6 +19,7 @@ import redis.asyncio
 from django.conf import settings
 
 from chatsite.redis import redis_client
+from chatsite.redis_url import async_client
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def _async_client() -> redis.asyncio.Redis:
         # Sized like the realtime tier's pools (a burst of handshakes overflowed 100 in the
         # fault suite's reconnect storm), and like them without a socket timeout
         # (REALTIME_REDIS_OPTIONS explains the lost cancellations).
-        client = redis.asyncio.Redis.from_url(settings.REDIS_URL, **settings.REALTIME_REDIS_OPTIONS)
+        client = async_client(settings.REDIS_URL, **settings.REALTIME_REDIS_OPTIONS)
         _async_clients[loop] = client
     return client
 

@@ -32,6 +32,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from chatsite import metrics
+from chatsite.redis_url import async_client
 
 from .broker import Broker, channel_name, process_broker, shard_index
 
@@ -197,7 +198,7 @@ class Hub:
     async def _ensure_pubsub(self, subscription: Subscription) -> aioredis.client.PubSub:
         if subscription.pubsub is None:
             if subscription.redis is None:
-                subscription.redis = aioredis.from_url(
+                subscription.redis = async_client(
                     subscription.url,
                     health_check_interval=30,
                     # See REALTIME_REDIS_OPTIONS: with a socket timeout, a cancellation can be lost.

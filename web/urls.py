@@ -7,6 +7,7 @@ from . import recovery_views, views
 
 urlpatterns = [
     path("", views.chat, name="home"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("login/otp/", views.login_otp, name="login-otp"),
     path("oidc/authenticate/", SSOStart.as_view(), name="sso-start"),

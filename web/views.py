@@ -11,6 +11,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
@@ -22,6 +23,14 @@ from protection.addresses import http_client_ip
 from protection.services import registration_attempt_check
 
 from .forms import RegisterForm
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico by themselves: send them to the static icon (its hashed
+    name when the manifest storage is on), cached for a day."""
+    response = redirect(static("parley/favicon.svg"), permanent=False)
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def chat(request: HttpRequest) -> HttpResponse:

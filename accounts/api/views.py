@@ -16,6 +16,8 @@ from accounts.services import (
     user_tokens_revoke,
 )
 from accounts.twofactor import login_ephemeral, twofactor_enabled
+from chatsite.db.replicas import replica_reads
+from lifecycle.api import views as lifecycle_views
 from messaging.api.serializers import ErrorSerializer
 from protection.throttles import LoginThrottle, RegisterThrottle
 
@@ -40,6 +42,11 @@ class MeView(APIView):
     def get(self, request: Request) -> Response:
         return Response(UserSerializer(request.user).data)
 
+    # Account deletion lives in the lifecycle app (issue 22); this path is the contract's.
+    @lifecycle_views.me_delete_schema
+    def delete(self, request: Request) -> Response:
+        return lifecycle_views.me_delete(request)
+
 
 class UserSearchQuerySerializer(serializers.Serializer):
     # DRF's CharField also refuses NUL characters, which PostgreSQL cannot compare with.
@@ -61,8 +68,10 @@ class UserSearchView(APIView):
     def get(self, request: Request) -> Response:
         query = UserSearchQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        users = user_search(query=query.validated_data["search"], exclude_id=request.user.pk)
-        return Response(UserSerializer(users, many=True).data)
+        with replica_reads(user_id=request.user.pk):  # a directory tolerates the replica's lag
+            users = user_search(query=query.validated_data["search"], exclude_id=request.user.pk)
+            data = UserSerializer(users, many=True).data
+        return Response(data)
 
 
 class LoginSerializer(TokenObtainPairSerializer):

@@ -103,6 +103,10 @@ class MessagePageSerializer(serializers.Serializer):
     results = MessageSerializer(many=True)
     has_more = serializers.BooleanField(help_text="More messages exist in the direction paged")
     last_seq = serializers.IntegerField(help_text="The conversation's highest seq")
+    first_seq = serializers.IntegerField(
+        help_text="The lowest seq history still holds: retention deleted what was before it "
+        "(1 until then)"
+    )
 
 
 class SendSerializer(serializers.Serializer):
@@ -153,6 +157,11 @@ class ConversationSerializer(serializers.Serializer):
     )
     joined_seq = serializers.IntegerField(help_text="Your history starts after this seq")
     last_change_seq = serializers.IntegerField(help_text="The newest edit/delete's change_seq")
+    last_message = MessageSerializer(
+        allow_null=True,
+        help_text="The newest message you may see, as a message object (what a conversation "
+        "list previews); null when there is none",
+    )
 
 
 class DirectOpenSerializer(serializers.Serializer):

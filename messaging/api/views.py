@@ -1,15 +1,18 @@
+from contextlib import nullcontext
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chatsite.db.replicas import replica_reads
 from core.errors import BadRequest
+from lifecycle.selectors import message_history_page
 from messaging.selectors import (
     MAX_PAGE,
     conversation_summaries,
     message_changes,
-    message_history,
 )
 from messaging.services import (
     conversation_direct_open,
@@ -94,14 +97,21 @@ class MessageListView(APIView):
     def get(self, request: Request, conversation_id: int) -> Response:
         query = HistoryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        page, has_more, last_seq = message_history(
-            user_id=request.user.pk,
-            conversation_id=conversation_id,
-            after_seq=query.validated_data.get("after_seq"),
-            before_seq=query.validated_data.get("before_seq"),
-            limit=query.validated_data["limit"],
+        after_seq = query.validated_data.get("after_seq")
+        # Pages of history may come from a replica (never older than the reader's own last
+        # write); `after_seq` is catching up, read from the primary like `sync`.
+        reads = replica_reads(user_id=request.user.pk) if after_seq is None else nullcontext()
+        with reads:
+            page, has_more, last_seq, first_seq = message_history_page(
+                user_id=request.user.pk,
+                conversation_id=conversation_id,
+                after_seq=after_seq,
+                before_seq=query.validated_data.get("before_seq"),
+                limit=query.validated_data["limit"],
+            )
+        return Response(
+            {"results": page, "has_more": has_more, "last_seq": last_seq, "first_seq": first_seq}
         )
-        return Response({"results": page, "has_more": has_more, "last_seq": last_seq})
 
     @extend_schema(
         request=MessageSendSerializer,

@@ -3,6 +3,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chatsite.db.replicas import replica_reads
 from messaging.api.serializers import ErrorSerializer
 from protection.throttles import BucketThrottle, RestWriteThrottle
 from search.selectors import message_search
@@ -34,8 +35,8 @@ class SearchView(APIView):
         query = SearchQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
-        return Response(
-            message_search(
+        with replica_reads(user_id=request.user.pk):  # search tolerates the replica's lag
+            page = message_search(
                 user_id=request.user.pk,
                 q=data["q"],
                 conversation_id=data.get("conversation"),
@@ -47,4 +48,4 @@ class SearchView(APIView):
                 limit=data["limit"],
                 cursor=data.get("cursor"),
             )
-        )
+        return Response(page)

@@ -4,9 +4,11 @@
 import { api, ApiError } from "./api.js";
 import { attachmentsNode, setUpAttachments } from "./attachments.js";
 import { applyPreview, previewsNode } from "./previews.js";
-import { Connection } from "./connection.js";
+import { localStorageStore, ParleyClient } from "./client.js";
 import { avatarOf, displayName, personVersion, rememberPeople, showUserCard } from "./people.js";
-import { dayKey, dayLabel, el, linkify, newClientId, timeOf } from "./render.js";
+import { dayKey, dayLabel, el, linkify, relativeTime, timeOf } from "./render.js";
+import { composerError, confirmDialog, toast } from "./feedback.js";
+import { setUpFeatureModules } from "./plugins.js";
 import { setUpSearch } from "./search.js";
 // Settings › Integrations, and slash commands in the composer.
 import {
@@ -25,7 +27,6 @@ import { editedMark, pinAction, pinMark, pinsFor, setUpPins } from "./pins.js";
 import { replyButton, replyQuote, setUpThreads, takeReplyTarget, threadButton, threadMessage } from "./threads.js";
 
 const PAGE = 50;
-const ACK_TIMEOUT_MS = 15000;
 const TYPING_SEND_EVERY_MS = 2000;
 const TYPING_SHOWN_MS = 4000;
 
@@ -37,21 +38,40 @@ const me = {
   isStaff: body.dataset.staff === "1",
 };
 
-// Frames the server may not know yet (other features land separately): once it answers
-// "unknown type", the client stops sending them and hides what depends on them.
-const supported = { receipts: true, typing: true, edit: true, changes: true };
+// What the server offers: its `ready` frame's `features` (docs/protocol.md). Until the first
+// ready, assume the basics.
+let supported = { receipts: true, typing: true, edit: true, changes: true, edit_window_seconds: 900, max_body_chars: 4000 };
 
 const conversations = new Map(); // id -> conversation state
 const presence = new Map(); // user id -> {status, last_seen}
 let current = null; // the open conversation
 let editing = null; // the message being edited
+const editsInFlight = new Map(); // ref (client_msg_id of the edit frame) -> {conv, message, text}
 let lastTypingSent = 0;
 
-const conn = new Connection({
+// The connection and protocol layer (client.js, the JavaScript SDK): dedup, sync, and the
+// outbox, kept in localStorage so queued sends survive a reload.
+const client = new ParleyClient({
   url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/`,
-  onFrame: handleFrame,
-  onState: showConnectionState,
+  store: localStorageStore(`parley.outbox.${me.id}`),
 });
+const conn = {
+  send: (frame) => client.sendFrame(frame),
+  get isReady() {
+    return client.isReady;
+  },
+};
+client.on("frame", handleFrame);
+client.on("ready", onReady);
+client.on("message", onMessage);
+client.on("ack", onAck);
+client.on("failed", (entry) => refresh(conversations.get(entry.conversation)));
+client.on("outbox", () => {
+  if (current) refresh(current);
+  if (!client.isReady) showConnectionState(client.connection.state, null);
+});
+client.on("synced", (id) => refresh(conversations.get(id)));
+client.on("state", showConnectionState);
 
 // --- conversation state ------------------------------------------------------------------
 
@@ -65,9 +85,6 @@ function conversationFrom(summary, rank) {
     readSeq: summary.read_seq,
     unread: summary.unread,
     unreadMentions: summary.unread_mentions || 0,
-    // Everything up to `synced` is known to the client (shown or available through REST);
-    // a reconnect syncs from here.
-    synced: summary.last_seq,
     // Edits and deletes are numbered per conversation too; after a reconnect the client asks
     // for the changes after the last one it saw.
     changeSeq: summary.last_change_seq || 0,
@@ -76,14 +93,13 @@ function conversationFrom(summary, rank) {
     historyLoaded: false,
     hasOlder: false,
     loadingOlder: false,
-    syncing: false,
-    pending: new Map(), // client_msg_id -> {cid, body, status, error, timer}
     receipts: new Map(), // user id -> {delivered_seq, read_seq}
     typing: new Map(), // user id -> {username, until}
-    preview: null,
-    activity: 0,
+    preview: summary.last_message || null,
+    activity: summary.last_message ? Date.parse(summary.last_message.created_at) || 0 : 0,
     rank,
-    draft: "",
+    draft: savedDrafts[summary.id] || "",
+    dividerSeq: null, // the "New messages" divider goes above the first message after this
     deliveredSent: 0,
     deliveredTimer: null,
   };
@@ -121,7 +137,6 @@ function ingest(conv, message, { live = false } = {}) {
     return false;
   }
   conv.messages.set(message.seq, message);
-  if (message.client_msg_id && isMine(message)) dropPending(conv, message.client_msg_id);
   if (message.sender) conv.typing.delete(message.sender.id);
   if (message.seq > conv.lastSeq) {
     conv.lastSeq = message.seq;
@@ -131,7 +146,6 @@ function ingest(conv, message, { live = false } = {}) {
       if (live) notify(conv, message);
     }
   }
-  while (conv.messages.has(conv.synced + 1)) conv.synced += 1;
   if (!conv.preview || message.seq >= conv.preview.seq) {
     conv.preview = message;
     conv.activity = Date.parse(message.created_at) || Date.now();
@@ -174,13 +188,6 @@ function sameContent(a, b) {
   );
 }
 
-function dropPending(conv, cid) {
-  const pending = conv.pending.get(cid);
-  if (!pending) return;
-  clearTimeout(pending.timer);
-  conv.pending.delete(cid);
-}
-
 // --- frames ------------------------------------------------------------------------------
 
 function handleFrame(frame) {
@@ -193,16 +200,8 @@ function handleFrame(frame) {
       return onEphemeral(frame);
     case "command_done":
       return undefined;
-    case "message":
-      return onMessage(frame);
-    case "ack":
-      return onAck(frame);
-    case "sync_done":
-      return onSyncDone(frame);
     case "conversation":
       return onConversation(frame.conversation);
-    case "resync":
-      return syncConversation(conversations.get(frame.conversation), frame.after_seq);
     case "error":
       return onCommandError(frame) || onError(frame);
     case "receipt":
@@ -240,6 +239,8 @@ function handleFrame(frame) {
 }
 
 function onReady(frame) {
+  if (frame.features) supported = { ...supported, ...frame.features };
+  applyLimits();
   rememberPeople(frame.users);
   const seen = new Set();
   frame.conversations.forEach((summary, rank) => {
@@ -261,19 +262,17 @@ function onReady(frame) {
       // Otherwise the server has not stored our last read mark: keep our counts and let sync
       // count what is new.
       if ((summary.last_change_seq || 0) > conv.changeSeq) requestChanges(conv, conv.changeSeq);
+      const last = summary.last_message;
+      if (last && (!conv.preview || last.seq >= conv.preview.seq)) {
+        conv.preview = last;
+        conv.activity = Date.parse(last.created_at) || conv.activity;
+      }
     }
-    if (summary.last_seq > conv.synced) syncConversation(conv, conv.synced);
   });
   for (const id of [...conversations.keys()]) {
     if (!seen.has(id)) conversations.delete(id); // we left or were removed meanwhile
   }
   if (current && !conversations.has(current.id)) openConversation(null);
-  // Sends that never got an ack go again with the same client_msg_id: stored at most once.
-  for (const conv of conversations.values()) {
-    for (const pending of conv.pending.values()) {
-      if (pending.status === "pending") transmit(conv, pending);
-    }
-  }
   renderSidebar();
   loadDetailsOfAll();
   // A link from a notification mail: /?conversation=<id> opens it once.
@@ -289,7 +288,7 @@ function onReady(frame) {
 }
 
 async function loadDetailsOfAll() {
-  // Members (for presence dots and group panels) and a last-message preview per conversation.
+  // Members (for presence dots and group panels); previews come with the summaries.
   try {
     const summaries = await api("GET", "/api/conversations/");
     for (const summary of summaries) {
@@ -299,30 +298,8 @@ async function loadDetailsOfAll() {
   } catch {
     /* the sidebar still works without member lists */
   }
-  await Promise.all(
-    [...conversations.values()]
-      .filter((conv) => !conv.preview && conv.lastSeq > 0)
-      .map(async (conv) => {
-        try {
-          const page = await api("GET", `/api/conversations/${conv.id}/messages/?limit=1`);
-          if (page.results.length && !conv.preview) {
-            conv.preview = page.results[page.results.length - 1];
-            conv.activity = Date.parse(conv.preview.created_at) || 0;
-          }
-        } catch {
-          /* no preview */
-        }
-      }),
-  );
   renderSidebar();
   loadPresence();
-}
-
-function syncConversation(conv, afterSeq) {
-  if (!conv || conv.syncing) return;
-  if (conn.send({ type: "sync", conversation: conv.id, after_seq: afterSeq })) {
-    conv.syncing = true;
-  }
 }
 
 function requestChanges(conv, afterChangeSeq) {
@@ -355,40 +332,20 @@ function onConversationLeft(frame) {
   renderSidebar();
 }
 
-function onSyncDone(frame) {
-  const conv = conversations.get(frame.conversation);
-  if (!conv) return;
-  conv.syncing = false;
-  if (frame.has_more) {
-    syncConversation(conv, frame.last_seq);
-  } else {
-    conv.synced = Math.max(conv.synced, frame.last_seq);
-    conv.lastSeq = Math.max(conv.lastSeq, frame.last_seq);
-    while (conv.messages.has(conv.synced + 1)) conv.synced += 1;
-    // A live message that skipped ahead while this sync ran: fetch what it skipped.
-    if (conv.lastSeq > conv.synced) syncConversation(conv, conv.synced);
-  }
-  refresh(conv);
-}
-
-function onMessage(message) {
+// Messages come deduplicated and gap-free from the SDK (client.js); `live` is false for those a
+// sync brought.
+function onMessage(message, { live }) {
   const conv = conversations.get(message.conversation);
   if (!conv) return;
-  const fresh = ingest(conv, message, { live: !conv.syncing });
+  ingest(conv, message, { live });
   threadMessage(message);
-  if (fresh && message.seq > conv.synced + 1 && !conv.syncing) {
-    // A gap: frames were lost on the way (the server orders and heals what it sends, so
-    // this is rare). Fetch what is missing; see docs/protocol.md, "Gaps".
-    syncConversation(conv, conv.synced);
-  }
   refresh(conv);
 }
 
-function onAck(ack) {
+function onAck(ack, pending) {
   const conv = conversations.get(ack.conversation);
   if (!conv) return;
-  const pending = conv.pending.get(ack.client_msg_id);
-  if (pending && !conv.messages.has(ack.seq)) {
+  if (!conv.messages.has(ack.seq)) {
     ingest(conv, {
       type: "message",
       conversation: ack.conversation,
@@ -401,7 +358,6 @@ function onAck(ack) {
       created_at: ack.created_at,
     });
   }
-  dropPending(conv, ack.client_msg_id);
   refresh(conv);
 }
 
@@ -414,37 +370,23 @@ function onConversation(summary) {
   loadDetailsOfAll();
 }
 
+// Errors the SDK did not tie to a queued send: a refused edit (its text goes back into the
+// composer with the reason next to it), or anything else (a toast).
 function onError(frame) {
-  const detail = String(frame.detail || "");
-  const unknown = detail.match(/^unknown type '(\w+)'/);
-  if (unknown) {
-    const type = unknown[1];
-    if (type === "read" || type === "delivered") supported.receipts = false;
-    if (type === "typing") supported.typing = false;
-    if (type === "changes") {
-      supported.changes = false;
-      for (const conv of conversations.values()) conv.changing = false;
-    }
-    if (type === "edit" || type === "delete") {
-      supported.edit = false;
-      if (current) renderMessages();
-      flash("This server does not support editing or deleting messages yet.");
-    }
+  const detail = String(frame.detail || frame.code || "Something went wrong");
+  const edit = frame.ref && editsInFlight.get(frame.ref);
+  if (edit) {
+    editsInFlight.delete(frame.ref);
+    const why =
+      frame.code === "edit_window_closed"
+        ? "This message can no longer be edited: the edit window has passed."
+        : `The edit was not saved: ${detail}`;
+    if (current !== edit.conv) openConversation(edit.conv);
+    startEditing(edit.conv, edit.message, edit.text);
+    composerError(why);
     return;
   }
-  if (frame.ref) {
-    for (const conv of conversations.values()) {
-      const pending = conv.pending.get(frame.ref);
-      if (pending) {
-        clearTimeout(pending.timer);
-        pending.status = "failed";
-        pending.error = detail || frame.code;
-        refresh(conv);
-        return;
-      }
-    }
-  }
-  if (frame.code !== "bad_request" || !frame.ref) flash(detail || frame.code);
+  toast(detail, { kind: "error" });
 }
 
 function onReceipt(frame) {
@@ -505,6 +447,7 @@ function onMessageChanged(frame, deleted) {
         updated.edited_at = frame.edited_at || new Date().toISOString();
       }
       conv.messages.set(seq, updated);
+      for (const [ref, edit] of editsInFlight) if (String(edit.message.id) === id) editsInFlight.delete(ref);
       if (conv.preview && conv.preview.seq === seq) conv.preview = updated;
       refresh(conv);
       return;
@@ -629,35 +572,12 @@ async function loadPresence() {
 // --- sending --------------------------------------------------------------------------------
 
 function sendMessage(conv, text, attachments = [], replyTo = takeReplyTarget(conv)) {
-  const pending = { cid: newClientId(), body: text, attachments, status: "pending", error: null, timer: null, replyTo };
-  conv.pending.set(pending.cid, pending);
-  transmit(conv, pending);
+  client.send(conv.id, text, { attachments, replyTo });
   refresh(conv);
 }
 
-function transmit(conv, pending) {
-  clearTimeout(pending.timer);
-  pending.status = "pending";
-  pending.error = null;
-  const frame = { type: "send", conversation: conv.id, client_msg_id: pending.cid, body: pending.body };
-  if (pending.attachments.length) frame.attachments = pending.attachments.map((a) => a.id);
-  if (pending.replyTo) frame.reply_to = String(pending.replyTo);
-  if (conn.send(frame)) {
-    pending.timer = setTimeout(() => {
-      if (conv.pending.get(pending.cid) === pending && conn.isReady) {
-        pending.status = "failed";
-        pending.error = "No answer from the server";
-        refresh(conv);
-      }
-    }, ACK_TIMEOUT_MS);
-  }
-  // Not connected: it stays pending and goes out after the next `ready`.
-}
-
 function retry(conv, cid) {
-  const pending = conv.pending.get(cid);
-  if (!pending) return;
-  transmit(conv, pending);
+  client.retry(cid);
   refresh(conv);
 }
 
@@ -671,6 +591,17 @@ function sendTyping() {
 // --- history --------------------------------------------------------------------------------
 
 async function loadNewest(conv) {
+  if (conv.dividerSeq !== null && conv.lastSeq - conv.dividerSeq > PAGE) {
+    // More unread than one page: load from the first unread on, and open there.
+    if (await loadFrom(conv, conv.dividerSeq + 1)) {
+      if (conv === current) {
+        renderMessages();
+        scrollToDivider(conv);
+        markRead(conv);
+      }
+    }
+    return;
+  }
   setHistoryStatus("Loading messages…");
   try {
     const page = await api("GET", `/api/conversations/${conv.id}/messages/?limit=${PAGE}`);
@@ -678,21 +609,33 @@ async function loadNewest(conv) {
     conv.historyLoaded = true;
     conv.hasOlder = page.has_more;
     conv.lastSeq = Math.max(conv.lastSeq, page.last_seq);
-    if (page.last_seq > conv.synced && conv.messages.has(page.last_seq)) {
-      while (conv.messages.has(conv.synced + 1)) conv.synced += 1;
-      conv.synced = Math.max(conv.synced, page.last_seq);
-    }
-    setHistoryStatus(conv.hasOlder ? "" : "This is the beginning of the conversation.");
+    // The newest page: sync (after a reconnect) starts after it.
+    client.known(conv.id, page.results.map((m) => m.seq), { through: conv.messages.has(page.last_seq) ? page.last_seq : 0 });
+    setHistoryStatus(
+      conv.hasOlder
+        ? ""
+        : conv.messages.size
+          ? "This is the beginning of the conversation."
+          : NO_MESSAGES,
+    );
   } catch (error) {
     setHistoryStatus(`Could not load messages: ${error.message}`);
     return;
   }
   if (conv === current) {
     renderMessages();
-    scrollToBottom();
+    scrollToDivider(conv);
     markRead(conv);
     fillViewport(conv);
   }
+}
+
+// Opens at the "New messages" divider when there is one, else at the newest.
+function scrollToDivider(conv) {
+  const divider = conv === current && $("messages").querySelector("li.unread-divider");
+  if (divider) divider.scrollIntoView({ block: "start" });
+  else scrollToBottom();
+  updateJumpButton();
 }
 
 async function loadOlder(conv) {
@@ -710,6 +653,11 @@ async function loadOlder(conv) {
       `/api/conversations/${conv.id}/messages/?before_seq=${oldest}&limit=${PAGE}`,
     );
     for (const message of page.results) ingest(conv, message);
+    if (page.results.length && conv.windowSeq != null) {
+      const seqs = sortedSeqs(conv);
+      const { to } = windowBounds(conv, seqs);
+      capWindow(conv, seqs, seqs.indexOf(page.results[0].seq), to, "top");
+    }
     conv.hasOlder = page.has_more;
     setHistoryStatus(conv.hasOlder ? "" : "This is the beginning of the conversation.");
   } catch (error) {
@@ -759,11 +707,22 @@ function previewText(conv) {
   return who && conv.kind !== "direct" ? `${who}: ${text}` : isMine(m) ? `You: ${text}` : text;
 }
 
+// Presence as we know it: nothing while our own connection is down (it may be stale).
+function presenceOf(userId) {
+  return client.isReady ? presence.get(userId) || null : null;
+}
+
 function renderSidebar() {
   const list = $("conversation-list");
-  const items = sortedConversations().map((conv) => {
+  const filter = $("conversation-filter").value.trim().toLowerCase();
+  const shown = sortedConversations().filter((conv) => {
+    if (!filter) return true;
     const partner = directPartner(conv);
-    const state = partner ? presence.get(partner.id) : null;
+    return [conv.title, partner ? displayName(partner) : ""].some((t) => t.toLowerCase().includes(filter));
+  });
+  const items = shown.map((conv) => {
+    const partner = directPartner(conv);
+    const state = partner ? presenceOf(partner.id) : null;
     const label = [conv.title];
     if (conv.kind === "group") label.push("group");
     if (conv.kind === "announcement") label.push("announcements");
@@ -788,8 +747,8 @@ function renderSidebar() {
       el(
         "span",
         { class: "conversation-text" },
-        el("span", { class: "conversation-title" }, partner ? displayName(partner) : conv.title),
-        el("span", { class: "conversation-preview" }, previewText(conv)),
+        el("span", { class: "conversation-title", dir: "auto" }, partner ? displayName(partner) : conv.title),
+        el("span", { class: "conversation-preview", dir: "auto" }, previewText(conv)),
       ),
       conv.unreadMentions ? el("span", { class: "badge mention-badge", "aria-hidden": "true" }, "@") : null,
       conv.unread ? el("span", { class: "badge", "aria-hidden": "true" }, String(conv.unread)) : null,
@@ -800,20 +759,25 @@ function renderSidebar() {
   list.replaceChildren(...items);
   if (focusedId) list.querySelector(`li[data-conversation-id="${focusedId}"] button`)?.focus();
   $("no-conversations").hidden = conversations.size > 0;
+  $("no-filter-match").hidden = !(filter && conversations.size && !shown.length);
   const total = [...conversations.values()].reduce((n, c) => n + c.unread, 0);
   document.title = total ? `(${total}) Parley` : "Parley";
+  $("mark-all-read").hidden = total === 0;
+  renderFavicon(total);
 }
 
 // --- rendering: the open conversation -------------------------------------------------------
 
 function openConversation(conv) {
-  if (current) current.draft = editing ? "" : $("composer-input").value;
+  if (current && !editing) saveDraft(current, $("composer-input").value);
   stopEditing();
+  composerError("");
   current = conv;
   $("messages").replaceChildren();
   $("typing").textContent = "";
   closeDetails();
   body.classList.toggle("show-pane", Boolean(conv));
+  $("empty-pane").hidden = Boolean(conv);
   if (!conv) {
     $("conversation-title").textContent = "Select a conversation";
     $("conversation-subtitle").textContent = "";
@@ -823,6 +787,7 @@ function openConversation(conv) {
     pinsFor(null);
     setHistoryStatus("");
     renderSidebar();
+    document.dispatchEvent(new CustomEvent("parley:conversation-opened", { detail: null }));
     return;
   }
   renderHeader();
@@ -832,13 +797,26 @@ function openConversation(conv) {
   $("details-button").hidden = conv.kind !== "group";
   pinsFor(conv);
   $("composer-input").value = conv.draft;
+  updateCounter();
   setHistoryStatus("");
+  // "New messages" above the first unread, for as long as the conversation stays open.
+  conv.dividerSeq = conv.unread > 0 ? conv.readSeq : null;
+  conv.windowSeq = null; // the newest WINDOW messages; the divider's context below
+  conv.windowEndSeq = null;
+  if (conv.dividerSeq !== null) {
+    const seqs = sortedSeqs(conv);
+    if (seqs.length > WINDOW) conv.windowSeq = Math.min(seqs[seqs.length - WINDOW], conv.dividerSeq - AROUND);
+  }
   renderMessages();
   scrollToBottom();
   if (!conv.historyLoaded) loadNewest(conv);
-  else markRead(conv);
+  else {
+    scrollToDivider(conv);
+    markRead(conv);
+  }
   renderSidebar();
   if (!readOnly) $("composer-input").focus();
+  document.dispatchEvent(new CustomEvent("parley:conversation-opened", { detail: { id: conv.id, kind: conv.kind } }));
 }
 
 function renderHeader() {
@@ -847,56 +825,174 @@ function renderHeader() {
   $("conversation-title").textContent = partner ? displayName(partner) : conv.title;
   let subtitle = "";
   if (conv.kind === "direct") {
-    const state = partner && presence.get(partner.id);
-    if (state) {
+    const state = partner && presenceOf(partner.id);
+    if (!client.isReady) subtitle = "presence unknown while offline";
+    else if (state) {
       subtitle =
         state.status === "online"
           ? "online"
           : state.last_seen
-            ? `last seen ${new Date(state.last_seen).toLocaleString()}`
+            ? `last seen ${relativeTime(state.last_seen)}`
             : "offline";
     }
   } else if (conv.kind === "group") {
-    subtitle = conv.members.length ? `${conv.members.length} members` : "group";
+    const n = conv.members.length;
+    subtitle = n ? `${n} ${n === 1 ? "member" : "members"}` : "group";
   } else {
     subtitle = "announcements";
   }
   $("conversation-subtitle").textContent = subtitle;
+  $("conversation-title").setAttribute("dir", "auto");
 }
 
+// State changed: render once in the next animation frame, however many frames arrived (a sync
+// of 500 messages is one render, not 500). Hidden tabs get no animation frames: a short timer
+// keeps the title's unread count current there.
+const dirty = new Set();
+let renderScheduled = false;
+
 function refresh(conv) {
-  if (conv === current) {
+  if (conv) dirty.add(conv);
+  if (renderScheduled) return;
+  renderScheduled = true;
+  if (document.hidden) setTimeout(renderNow, 50);
+  else requestAnimationFrame(renderNow);
+}
+
+function renderNow() {
+  renderScheduled = false;
+  if (current && dirty.has(current)) {
     const history = $("history");
-    const atBottom = history.scrollHeight - history.scrollTop - history.clientHeight < 80;
+    const atBottom = current.windowEndSeq == null && history.scrollHeight - history.scrollTop - history.clientHeight < 80;
     renderMessages();
     if (atBottom) scrollToBottom();
-    markRead(conv);
+    markRead(current);
+    updateJumpButton();
   }
+  dirty.clear();
   renderSidebar();
 }
 
+// Long conversations: only the newest WINDOW messages (and whatever the reader scrolled up to
+// or was sent to) are in the DOM; scrolling up adds WINDOW_STEP more at a time.
+const WINDOW = 150;
+const WINDOW_STEP = 100;
+
+function sortedSeqs(conv) {
+  return [...conv.messages.keys()].sort((a, b) => a - b);
+}
+
+const MAX_ROWS = 300; // at most this many message rows in the DOM
+
+// Keeps the row the reader looks at in place while rows are added or dropped around it.
+function keepingRow(render) {
+  const history = $("history");
+  const top = history.getBoundingClientRect().top;
+  const anchor = [...$("messages").children].find((row) => row.getBoundingClientRect().bottom > top);
+  const before = anchor ? anchor.getBoundingClientRect().top : 0;
+  render();
+  if (anchor && anchor.isConnected) history.scrollTop += anchor.getBoundingClientRect().top - before;
+}
+
+function windowBounds(conv, seqs) {
+  const from = conv.windowSeq == null ? 0 : Math.max(0, seqs.findIndex((seq) => seq >= conv.windowSeq));
+  let to = seqs.length - 1;
+  if (conv.windowEndSeq != null) {
+    const end = seqs.findIndex((seq) => seq > conv.windowEndSeq);
+    if (end !== -1) to = end - 1;
+  }
+  return { from, to };
+}
+
+// Caps the rows at MAX_ROWS, dropping from the end away from `keep` ("top" or "bottom").
+function capWindow(conv, seqs, from, to, keep) {
+  if (to - from + 1 > MAX_ROWS) {
+    if (keep === "top") to = from + MAX_ROWS - 1;
+    else from = to - MAX_ROWS + 1;
+  }
+  conv.windowSeq = from > 0 ? seqs[from] : null;
+  conv.windowEndSeq = to < seqs.length - 1 ? seqs[to] : null;
+}
+
+// Shows more of the messages already in memory above the window; false when there are none.
+function windowUp(conv) {
+  const seqs = sortedSeqs(conv);
+  const { from, to } = windowBounds(conv, seqs);
+  if (from === 0) return false;
+  keepingRow(() => {
+    capWindow(conv, seqs, Math.max(0, from - WINDOW_STEP), to, "top");
+    renderMessages();
+  });
+  return true;
+}
+
+// The same below, when the reader scrolled up and comes back down.
+function windowDown(conv) {
+  if (conv.windowEndSeq == null) return false;
+  const seqs = sortedSeqs(conv);
+  const { from, to } = windowBounds(conv, seqs);
+  keepingRow(() => {
+    capWindow(conv, seqs, from, Math.min(seqs.length - 1, to + WINDOW_STEP), "bottom");
+    renderMessages();
+  });
+  return true;
+}
+
+const GROUP_GAP_MS = 5 * 60 * 1000; // messages closer than this under one header
+
+// The rows of the open conversation, each with a key and a version: renderMessages rebuilds a
+// row only when its version changed.
 function messageItems(conv) {
   const items = [];
   let lastDay = null;
+  let previous = null; // the message above, for grouping
+  const all = sortedSeqs(conv);
+  if (conv.windowSeq == null && conv.windowEndSeq == null && all.length > WINDOW) conv.windowSeq = all[all.length - WINDOW];
+  const { from, to } = windowBounds(conv, all);
+  if (from > 0) {
+    const above = conv.messages.get(all[from - 1]);
+    lastDay = dayKey(above.created_at);
+    previous = above;
+  }
   const addDay = (iso) => {
     const key = dayKey(iso);
     if (key !== lastDay) {
       lastDay = key;
+      previous = null;
       items.push({ key: `day-${key}`, version: dayLabel(iso), build: () => dayRow(iso) });
     }
   };
-  const seqs = [...conv.messages.keys()].sort((a, b) => a - b);
+  const seqs = all.slice(from, to + 1);
+  let lastOwn = 0;
+  for (const seq of seqs) if (isMine(conv.messages.get(seq)) && !conv.messages.get(seq).deleted) lastOwn = seq;
+  let dividerShown = false;
   for (const seq of seqs) {
     const m = conv.messages.get(seq);
     addDay(m.created_at);
-    const mark = isMine(m) ? markOf(conv, m) : "";
-    const version = [m.body, m.html, m.deleted, m.edited_at, mark, supported.edit, m.previews?.length ?? 0, personVersion(m.sender), JSON.stringify([m.reply_to, m.thread_summary, m.reactions, m.pinned])].join("|");
-    items.push({ key: `m-${seq}`, version, build: () => messageRow(conv, m, mark) });
+    if (!dividerShown && conv.dividerSeq !== null && seq > conv.dividerSeq && !isMine(m)) {
+      dividerShown = true;
+      previous = null;
+      items.push({ key: "unread-divider", version: "1", build: unreadDivider });
+    }
+    const grouped = Boolean(
+      previous &&
+        m.sender &&
+        previous.sender &&
+        previous.sender.id === m.sender.id &&
+        !previous.deleted &&
+        Date.parse(m.created_at) - Date.parse(previous.created_at) < GROUP_GAP_MS,
+    );
+    previous = m;
+    const status = isMine(m) ? markOf(conv, m) : "";
+    const mark = seq === lastOwn ? status : "";
+    const editable = canEdit(m);
+    const version = [m.body, m.html, m.deleted, m.edited_at, status, mark, editable, grouped, relativeTime(m.created_at), m.previews?.length ?? 0, personVersion(m.sender), JSON.stringify([m.reply_to, m.thread_summary, m.reactions, m.pinned])].join("|");
+    items.push({ key: `m-${seq}`, version, build: () => messageRow(conv, m, { status, mark, editable, grouped }) });
   }
-  for (const p of conv.pending.values()) {
-    addDay(new Date().toISOString());
+  for (const p of conv.windowEndSeq == null ? client.pending(conv.id) : []) {
+    addDay(p.queued_at || new Date().toISOString());
     items.push({
-      key: `p-${p.cid}`,
+      key: `p-${p.client_msg_id}`,
       version: `${p.status}|${p.error}|${conn.isReady}`,
       build: () => pendingRow(conv, p),
     });
@@ -904,10 +1000,19 @@ function messageItems(conv) {
   return items;
 }
 
+function unreadDivider() {
+  return el("li", { class: "unread-divider" }, el("span", {}, "New messages"));
+}
+
+const NO_MESSAGES = "No messages yet. Write the first one below.";
+
 function renderMessages() {
   const conv = current;
   const list = $("messages");
   if (!conv) return list.replaceChildren();
+  if (conv.messages.size && $("history-status").textContent === NO_MESSAGES) {
+    setHistoryStatus("This is the beginning of the conversation.");
+  }
   const existing = new Map([...list.children].map((node) => [node.dataset.key, node]));
   let previous = null;
   for (const item of messageItems(conv)) {
@@ -929,19 +1034,32 @@ function renderMessages() {
 }
 
 function dayRow(iso) {
-  return el("li", { class: "day", role: "separator" }, el("span", {}, dayLabel(iso)));
+  // No role on the <li> itself: a list may only hold list items (axe "list").
+  return el("li", { class: "day" }, el("span", {}, dayLabel(iso)));
 }
 
 const MARK_TEXT = { sent: "✓ Sent", delivered: "✓✓ Delivered", read: "✓✓ Read" };
 
-function messageRow(conv, m, mark) {
+// Who read up to this message, for the mark's tooltip in groups.
+function readersOf(conv, message) {
+  const names = [];
+  for (const [userId, r] of conv.receipts) {
+    if (r.read_seq >= message.seq) {
+      const member = conv.members.find((u) => u.id === userId);
+      names.push(member ? displayName(member) : `user ${userId}`);
+    }
+  }
+  return names;
+}
+
+function messageRow(conv, m, { status = null, mark = "", editable = false, grouped = false } = {}) {
   if (!m.sender) {
     return el(
       "li",
       { class: "message system", dataset: { seq: m.seq } },
-      el("span", { class: "body" }, m.body ?? ""),
+      el("span", { class: "body", dir: "auto" }, m.body ?? ""),
       " ",
-      el("time", { datetime: m.created_at }, timeOf(m.created_at)),
+      el("time", { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, timeOf(m.created_at)),
     );
   }
   const mine = isMine(m);
@@ -949,25 +1067,30 @@ function messageRow(conv, m, mark) {
   const bodyNode = deleted
     ? el("div", { class: "body tombstone" }, "This message was deleted")
     : messageBody(m, me, () => linkify(m.body));
+  if (!deleted) bodyNode.setAttribute("dir", "auto");
   const actions = [];
   if (!deleted) actions.push(replyButton(conv, m), pinAction(conv, m));
-  if (mine && !deleted && supported.edit) {
-    actions.push(
-      el("button", { type: "button", class: "link", onclick: () => startEditing(conv, m), "aria-label": "Edit this message" }, "Edit"),
-      el("button", { type: "button", class: "link", onclick: () => deleteMessage(conv, m), "aria-label": "Delete this message" }, "Delete"),
-    );
+  if (mine && !deleted && editable) {
+    actions.push(el("button", { type: "button", class: "tool", onclick: () => startEditing(conv, m), "aria-label": "Edit this message" }, "Edit"));
   }
-  return el(
+  if (mine && !deleted && supported.edit) {
+    actions.push(el("button", { type: "button", class: "tool", onclick: () => deleteMessage(conv, m), "aria-label": "Delete this message" }, "Delete"));
+  }
+  const exact = new Date(m.created_at).toLocaleString();
+  const row = el(
     "li",
-    { class: `message${mine ? " mine" : ""}${deleted ? " deleted" : ""}${mentionsMe(m, me) ? " mentioned" : ""}`, dataset: { seq: m.seq, id: m.id, status: mine ? mark : null } },
+    {
+      class: `message${mine ? " mine" : ""}${deleted ? " deleted" : ""}${grouped ? " grouped" : ""}${mentionsMe(m, me) ? " mentioned" : ""}`,
+      dataset: { seq: m.seq, id: m.id, status: mine ? status : null },
+    },
     el(
       "div",
-      { class: "meta" },
+      { class: grouped ? "meta sr-only" : "meta" },
       avatarOf(m.sender),
       el("button", { type: "button", class: "sender sender-button", onclick: () => showUserCard(m.sender) }, mine ? `${displayName(m.sender)} (you)` : displayName(m.sender)),
       botBadge(m.sender),
       " ",
-      el("time", { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, timeOf(m.created_at)),
+      el("time", { datetime: m.created_at, title: exact }, relativeTime(m.created_at)),
       m.edited_at && !deleted ? editedMark(conv, m) : null,
       deleted ? null : pinMark(m),
     ),
@@ -977,9 +1100,36 @@ function messageRow(conv, m, mark) {
     deleted ? null : previewsNode(m.previews),
     threadButton(conv, m),
     deleted ? null : reactionBar(conv, m),
-    mine && !deleted ? el("div", { class: `mark mark-${mark.split(" ")[0]}` }, MARK_TEXT[mark] || `✓✓ ${mark[0].toUpperCase()}${mark.slice(1)}`) : null,
-    actions.length ? el("div", { class: "actions" }, ...actions) : null,
+    mark && !deleted
+      ? el(
+          "div",
+          { class: `mark mark-${mark.split(" ")[0]}`, title: conv.kind === "group" && readersOf(conv, m).length ? `Read by ${readersOf(conv, m).join(", ")}` : null },
+          MARK_TEXT[mark] || `✓✓ ${mark[0].toUpperCase()}${mark.slice(1)}`,
+        )
+      : null,
+    actions.length
+      ? el(
+          "div",
+          { class: "actions", role: "toolbar", "aria-label": "Message actions" },
+          el(
+            "button",
+            {
+              type: "button",
+              class: "tool more",
+              "aria-label": "More actions",
+              "aria-expanded": "false",
+              onclick: (event) => {
+                const open = row.classList.toggle("show-actions");
+                event.currentTarget.setAttribute("aria-expanded", String(open));
+              },
+            },
+            "⋯",
+          ),
+          ...actions,
+        )
+      : null,
   );
+  return row;
 }
 
 function pendingRow(conv, p) {
@@ -987,15 +1137,16 @@ function pendingRow(conv, p) {
   const waiting = !conn.isReady && !failed;
   return el(
     "li",
-    { class: `message mine ${failed ? "failed" : "pending"}`, dataset: { status: failed ? "failed" : "pending", clientMsgId: p.cid } },
+    { class: `message mine ${failed ? "failed" : "pending"}`, dataset: { status: failed ? "failed" : "pending", clientMsgId: p.client_msg_id } },
     el("div", { class: "meta" }, el("span", { class: "sender" }, `${me.username} (you)`)),
-    el("div", { class: "body" }, linkify(p.body)),
+    el("div", { class: "body", dir: "auto" }, linkify(p.body)),
     attachmentsNode(p.attachments),
     el(
       "div",
       { class: "mark" },
       failed ? `Not sent: ${p.error || "failed"} ` : waiting ? "Waiting for the connection…" : "Sending…",
-      failed ? el("button", { type: "button", class: "link retry", onclick: () => retry(conv, p.cid) }, "Retry") : null,
+      failed ? el("button", { type: "button", class: "link retry", onclick: () => retry(conv, p.client_msg_id) }, "Retry") : null,
+      failed ? el("button", { type: "button", class: "link", onclick: () => client.discard(p.client_msg_id) }, "Discard") : null,
     ),
   );
 }
@@ -1011,13 +1162,22 @@ function renderTyping() {
 
 // --- edit and delete ------------------------------------------------------------------------
 
-function startEditing(conv, message) {
+// Whether the server would still take an edit of this message (features.edit_window_seconds;
+// a few seconds of margin for the trip there).
+function canEdit(message) {
+  if (!supported.edit || !isMine(message) || message.deleted) return false;
+  const sent = Date.parse(message.created_at);
+  return !Number.isFinite(sent) || Date.now() - sent < supported.edit_window_seconds * 1000 - 5000;
+}
+
+function startEditing(conv, message, text = message.body) {
   if (!supported.edit) return;
   editing = { conv, message };
   $("composer-mode").hidden = false;
   $("composer-mode-text").textContent = "Editing a message (Escape cancels)";
   const input = $("composer-input");
-  input.value = message.body;
+  input.value = text;
+  updateCounter();
   input.focus();
 }
 
@@ -1026,14 +1186,20 @@ function stopEditing() {
   editing = null;
   $("composer-mode").hidden = true;
   $("composer-input").value = current ? current.draft : "";
+  composerError("");
+  updateCounter();
 }
 
-function deleteMessage(conv, message) {
+async function deleteMessage(conv, message) {
   if (!supported.edit) return;
-  // eslint-disable-next-line no-alert
-  if (!window.confirm("Delete this message for everyone?")) return;
+  const sure = await confirmDialog({
+    title: "Delete this message?",
+    text: "It is deleted for everyone in the conversation.",
+    confirm: "Delete",
+  });
+  if (!sure) return;
   if (!conn.send({ type: "delete", conversation: conv.id, id: message.id })) {
-    flash("Not connected: try again when the connection is back.");
+    toast("Not connected: the message was not deleted. Try again when the connection is back.", { kind: "error" });
   }
 }
 
@@ -1136,6 +1302,10 @@ function showConnectionState(state, delay) {
         ? "Connection lost. Reconnecting…"
         : `Connection lost. Reconnecting in ${Math.max(1, Math.round(delay / 1000))} s…`;
   }
+  const waiting = client.pending().filter((entry) => entry.status === "pending").length;
+  if (waiting && state !== "online") {
+    text.append(` ${waiting === 1 ? "1 message waits" : `${waiting} messages wait`} to be sent.`);
+  }
   if (state === "unauthorized") {
     text.replaceChildren("Your session has ended. ", el("a", { href: "/login/" }, "Log in again"), ".");
   }
@@ -1147,17 +1317,16 @@ function showConnectionState(state, delay) {
       ".",
     );
   }
-  if (current) renderMessages(); // pending rows say whether they wait for the connection
+  if (current) {
+    renderMessages(); // pending rows say whether they wait for the connection
+    renderHeader(); // presence is unknown while we are offline
+  }
+  renderSidebar();
 }
 
-let flashTimer = null;
+// Feature modules report through this: a toast where the user is looking.
 function flash(text) {
-  const note = $("history-status");
-  note.textContent = text;
-  clearTimeout(flashTimer);
-  flashTimer = setTimeout(() => {
-    if (note.textContent === text) note.textContent = "";
-  }, 6000);
+  toast(text, { kind: /not |could not|cannot|only /i.test(text) ? "error" : "info" });
 }
 
 // --- dialogs: new direct chat, new group -------------------------------------------------------
@@ -1333,11 +1502,18 @@ function renderDetails(conv, group, memberList) {
   $("details-title").textContent = conv.title;
   $("rename-form").hidden = !manager;
   $("rename-input").value = conv.title;
+  $("description-input").value = (group && group.description) || "";
+  $("details-description").textContent = (group && group.description) || "";
+  $("details-description").hidden = manager || !(group && group.description);
+  // Large groups: a filter over the member list.
+  const filterBox = $("member-filter");
+  filterBox.hidden = members.length <= 8;
+  const filter = filterBox.hidden ? "" : filterBox.value.trim().toLowerCase();
   $("add-member-form").hidden = !manager;
   $("leave-button").hidden = !group;
   renderGroupExtras(conv, group);
   $("member-list").replaceChildren(
-    ...members.map((m) => {
+    ...members.filter((m) => !filter || (m.username || "").toLowerCase().includes(filter)).map((m) => {
       const buttons = [];
       if (manager && m.id !== me.id && m.role !== "owner" && (myRole === "owner" || m.role !== "admin")) {
         buttons.push(el("button", { type: "button", class: "link", onclick: () => removeMember(conv, m), "aria-label": `Remove ${m.username}` }, "Remove"));
@@ -1345,6 +1521,7 @@ function renderDetails(conv, group, memberList) {
       if (myRole === "owner" && m.id !== me.id && m.role !== "owner") {
         const next = m.role === "admin" ? "member" : "admin";
         buttons.push(el("button", { type: "button", class: "link", onclick: () => setRole(conv, m, next), "aria-label": `Make ${m.username} ${next}` }, next === "admin" ? "Make admin" : "Make member"));
+        buttons.push(el("button", { type: "button", class: "link", onclick: () => transferOwnership(conv, m), "aria-label": `Make ${m.username} the owner` }, "Make owner"));
       }
       return el(
         "li",
@@ -1367,8 +1544,23 @@ async function groupAction(conv, action) {
   if (conv === current && !$("details").hidden && conversations.has(conv.id)) openDetails();
 }
 
-function removeMember(conv, member) {
-  groupAction(conv, () => api("DELETE", `/api/groups/${conv.id}/members/${member.id}/`));
+async function removeMember(conv, member) {
+  const sure = await confirmDialog({
+    title: `Remove ${member.username} from ${conv.title}?`,
+    text: "They stop receiving its messages; an owner or admin can add them again.",
+    confirm: "Remove",
+  });
+  if (sure) groupAction(conv, () => api("DELETE", `/api/groups/${conv.id}/members/${member.id}/`));
+}
+
+async function transferOwnership(conv, member) {
+  const sure = await confirmDialog({
+    title: `Make ${member.username} the owner of ${conv.title}?`,
+    text: "You become an admin; only the new owner can give ownership back.",
+    confirm: "Make owner",
+    danger: false,
+  });
+  if (sure) setRole(conv, member, "owner");
 }
 
 function setRole(conv, member, role) {
@@ -1385,13 +1577,15 @@ function setUpDetails() {
     event.preventDefault();
     const conv = current;
     const name = $("rename-input").value.trim();
+    const description = $("description-input").value.trim();
     groupAction(conv, async () => {
-      const answer = await api("PATCH", `/api/groups/${conv.id}/`, { name });
+      const answer = await api("PATCH", `/api/groups/${conv.id}/`, { name, description });
       conv.title = (answer && answer.name) || name;
       renderHeader();
       renderSidebar();
     });
   });
+  $("member-filter").addEventListener("input", debounce(() => current && openDetails(), 200));
   const input = $("add-member-input");
   const results = $("add-member-results");
   $("add-member-form").addEventListener("submit", (event) => event.preventDefault());
@@ -1418,10 +1612,10 @@ function setUpDetails() {
       conv.members = [...conv.members.filter((m) => m.id !== user.id), user];
     });
   }
-  $("leave-button").addEventListener("click", () => {
+  $("leave-button").addEventListener("click", async () => {
     const conv = current;
-    // eslint-disable-next-line no-alert
-    if (!window.confirm(`Leave ${conv.title}?`)) return;
+    const sure = await confirmDialog({ title: `Leave ${conv.title}?`, text: "You stop receiving its messages.", confirm: "Leave" });
+    if (!sure) return;
     groupAction(conv, async () => {
       await api("POST", `/api/groups/${conv.id}/leave/`);
       conversations.delete(conv.id);
@@ -1439,21 +1633,35 @@ function setUpComposer() {
   const submit = () => {
     const text = input.value;
     if (!current || (!text.trim() && (editing || !files.ready()))) return;
+    if (tooLong(text)) {
+      composerError(`The message is too long: at most ${supported.max_body_chars} characters.`);
+      return;
+    }
     if (editing) {
       const { conv, message } = editing;
-      if (conn.send({ type: "edit", conversation: conv.id, id: message.id, body: text })) {
+      // The edit's ref: a refusal (window passed, say) comes back with it, and the text goes
+      // back into the composer instead of being lost.
+      const ref = newRef();
+      if (conn.send({ type: "edit", conversation: conv.id, id: message.id, body: text, client_msg_id: ref })) {
+        editsInFlight.set(ref, { conv, message, text });
         stopEditing();
-        input.value = conv.draft = "";
+        input.value = "";
+        updateCounter();
       } else {
-        flash("Not connected: the edit was not sent.");
+        composerError("Not connected: the edit was not sent. It is still here; try again when the connection is back.");
       }
       return;
     }
     if (isCommand(text)) {
-      if (!runCommand(conn, current, text)) flash("Not connected: the command was not sent.");
+      if (!runCommand(conn, current, text)) {
+        composerError("Not connected: the command was not sent.");
+        return;
+      }
     } else sendMessage(current, text, files.take());
     input.value = "";
-    current.draft = "";
+    saveDraft(current, "");
+    composerError("");
+    updateCounter();
     autoSize();
     scrollToBottom();
   };
@@ -1483,6 +1691,8 @@ function setUpComposer() {
   });
   input.addEventListener("input", () => {
     autoSize();
+    updateCounter();
+    if (!editing && current) saveDraft(current, input.value);
     suggestCommands(current, input);
     if (input.value && !editing) sendTyping();
   });
@@ -1494,17 +1704,209 @@ function setUpComposer() {
 
 function setUpPage() {
   $("history").addEventListener("scroll", () => {
-    if (current && $("history").scrollTop < 80) loadOlder(current);
+    const history = $("history");
+    if (current && history.scrollTop < 80 && !windowUp(current)) loadOlder(current);
+    else if (current && history.scrollHeight - history.scrollTop - history.clientHeight < 80) windowDown(current);
+    updateJumpButton();
   });
   $("back-button").addEventListener("click", () => {
     const id = current && current.id;
     openConversation(null);
     $("conversation-list").querySelector(`li[data-conversation-id="${id}"] button`)?.focus();
   });
-  $("banner-retry").addEventListener("click", () => conn.reconnectNow());
+  $("banner-retry").addEventListener("click", () => client.connection.reconnectNow());
   document.addEventListener("visibilitychange", () => markRead(current));
   window.addEventListener("focus", () => markRead(current));
   setInterval(() => current && renderTyping(), 1000);
+}
+
+
+// --- composer limits, drafts, the outbox over reloads -----------------------------------------
+
+const COUNTER_FROM = 0.875; // the counter shows from this share of the limit on
+
+function newRef() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function tooLong(text) {
+  return [...text].length > supported.max_body_chars;
+}
+
+function applyLimits() {
+  updateCounter();
+}
+
+// Instead of a silent maxlength: the count near the limit, and a clear "over by N".
+function updateCounter() {
+  const counter = $("composer-count");
+  const length = [...$("composer-input").value].length;
+  const limit = supported.max_body_chars;
+  const shown = length >= limit * COUNTER_FROM;
+  counter.hidden = !shown;
+  counter.textContent = length > limit ? `${length - limit} characters over the limit of ${limit}` : `${length} / ${limit}`;
+  counter.classList.toggle("over", length > limit);
+  $("send-button").setAttribute("aria-disabled", length > limit ? "true" : "false");
+}
+
+const draftKey = `parley.drafts.${me.id}`;
+
+function loadDrafts() {
+  try {
+    const drafts = JSON.parse(localStorage.getItem(draftKey) || "{}");
+    return drafts && typeof drafts === "object" ? drafts : {};
+  } catch {
+    return {};
+  }
+}
+
+function writeDrafts() {
+  const drafts = {};
+  for (const conv of conversations.values()) if (conv.draft) drafts[conv.id] = conv.draft;
+  try {
+    if (Object.keys(drafts).length) localStorage.setItem(draftKey, JSON.stringify(drafts));
+    else localStorage.removeItem(draftKey);
+  } catch {
+    /* storage refused: drafts last as long as the page */
+  }
+}
+
+const storeDrafts = debounce(writeDrafts, 300);
+
+function saveDraft(conv, text) {
+  conv.draft = text;
+  storeDrafts();
+}
+
+const savedDrafts = loadDrafts();
+
+// Leaving while sends wait: the browser asks first (they are kept and go out on the next visit,
+// but the user should know they have not gone yet).
+window.addEventListener("beforeunload", (event) => {
+  if (current && !editing) current.draft = $("composer-input").value;
+  writeDrafts();
+  if (client.pending().some((entry) => entry.status === "pending")) {
+    event.preventDefault();
+    event.returnValue = "";
+  }
+});
+
+// --- unread navigation -------------------------------------------------------------------------
+
+// The conversations with unread messages, in sidebar order; Alt+Up/Down walk through them.
+function goToUnread(step) {
+  const order = sortedConversations();
+  const at = current ? order.indexOf(current) : -1;
+  for (let i = 1; i <= order.length; i += 1) {
+    const index = (at + step * i + order.length * 2) % order.length;
+    const conv = order[index];
+    if (conv !== current && conv.unread > 0) {
+      openConversation(conv);
+      return;
+    }
+  }
+  toast("No other conversation has unread messages.");
+}
+
+function markAllRead() {
+  let any = false;
+  for (const conv of conversations.values()) {
+    if (!conv.unread && conv.readSeq >= conv.lastSeq) continue;
+    any = true;
+    if (conn.send({ type: "read", conversation: conv.id, seq: conv.lastSeq })) {
+      conv.readSeq = conv.lastSeq;
+      conv.unread = 0;
+      conv.unreadMentions = 0;
+    }
+  }
+  if (any && !conn.isReady) toast("Not connected: marked read here only after the connection is back.", { kind: "error" });
+  renderSidebar();
+}
+
+function updateJumpButton() {
+  const history = $("history");
+  const far =
+    (current && current.windowEndSeq != null) ||
+    history.scrollHeight - history.scrollTop - history.clientHeight > history.clientHeight;
+  $("jump-latest").hidden = !current || !far;
+}
+
+// --- favicon with the unread count ------------------------------------------------------------
+
+let faviconCount = -1;
+function renderFavicon(total) {
+  if (total === faviconCount) return;
+  faviconCount = total;
+  const link = document.getElementById("favicon");
+  if (!link) return;
+  if (!link.dataset.plain) link.dataset.plain = link.href;
+  if (!total) {
+    link.href = link.dataset.plain;
+    return;
+  }
+  const label = total > 99 ? "99+" : String(total);
+  const svg =
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64">` +
+    `<rect width="64" height="64" rx="14" fill="#0b5cad"/>` +
+    `<path d="M16 18h32a6 6 0 0 1 6 6v16a6 6 0 0 1-6 6H30l-10 8v-8h-4a6 6 0 0 1-6-6V24a6 6 0 0 1 6-6z" fill="#fff"/>` +
+    `<circle cx="48" cy="16" r="16" fill="#d92d20"/>` +
+    `<text x="48" y="22" font-family="sans-serif" font-size="${label.length > 2 ? 13 : 18}" font-weight="700" text-anchor="middle" fill="#fff">${label}</text></svg>`;
+  link.href = `data:image/svg+xml,${encodeURIComponent(svg)}`;
+}
+
+// --- theme ---------------------------------------------------------------------------------------
+
+const THEMES = ["system", "light", "dark"];
+function setUpTheme() {
+  const button = $("theme-button");
+  const show = () => {
+    const theme = document.documentElement.dataset.theme || "system";
+    button.textContent = `Theme: ${theme}`;
+  };
+  button.addEventListener("click", () => {
+    const now = document.documentElement.dataset.theme || "system";
+    const next = THEMES[(THEMES.indexOf(now) + 1) % THEMES.length];
+    if (next === "system") delete document.documentElement.dataset.theme;
+    else document.documentElement.dataset.theme = next;
+    try {
+      if (next === "system") localStorage.removeItem("parley.theme");
+      else localStorage.setItem("parley.theme", next);
+    } catch {
+      /* the choice lasts for this page */
+    }
+    show();
+  });
+  show();
+}
+
+function setUpNavigation() {
+  document.addEventListener("keydown", (event) => {
+    if (event.altKey && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
+      event.preventDefault();
+      goToUnread(event.key === "ArrowUp" ? -1 : 1);
+    }
+  });
+  $("mark-all-read").addEventListener("click", markAllRead);
+  $("jump-latest").addEventListener("click", () => {
+    if (current && current.windowEndSeq != null) {
+      current.windowSeq = null;
+      current.windowEndSeq = null;
+      renderMessages();
+    }
+    scrollToBottom();
+    updateJumpButton();
+    $("composer-input").focus();
+  });
+  $("conversation-filter").addEventListener("input", () => renderSidebar());
+  // Times like "5 min ago" and the edit window move on by themselves.
+  setInterval(() => {
+    if (current) {
+      renderMessages();
+      renderHeader();
+    }
+  }, 30000);
 }
 
 // --- search: opening a conversation at a found message (the search UI is search.js) ----------
@@ -1517,6 +1919,8 @@ const AROUND_PAGES = 40; // at most this many pages of 500 from it to the newest
 async function loadFrom(conv, seq) {
   setHistoryStatus("Loading messages…");
   const start = Math.max(0, seq - AROUND);
+  conv.windowSeq = conv.windowSeq == null ? start : Math.min(conv.windowSeq, start);
+  conv.windowEndSeq = null; // capped to MAX_ROWS from `start` once loaded (below)
   let after = start;
   try {
     for (let i = 0; i < AROUND_PAGES; i++) {
@@ -1535,6 +1939,9 @@ async function loadFrom(conv, seq) {
   }
   conv.historyLoaded = true;
   if (start > 0) conv.hasOlder = true; // loadOlder finds out when scrolled up
+  const seqs = sortedSeqs(conv);
+  const { from } = windowBounds(conv, seqs);
+  capWindow(conv, seqs, from, seqs.length - 1, "top");
   setHistoryStatus("");
   return true;
 }
@@ -1553,6 +1960,12 @@ async function openConversationAt(conversationId, message) {
   conv.historyLoaded = wasLoaded;
   if ((missing || !wasLoaded) && !(await loadFrom(conv, message.seq))) return false;
   if (conv !== current) return false;
+  {
+    const seqs = sortedSeqs(conv);
+    const at = seqs.indexOf(message.seq);
+    const { from, to } = windowBounds(conv, seqs);
+    if (at !== -1 && (at < from || at > to)) capWindow(conv, seqs, Math.max(0, at - AROUND), seqs.length - 1, "top");
+  }
   renderMessages();
   markRead(conv);
   const row = $("messages").querySelector(`li[data-seq="${message.seq}"]`);
@@ -1594,7 +2007,10 @@ setUpReactions({
 setUpThreads({ me, send: (conv, text, replyTo) => sendMessage(conv, text, [], replyTo), body: (m) => messageBody(m, me, () => linkify(m.body || "")) });
 setUpDirectDialog();
 setUpGroupDialog();
+setUpTheme();
+setUpNavigation();
+setUpFeatureModules({ client, api, toast, confirmDialog, currentConversation: () => current });
 setUpDetails();
 setUpNotificationButton();
 setUpLogout();
-conn.start();
+client.start();

@@ -49,6 +49,22 @@ export function timeOf(iso) {
   return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
+// "just now", "5 min ago", "3 h ago" within a day; the time of day (or the date) beyond.
+// The exact moment goes in the title attribute next to it.
+export function relativeTime(iso, now = Date.now()) {
+  const then = Date.parse(iso);
+  if (!Number.isFinite(then)) return "";
+  const seconds = Math.round((now - then) / 1000);
+  if (seconds < 45) return "just now";
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 12) return `${hours} h ago`;
+  const d = new Date(then);
+  if (dayKey(d.toISOString()) === dayKey(new Date(now).toISOString())) return timeOf(iso);
+  return d.toLocaleDateString([], { month: "short", day: "numeric" }) + ", " + timeOf(iso);
+}
+
 export function dayKey(iso) {
   const d = new Date(iso);
   return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;

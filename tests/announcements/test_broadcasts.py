@@ -2,6 +2,7 @@
 
 import pytest
 from channels.db import database_sync_to_async
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from announcements.services import announcement_conversation_ensure, broadcast_post
@@ -23,6 +24,38 @@ def test_non_staff_get_403_and_nothing_is_stored(client_for):
     response = post(client_for(alice))
     assert response.status_code == 403 and response.json()["code"] == "forbidden"
     assert not Message.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_announcement_carries_files_like_any_message(client_for, settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "uploads": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path},
+        },
+    }
+    staff, alice = make_user("staff", is_staff=True), make_user("alice")
+    staff_client = client_for(staff)
+    upload = staff_client.post(
+        "/api/uploads/",
+        {"file": SimpleUploadedFile("agenda.txt", b"10:00 all hands")},
+        format="multipart",
+    ).json()
+    response = staff_client.post(
+        "/api/broadcasts/",
+        {"client_msg_id": "b-file", "body": "Agenda attached", "attachments": [upload["id"]]},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    news = Conversation.objects.get(kind="announcement")
+    [message] = client_for(alice).get(f"/api/conversations/{news.pk}/messages/").json()["results"]
+    assert [a["name"] for a in message["attachments"]] == ["agenda.txt"]
+    # Not staff: refused whatever the payload carries, nothing stored.
+    refused = client_for(alice).post(
+        "/api/broadcasts/", {"client_msg_id": "x", "attachments": ["nope"]}, format="json"
+    )
+    assert refused.status_code in (400, 403) and Message.objects.count() == 1
 
 
 @pytest.mark.django_db

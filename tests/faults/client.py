@@ -1,49 +1,29 @@
-"""A reference client for the fault suite: a real WebSocket client that keeps Parley's promise
-on its side, as docs/protocol.md ("Resume after a reconnect") asks of every client.
+"""The fault suite's client: the Python SDK (parley_client, clients/python) with a record of
+everything it sees, so a scenario can assert on it and print it.
 
-- It holds, per conversation, the messages it has by `seq` and drops repeats.
-- A `message` whose seq skips past what it holds is a gap: it `sync`s from its highest
-  contiguous seq (so do `resync` frames and a `ready` whose `last_seq` is above it).
-- It resends every unacknowledged `send` with the same `client_msg_id` after a reconnect, and
-  after an `unavailable` / `server_error` / `rate_limited` answer.
-- A closed socket reconnects with jittered exponential backoff, rotating over the server URLs
-  it was given (a dead process's clients land on the other one).
+The SDK keeps Parley's promise on the client's side, as docs/protocol.md ("Resume after a
+reconnect") asks of every client: it drops repeats by seq, `sync`s on a gap, on `resync` and
+after every `ready`, resends every unacknowledged `send` with the same `client_msg_id` (after a
+reconnect, and after an `unavailable` / `server_error` / `rate_limited` answer), and reconnects
+with jittered exponential backoff, rotating over the server URLs it was given (a dead process's
+clients land on the other one).
 
-Everything it sees is counted, so a scenario can assert on it and print it.
+`ChatClient` adds what the scenarios check: every message it holds by (conversation, seq), its
+acks and their latency, error codes, and two messages at one seq (which must never happen).
 """
 
 import asyncio
 import contextlib
-import json
 import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import websockets
+from parley_client import Ack, Client, Message, Ready, Session
+from parley_client import PendingSend as Outgoing
 
 RETRYABLE = {"unavailable", "server_error", "rate_limited"}
-
-
-@dataclass
-class Outgoing:
-    conversation: int
-    client_msg_id: str
-    body: str
-    first_sent: float = 0.0
-    attempts: int = 0
-
-
-@dataclass
-class Session:
-    """One connection's life: when it opened, how it ended."""
-
-    url: str
-    opened: float
-    closed: float | None = None
-    code: int | None = None
-    by_client: bool = False
 
 
 @dataclass
@@ -57,198 +37,104 @@ class ChatClient:
     rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:
+        # backfill: a member's view must equal the database from its join on (check_views).
+        self.sdk = Client(
+            self.urls,
+            self.token,
+            backfill=True,
+            preferred=self.preferred,
+            backoff_base=self.backoff_base,
+            backoff_cap=self.backoff_cap,
+            rng=self.rng,
+            on_frame=self._on_frame,
+        )
+        self.sdk.on(self._on_event)
         self.held: dict[int, dict[int, dict[str, Any]]] = {}
         self.highest: dict[int, int] = {}
-        self.syncing: set[int] = set()
-        self.outgoing: dict[str, Outgoing] = {}
         self.acks: dict[str, dict[str, Any]] = {}
         self.ack_latency: list[float] = []
         self.errors: Counter[str] = Counter()
-        self.counts: Counter[str] = Counter()
-        self.sessions: list[Session] = []
-        self.connect_failures = 0
-        self.ws: Any = None
-        self.connected = asyncio.Event()
+        self.counts: Counter[str] = self.sdk.stats  # the SDK's counters, and the frames seen
         self.ready_at: float | None = None
-        self.heartbeat = 25.0
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
-        self._retry_tasks: set[asyncio.Task[None]] = set()
         self._acked = asyncio.Event()
 
     # --- life cycle -----------------------------------------------------------------------
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"client-{self.name}")
+        self.sdk.start()
 
     async def stop(self) -> None:
-        self._stopping = True
-        if self.ws is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.ws.close(), 5)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        for task in list(self._retry_tasks):
-            task.cancel()
+        await self.sdk.close()
 
     def drop(self) -> None:
         """Cuts the TCP connection without a close frame (as a network failure would)."""
-        if self.ws is not None:
-            with contextlib.suppress(Exception):
-                self.ws.transport.abort()
+        self.sdk.drop()
 
-    async def _run(self) -> None:
-        attempt = 0
-        index = self.preferred
-        while not self._stopping:
-            url = self.urls[index % len(self.urls)]
-            try:
-                ws = await websockets.connect(
-                    f"{url}/ws/?token={self.token}",
-                    max_size=None,
-                    ping_interval=None,
-                    open_timeout=30,
-                    close_timeout=2,
-                )
-            except (OSError, websockets.InvalidHandshake, TimeoutError):
-                self.connect_failures += 1
-                index += 1  # try the next server
-                attempt += 1
-                await asyncio.sleep(self._backoff(attempt))
-                continue
-            session = Session(url=url, opened=time.monotonic())
-            self.sessions.append(session)
-            try:
-                await self._serve(ws)
-            except websockets.ConnectionClosed:
-                pass
-            except (OSError, TimeoutError):
-                pass
-            finally:
-                self.connected.clear()
-                self.ws = None
-                session.closed = time.monotonic()
-                session.code = ws.close_code
-                session.by_client = self._stopping
-                self.syncing.clear()
-            if self._stopping:
-                return
-            attempt = 1 if session.closed - session.opened > 5 else attempt + 1
-            if session.code == 1006 or session.code is None:
-                index += 1  # an abnormal close: the process may be gone
-            await asyncio.sleep(self._backoff(attempt))
+    @property
+    def connected(self) -> asyncio.Event:
+        return self.sdk.connected
 
-    def _backoff(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2^attempt)]."""
-        return self.rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+    @property
+    def ws(self) -> Any:
+        return self.sdk.ws
 
-    async def _serve(self, ws: Any) -> None:
-        ready = json.loads(await asyncio.wait_for(ws.recv(), 30))
-        if ready.get("type") != "ready":
-            self.errors[f"handshake:{ready.get('type')}"] += 1
-            await ws.close()
-            return
-        self.ws = ws
-        self.ready_at = time.monotonic()
-        self.heartbeat = float(ready["heartbeat_interval"])
-        self.counts["ready"] += 1
-        for summary in ready["conversations"]:
-            conversation = summary["id"]
-            self.held.setdefault(conversation, {})
-            self.highest.setdefault(conversation, summary["joined_seq"])
-            if summary["last_seq"] > self.highest[conversation]:
-                await self._sync(conversation)
-        self.connected.set()
-        for outgoing in list(self.outgoing.values()):
-            await self._transmit(outgoing)
-        beat = asyncio.create_task(self._heartbeat(ws))
-        try:
-            async for raw in ws:
-                await self._on_frame(json.loads(raw))
-        finally:
-            beat.cancel()
+    @property
+    def sessions(self) -> list[Session]:
+        return self.sdk.sessions
 
-    async def _heartbeat(self, ws: Any) -> None:
-        with contextlib.suppress(websockets.ConnectionClosed, OSError):
-            while True:
-                await asyncio.sleep(self.heartbeat)
-                await ws.send('{"type":"ping"}')
-                self.counts["ping"] += 1
+    @property
+    def connect_failures(self) -> int:
+        return self.sdk.connect_failures
 
-    # --- frames ---------------------------------------------------------------------------
+    @property
+    def heartbeat(self) -> float:
+        return self.sdk.heartbeat
 
-    async def _on_frame(self, frame: dict[str, Any]) -> None:
+    @property
+    def syncing(self) -> set[int]:
+        return self.sdk.syncing
+
+    @property
+    def outgoing(self) -> dict[str, Outgoing]:
+        """Sends not acknowledged yet (the SDK resends them)."""
+        return self.sdk.pending
+
+    def unexpected_closes(self) -> list[Session]:
+        return self.sdk.unexpected_closes()
+
+    # --- what it sees ---------------------------------------------------------------------
+
+    def _on_frame(self, frame: dict[str, Any]) -> None:
+        """Every frame, before the SDK handles it: counted; errors by code; a second message
+        at a seq already held (the SDK drops it as a repeat) checked for another id."""
         kind = frame.get("type")
         self.counts[f"frame:{kind}"] += 1
         if kind == "message":
-            await self._on_message(frame)
-        elif kind == "sync_done":
-            await self._on_sync_done(frame)
-        elif kind == "ack":
-            outgoing = self.outgoing.pop(frame["client_msg_id"], None)
-            self._acked.set()
-            if frame.get("duplicate"):
-                self.counts["ack_duplicate"] += 1
-            if frame["client_msg_id"] not in self.acks:
-                self.acks[frame["client_msg_id"]] = frame
-                if outgoing is not None:
-                    self.ack_latency.append(time.monotonic() - outgoing.first_sent)
+            held = self.held.get(frame["conversation"])
+            if (
+                held is not None
+                and frame["seq"] in held
+                and held[frame["seq"]]["id"] != frame["id"]
+            ):
+                self.counts["conflicting_frames"] += 1  # two messages at one seq: never
         elif kind == "error":
             self.errors[frame["code"]] += 1
-            outgoing = self.outgoing.get(frame.get("ref") or "")
-            if outgoing is not None and frame["code"] in RETRYABLE:
-                delay = float(frame.get("retry_after") or 0) or 1.0
-                self._later(delay, outgoing)
-        elif kind == "resync":
-            self.counts["resync"] += 1
-            await self._sync(frame["conversation"])
 
-    async def _on_message(self, frame: dict[str, Any]) -> None:
-        conversation, seq = frame["conversation"], frame["seq"]
-        held = self.held.setdefault(conversation, {})
-        if seq in held:
-            self.counts["duplicate_frames"] += 1
-            if held[seq]["id"] != frame["id"]:
-                self.counts["conflicting_frames"] += 1  # two messages at one seq: never
-            return
-        held[seq] = frame
-        highest = self.highest.setdefault(conversation, 0)
-        if seq <= highest:
-            return  # below the client's floor (before it joined): ignored
-        while highest + 1 in held:
-            highest += 1
-        self.highest[conversation] = highest
-        if any(s > highest for s in held) and conversation not in self.syncing:
-            self.counts["gaps"] += 1
-            await self._sync(conversation)
-
-    async def _sync(self, conversation: int) -> None:
-        ws = self.ws
-        if ws is None:
-            return  # the next ready triggers it
-        self.syncing.add(conversation)
-        self.counts["syncs"] += 1
-        with contextlib.suppress(websockets.ConnectionClosed):
-            await ws.send(
-                json.dumps(
-                    {
-                        "type": "sync",
-                        "conversation": conversation,
-                        "after_seq": self.highest.get(conversation, 0),
-                    }
-                )
-            )
-
-    async def _on_sync_done(self, frame: dict[str, Any]) -> None:
-        conversation = frame["conversation"]
-        self.syncing.discard(conversation)
-        held = self.held.get(conversation, {})
-        highest = self.highest.get(conversation, 0)
-        behind = frame["last_seq"] > highest or any(s > highest for s in held)
-        if frame["has_more"] or behind:
-            await self._sync(conversation)
+    def _on_event(self, event: Any) -> None:
+        if type(event) is Message:
+            conversation, seq = event.conversation, event.seq
+            held = self.held.setdefault(conversation, {})
+            held[seq] = event.raw
+            highest = self.highest.setdefault(conversation, 0)
+            if seq > highest:
+                while highest + 1 in held:
+                    highest += 1
+                self.highest[conversation] = highest
+        elif type(event) is Ready:
+            self.ready_at = time.monotonic()
+            for summary in event.conversations:
+                self.held.setdefault(summary.id, {})
+                self.highest.setdefault(summary.id, summary.joined_seq)
 
     # --- sending --------------------------------------------------------------------------
 
@@ -260,48 +146,26 @@ class ChatClient:
                 await asyncio.wait_for(self._acked.wait(), 1.0)
 
     async def send(self, conversation: int, client_msg_id: str, body: str) -> None:
-        """Queues a message; it is (re)sent until acknowledged."""
-        outgoing = Outgoing(conversation, client_msg_id, body, first_sent=time.monotonic())
-        self.outgoing[client_msg_id] = outgoing
-        if self.connected.is_set():
-            await self._transmit(outgoing)
+        """Queues a message; the SDK (re)sends it until acknowledged."""
+        started = time.monotonic()
+        future = await self.sdk.submit(conversation, body, client_msg_id=client_msg_id)
 
-    async def _transmit(self, outgoing: Outgoing) -> None:
-        ws = self.ws
-        if ws is None or outgoing.client_msg_id not in self.outgoing:
-            return
-        outgoing.attempts += 1
-        self.counts["send_frames"] += 1
-        with contextlib.suppress(websockets.ConnectionClosed, OSError):
-            await ws.send(
-                json.dumps(
-                    {
-                        "type": "send",
-                        "conversation": outgoing.conversation,
-                        "client_msg_id": outgoing.client_msg_id,
-                        "body": outgoing.body,
-                    }
-                )
-            )
+        def acked(done: "asyncio.Future[Ack]") -> None:
+            self._acked.set()
+            if done.cancelled() or done.exception() is not None:
+                return
+            ack = done.result()
+            if ack.client_msg_id not in self.acks:
+                self.acks[ack.client_msg_id] = ack.raw
+                self.ack_latency.append(time.monotonic() - started)
 
-    def _later(self, delay: float, outgoing: Outgoing) -> None:
-        async def retry() -> None:
-            await asyncio.sleep(delay)
-            self.counts["retries"] += 1
-            await self._transmit(outgoing)
-
-        task = asyncio.create_task(retry())
-        self._retry_tasks.add(task)
-        task.add_done_callback(self._retry_tasks.discard)
+        future.add_done_callback(acked)
 
     # --- what it holds --------------------------------------------------------------------
 
     def view(self, conversation: int) -> list[tuple[int, str]]:
         """(seq, id) of every held message of the conversation, in seq order."""
         return [(s, f["id"]) for s, f in sorted(self.held.get(conversation, {}).items())]
-
-    def unexpected_closes(self) -> list[Session]:
-        return [s for s in self.sessions if s.closed is not None and not s.by_client]
 
 
 async def until(condition, *, within: float, what: str, step: float = 0.1) -> float:

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -128,9 +129,10 @@ class DaphneServer:
 class RedisInstance:
     """A private redis-server on its own port; kill() and start() again keep the port."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, replica_of: int | None = None) -> None:
         self.port = free_port()
         self.directory = directory
+        self.replica_of = replica_of  # the primary's port, for a replica
         self.process: subprocess.Popen | None = None
 
     @property
@@ -143,6 +145,8 @@ class RedisInstance:
                 *(shutil.which("redis-server") or "redis-server", "--port", str(self.port)),
                 *("--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
                 *("--maxclients", "10000", "--dir", str(self.directory)),
+                *(("--replicaof", "127.0.0.1", str(self.replica_of)) if self.replica_of else ()),
+                *("--dbfilename", f"dump-{self.port}.rdb"),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -170,6 +174,10 @@ class RedisInstance:
     def client(self) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
 
+    def role(self) -> str:
+        with self.client() as client:
+            return client.info("replication")["role"]
+
     def connected_clients(self) -> int:
         with self.client() as client:
             return int(client.info("clients")["connected_clients"]) - 1  # not this one
@@ -177,6 +185,81 @@ class RedisInstance:
     def keys(self, pattern: str) -> list[bytes]:
         with self.client() as client:
             return list(client.scan_iter(pattern, count=1000))
+
+
+class SentinelSet:
+    """Debian's redis-sentinel, `count` of them, watching one primary as `master_name` with
+    short timeouts (down after 1 s, quorum 2): each on its own port and config file."""
+
+    def __init__(
+        self, directory: Path, primary_port: int, *, count: int = 3, master_name: str = "mymaster"
+    ) -> None:
+        self.directory = directory
+        self.primary_port = primary_port
+        self.master_name = master_name
+        self.down_after_ms = 1000
+        self.failover_timeout_ms = 5000
+        self.ports = [free_port() for _ in range(count)]
+        self.processes: list[subprocess.Popen] = []
+
+    def url(self, db: int = 0) -> str:
+        hosts = ",".join(f"127.0.0.1:{port}" for port in self.ports)
+        return f"redis+sentinel://{hosts}/{self.master_name}/{db}"
+
+    def start(self) -> "SentinelSet":
+        binary = shutil.which("redis-sentinel") or "/usr/bin/redis-sentinel"
+        for port in self.ports:
+            config = self.directory / f"sentinel-{port}.conf"
+            config.write_text(
+                f"port {port}\nbind 127.0.0.1\ndaemonize no\ndir {self.directory}\n"
+                f"sentinel monitor {self.master_name} 127.0.0.1 {self.primary_port} 2\n"
+                f"sentinel down-after-milliseconds {self.master_name} {self.down_after_ms}\n"
+                f"sentinel failover-timeout {self.master_name} {self.failover_timeout_ms}\n"
+                f"sentinel parallel-syncs {self.master_name} 1\n"
+            )
+            self.processes.append(
+                subprocess.Popen(
+                    [binary, str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
+            )
+        deadline = time.monotonic() + 15
+        while not all(self._sees_primary(port) for port in self.ports):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the sentinels did not come up")
+            time.sleep(0.1)
+        return self
+
+    def _sees_primary(self, port: int) -> bool:
+        with (
+            contextlib.suppress(redis.RedisError),
+            redis.Redis(host="127.0.0.1", port=port, socket_timeout=1) as client,
+        ):
+            return client.sentinel_get_master_addr_by_name(self.master_name) is not None
+        return False
+
+    def primary_port_now(self) -> int | None:
+        """The primary's port as the majority of the sentinels see it."""
+        seen: list[int] = []
+        for port in self.ports:
+            with (
+                contextlib.suppress(redis.RedisError),
+                redis.Redis(host="127.0.0.1", port=port, socket_timeout=1) as client,
+            ):
+                address = client.sentinel_get_master_addr_by_name(self.master_name)
+                if address:
+                    seen.append(int(address[1]))
+        for candidate in set(seen):
+            if seen.count(candidate) * 2 > len(self.ports):
+                return candidate
+        return None
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
 
 
 class TcpProxy:
@@ -297,3 +380,249 @@ def listening(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _pg_bin(name: str) -> str:
+    """A PostgreSQL server binary (initdb, pg_ctl, pg_basebackup): Debian keeps them out of PATH."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: p.parts)
+    if not candidates:
+        raise RuntimeError(f"{name} not found (install PostgreSQL's server package)")
+    return str(candidates[-1])
+
+
+def _as_postgres(argv: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: as root, run it as the postgres user."""
+    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+
+class PostgresServer:
+    """A private PostgreSQL server (its own data directory and port on loopback), started as a
+    primary by `init()` or as a streaming replica of another by `replica_of()`. Nothing here
+    touches the shared cluster: its data is copied in with pg_dump."""
+
+    def __init__(self, root: Path, name: str) -> None:
+        self.name = name
+        self.port = free_port()
+        self.directory = root / name
+        self.log = root / f"{name}.log"
+        self.socket_dir = root
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/parley"
+
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/parley"
+
+    def _run(self, *argv: str, timeout: float = 60) -> None:
+        subprocess.run(
+            _as_postgres(list(argv)),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=timeout,
+        )
+
+    def init(self) -> "PostgresServer":
+        self._run(
+            *(_pg_bin("initdb"), "-D", str(self.directory), "-A", "trust", "-U", "postgres"),
+            *("--no-sync", "-E", "UTF8", "--locale", "C.UTF-8"),
+        )
+        self.start()
+        self.execute("CREATE DATABASE parley", database="postgres")
+        return self
+
+    def replica_of(self, primary: "PostgresServer") -> "PostgresServer":
+        """A hot standby made with pg_basebackup, streaming from `primary` under its name."""
+        self._run(
+            *(_pg_bin("pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port)),
+            *("-U", "postgres", "-D", str(self.directory), "-R", "-X", "stream", "-c", "fast"),
+        )
+        with (self.directory / "postgresql.auto.conf").open("a") as conf:
+            conf.write(
+                f"primary_conninfo = 'host=127.0.0.1 port={primary.port} user=postgres "
+                f"application_name={self.name}'\n"
+            )
+        self.start()
+        return self
+
+    def start(self) -> None:
+        options = " ".join(
+            [
+                f"-p {self.port} -c listen_addresses=127.0.0.1",
+                f"-c unix_socket_directories={self.socket_dir}",
+                "-c fsync=off -c full_page_writes=off -c wal_level=replica",
+                "-c max_wal_senders=5 -c hot_standby=on -c max_connections=200",
+            ]
+        )
+        self._run(
+            *(_pg_bin("pg_ctl"), "-D", str(self.directory), "-l", str(self.log)),
+            *("-o", options, "-w", "-t", "60", "start"),
+            timeout=90,
+        )
+
+    def crash(self) -> None:
+        """The machine is gone: stop at once, no shutdown checkpoint (pg_ctl -m immediate)."""
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.directory), "-m", "immediate", "stop")
+
+    def stop(self) -> None:
+        if (self.directory / "postmaster.pid").exists():
+            with contextlib.suppress(subprocess.SubprocessError):
+                self._run(_pg_bin("pg_ctl"), "-D", str(self.directory), "-m", "fast", "stop")
+
+    def promote(self) -> None:
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.directory), "-w", "promote")
+
+    def execute(self, sql: str, params: tuple = (), *, database: str = "parley") -> list[tuple]:
+        with psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{self.port}/{database}", autocommit=True
+        ) as connection:
+            cursor = connection.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def load(self, source_url: str) -> None:
+        """Copies a database (schema and rows) from `source_url` into this server's `parley`."""
+        dump = subprocess.run(
+            ["pg_dump", "--no-owner", "--no-privileges", "-d", source_url],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        subprocess.run(
+            ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.dsn],
+            input=dump.stdout,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=120,
+        )
+
+
+class PostgresPair:
+    """A private primary with one synchronous streaming replica: a commit returns only once the
+    replica has the WAL on disk, so promoting the replica loses nothing that was acked."""
+
+    def __init__(self) -> None:
+        # Its own directory outside pytest's (which only root may enter), given to postgres.
+        self.root = Path(tempfile.mkdtemp(prefix="parley-pg-"))
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        self.primary = PostgresServer(self.root, "primary")
+        self.replica = PostgresServer(self.root, "replica")
+
+    def start(self, source_url: str) -> "PostgresPair":
+        self.primary.init()
+        self.primary.load(source_url)
+        self.replica.replica_of(self.primary)
+        self.primary.execute(f"ALTER SYSTEM SET synchronous_standby_names = '{self.replica.name}'")
+        self.primary.execute("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + 30
+        while self.primary.execute(
+            "SELECT sync_state FROM pg_stat_replication WHERE application_name = %s",
+            (self.replica.name,),
+        ) != [("sync",)]:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the replica did not become synchronous")
+            time.sleep(0.1)
+        return self
+
+    def caught_up(self) -> bool:
+        (lsn,) = self.primary.execute("SELECT pg_current_wal_lsn()::text")[0]
+        return self.replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)) == [
+            (True,)
+        ]
+
+    def stop(self) -> None:
+        self.replica.stop()
+        self.primary.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class PgBouncer:
+    """Debian's pgbouncer on its own port in transaction pooling mode, in front of one
+    PostgreSQL server; `retarget(port)` rewrites its config and RELOADs it, as a failover
+    script (or Patroni's callback) does."""
+
+    def __init__(self, root: Path, target_port: int, *, pool_size: int = 20) -> None:
+        self.root = root
+        self.port = free_port()
+        self.target_port = target_port
+        self.pool_size = pool_size
+        self.config = root / "pgbouncer.ini"
+        self.log = root / "pgbouncer.log"
+        self.process: subprocess.Popen | None = None
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _write_config(self) -> None:
+        users = self.root / "userlist.txt"
+        users.write_text('"postgres" ""\n')
+        self.config.write_text(
+            "[databases]\n"
+            f"* = host=127.0.0.1 port={self.target_port}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\n"
+            f"unix_socket_dir =\nauth_type = trust\nauth_file = {users}\n"
+            f"logfile = {self.log}\nadmin_users = postgres\n"
+            "pool_mode = transaction\n"
+            f"default_pool_size = {self.pool_size}\nmax_client_conn = 1000\n"
+            # Parley's settings for a failover (docs/operations.md, "PgBouncer"): a client waits
+            # at most 5 s for a server (then its request fails: `unavailable`), and a failed
+            # login to the database is retried after 1 s, not 15.
+            "query_wait_timeout = 5\nserver_connect_timeout = 3\nserver_login_retry = 1\n"
+            "ignore_startup_parameters = extra_float_digits\n"
+        )
+
+    def start(self) -> "PgBouncer":
+        self._write_config()
+        if os.geteuid() == 0:
+            for path in (self.config, self.root / "userlist.txt"):
+                shutil.chown(path, "postgres", "postgres")
+            with contextlib.suppress(FileNotFoundError):
+                shutil.chown(self.log, "postgres", "postgres")
+        binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        # As root, pgbouncer's own -u drops to postgres (this Popen is then pgbouncer itself).
+        user = ["-u", "postgres"] if os.geteuid() == 0 else []
+        self.process = subprocess.Popen(
+            [binary, *user, str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 15
+        while not listening(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"pgbouncer did not start:\n{self.log_tail()}")
+            time.sleep(0.05)
+        return self
+
+    def admin(self, command: str) -> None:
+        with psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{self.port}/pgbouncer", autocommit=True
+        ) as connection:
+            # The admin console speaks only the simple query protocol.
+            result = connection.pgconn.exec_(command.encode())
+            if result.status != psycopg.pq.ExecStatus.COMMAND_OK:
+                raise RuntimeError(f"pgbouncer {command}: {result.error_message.decode()}")
+
+    def retarget(self, port: int) -> None:
+        self.target_port = port
+        self._write_config()
+        self.admin("RELOAD")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)

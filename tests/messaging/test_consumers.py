@@ -72,6 +72,11 @@ async def test_ready_frame_lists_conversations_with_unread():
     await db(message_send)(sender=alice, conversation_id=direct.pk, client_msg_id="a0", body="yo")
     socket, ready = await ready_socket(alice)
     assert ready["heartbeat_interval"] == 25
+    assert ready["features"]["edit_window_seconds"] == 15 * 60
+    assert ready["features"]["max_body_chars"] == 4000
+    # The summary carries the newest message: a client previews it without fetching history.
+    last = ready["conversations"][0].pop("last_message")
+    assert (last["seq"], last["body"], last["sender"]["id"]) == (4, "yo", alice.pk)
     assert ready["conversations"] == [
         {
             "id": direct.pk,
@@ -266,6 +271,7 @@ async def test_reconnect_and_sync_gets_exactly_the_missed_messages_in_order():
         "conversation": direct.pk,
         "last_seq": 7,
         "has_more": False,
+        "first_seq": 1,
     }
 
     # Paged: limit 2 says where to continue.

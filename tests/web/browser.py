@@ -175,3 +175,25 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict]:
+    """Runs axe-core (vendored, tests/web/vendor/axe-core) in the page and answers the
+    violations of these impacts as {id, impact, nodes: [selectors]}: what a screen reader or
+    keyboard user would trip on. Evaluated over the DevTools protocol, so the page's CSP (which
+    forbids inline scripts) stays as it is."""
+    if not page.evaluate("() => Boolean(window.axe)"):
+        page.evaluate("source => { (0, eval)(source); }", AXE.read_text())
+    found = page.evaluate(
+        """async () => {
+            const result = await window.axe.run(document, { resultTypes: ["violations"] });
+            return result.violations.map((v) => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ")),
+            }));
+        }"""
+    )
+    return [v for v in found if v["impact"] in impacts]

@@ -1,6 +1,8 @@
 """Message search in the browser: the search box, highlighted results grouped by conversation,
 and a click that opens the conversation at the message (history loaded around it)."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -57,7 +59,7 @@ def test_search_highlights_matches_and_opens_the_conversation_at_the_message(
     expect(on_bob.locator("#conversation-title")).to_have_text(alice.username)
     row = on_bob.locator(f'#messages li.message[data-seq="{found["seq"]}"]')
     expect(row).to_be_in_viewport()
-    expect(row).to_have_class("message found")
+    expect(row).to_have_class(re.compile(r"\bfound\b"))
     expect(row.locator(".body")).to_have_text("the <b>quarterly</b> numbers & forecast are in")
     # The conversation is whole from there to the newest message.
     expect(on_bob.locator("#messages li.message").last).to_contain_text("later chatter 70")

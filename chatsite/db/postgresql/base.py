@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import DEFAULT_DB_ALIAS
 from django.db.backends.base.base import NO_DB_ALIAS
 from django_prometheus.db.backends.postgresql import base
 from psycopg_pool import ConnectionPool
@@ -84,7 +85,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 **({} if pool_options is True else pool_options),
             )
             # Threads racing here build a pool each; the first one stored wins (none is open).
-            if self._connection_pools.setdefault(self.alias, pool) is pool:
+            # The metrics show the primary's pool (replicas' pools: chatsite.db.replicas).
+            if self._connection_pools.setdefault(self.alias, pool) is pool and self.alias == (
+                DEFAULT_DB_ALIAS
+            ):
                 dbpool.watch(pool)
         return self._connection_pools[self.alias]
 

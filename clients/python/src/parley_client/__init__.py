@@ -1,0 +1,72 @@
+"""Parley's Python SDK: `Client` (the WebSocket, resuming by itself), `RestClient` (REST
+helpers), typed events. Documentation: docs/clients.md in the Parley repository."""
+
+from .errors import AuthenticationFailed, ConnectionStopped, Forbidden, ParleyError
+from .events import (
+    Ack,
+    CommandDone,
+    ConversationAdded,
+    ConversationLeft,
+    ConversationSummary,
+    Disconnected,
+    Ephemeral,
+    Error,
+    Event,
+    Message,
+    MessageDeleted,
+    MessageUpdated,
+    Pins,
+    Presence,
+    Preview,
+    RawEvent,
+    Reaction,
+    Ready,
+    Receipt,
+    ThreadUpdated,
+    Typing,
+    User,
+    UserUpdated,
+    WebhookDisabled,
+    parse_event,
+)
+from .realtime import Client, PendingSend, Session
+from .rest import HistoryPage, RestClient
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Ack",
+    "AuthenticationFailed",
+    "Client",
+    "CommandDone",
+    "ConnectionStopped",
+    "ConversationAdded",
+    "ConversationLeft",
+    "ConversationSummary",
+    "Disconnected",
+    "Ephemeral",
+    "Error",
+    "Event",
+    "Forbidden",
+    "HistoryPage",
+    "Message",
+    "MessageDeleted",
+    "MessageUpdated",
+    "ParleyError",
+    "PendingSend",
+    "Pins",
+    "Presence",
+    "Preview",
+    "RawEvent",
+    "Reaction",
+    "Ready",
+    "Receipt",
+    "RestClient",
+    "Session",
+    "ThreadUpdated",
+    "Typing",
+    "User",
+    "UserUpdated",
+    "WebhookDisabled",
+    "parse_event",
+]

@@ -1,0 +1,1 @@
+"""Importing a Slack workspace export (reader.py: the zip, checked; importer.py: the rows)."""
