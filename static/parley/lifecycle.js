@@ -77,7 +77,7 @@ function chatPage() {
     { id: "retention-form", class: "retention-form", hidden: true },
     el("label", { for: "retention-days" }, "Delete messages after (days)"),
     daysInput,
-    el("button", { type: "submit" }, "Save"),
+    el("button", { type: "submit" }, "Save retention"),
     retentionNote,
   );
   const exportNote = el("p", { id: "conversation-export-note", class: "note", role: "status" });

@@ -34,6 +34,7 @@ async def test_a_server_killed_and_restarted_twice_loses_and_doubles_nothing(fre
     sender = Client(base, alice.token, backoff_base=0.1, backoff_cap=1.0)
     receiver = Client(base, bob.token, backoff_base=0.1, backoff_cap=1.0)
     received = collect(receiver)
+    clients = (sender, receiver)
     await sender.connect(timeout=WAIT)
     await receiver.connect(timeout=WAIT)
 
@@ -44,6 +45,12 @@ async def test_a_server_killed_and_restarted_twice_loses_and_doubles_nothing(fre
             await asyncio.to_thread(fresh_server.kill9)
             await asyncio.to_thread(fresh_server.start)
         if n == 30:
+            # Both back on the restarted server first (on a loaded machine their backoff
+            # could still be running here, and the graceful stop would then close nothing).
+            await until(
+                lambda: all(len(c.sessions) >= 2 and c.sessions[-1].ready for c in clients),
+                "both clients ready again after the kill",
+            )
             await asyncio.to_thread(fresh_server.stop)  # SIGTERM: sockets closed with 1001
             await asyncio.to_thread(fresh_server.start)
         await asyncio.sleep(0.02)

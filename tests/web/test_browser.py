@@ -293,7 +293,7 @@ def test_a_group_created_in_the_ui(open_page, base_url):
 
     # Rename: everyone's sidebar follows.
     details.get_by_label("Group name").fill("Launch crew")
-    details.get_by_role("button", name="Save").click()
+    details.get_by_role("button", name="Save", exact=True).click()
     for page in (on_alice, on_bob, on_carol):
         expect(conversation_row(page, "Launch crew")).to_have_count(1)
 

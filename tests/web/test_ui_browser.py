@@ -354,7 +354,7 @@ def test_group_details_description_ownership_and_a_confirmed_removal(open_page, 
     details = page.locator("#details")
     expect(details.locator("#member-list li")).to_have_count(3)
     details.get_by_label("Description").fill("Ships the release")
-    details.get_by_role("button", name="Save").click()
+    details.get_by_role("button", name="Save", exact=True).click()
     expect(details.locator("#details-note")).to_have_text("Your role: owner")
     details.get_by_role("button", name="Close details").click()
     page.get_by_role("button", name="Details").click()
