@@ -11,10 +11,10 @@ PORT ?= 8000
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(VENV)/.installed: requirements.txt
-	python3 -m venv $(VENV)
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	[ -x $(PY) ] || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $@
 
 # The Python SDK (docs/clients.md), editable: the benchmark and the tests import it. Its
@@ -23,7 +23,7 @@ $(VENV)/.sdk-installed: $(VENV)/.installed clients/python/pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e ./clients/python
 	touch $@
 
-install: $(VENV)/.installed $(VENV)/.sdk-installed ## Create the virtualenv, install requirements.txt and the Python SDK (clients/python)
+install: $(VENV)/.installed $(VENV)/.sdk-installed ## Create the virtualenv; install requirements.txt (runtime), requirements-dev.txt (tests, lint) and the Python SDK (clients/python)
 
 migrate: install ## Apply database migrations
 	$(PY) manage.py migrate --noinput
@@ -56,9 +56,11 @@ test-soak: install ## The long soak: 1,000 sockets for PARLEY_SOAK_SECONDS (defa
 	@[ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ] || { echo "set DATABASE_URL and REDIS_URL" >&2; exit 1; }
 	$(PY) -m pytest tests/faults -m soak -p no:cacheprovider -rA $(PYTEST_ARGS)
 
-lint: install ## ruff lint and format check, and no missing migrations
+lint: install ## ruff, mypy (strict on gateway/ realtime/ core/), import-linter layers, no missing migrations
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m mypy
+	$(VENV)/bin/lint-imports
 	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py makemigrations --check --dry-run
 
 format: install ## Format the code with ruff

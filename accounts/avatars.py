@@ -6,7 +6,7 @@ import io
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from messaging.errors import BadRequest
+from core.errors import BadRequest
 
 LARGE = 256
 SMALL = 64

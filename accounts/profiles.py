@@ -12,8 +12,9 @@ from typing import Any, Final
 from django.db import transaction
 from django.utils import timezone
 
-from messaging import history_cache, realtime
-from messaging.errors import BadRequest
+import realtime
+from core.errors import BadRequest
+from messaging import history_cache
 from messaging.models import Membership
 from messaging.text import storable_text
 

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
-from messaging.errors import BadRequest
+from core.errors import BadRequest
 from protection.services import login_attempt_check, password_reset_attempt_check
 
 from .models import User

@@ -13,16 +13,16 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from messaging import realtime
-from messaging.errors import BadRequest
+import realtime
+from core.close_codes import Close
+from core.errors import BadRequest
 
 from .models import User
 from .selectors import GENERATION_CLAIM, SESSION_CLAIM, session_ended_key
 from .usernames import TAKEN_MESSAGE, username_normalize
 
-# Sockets whose credentials stopped being valid close with 4401, the protocol's "not
-# authenticated": the client refreshes its token (or logs in again) and reconnects.
-CLOSE_UNAUTHORIZED = 4401
+# Sockets whose credentials stopped being valid close with Close.UNAUTHORIZED (4401), the
+# protocol's "not authenticated": the client refreshes its token (or logs in again) and reconnects.
 
 
 def user_register(*, username: str, password: str, email: str = "") -> User:
@@ -85,7 +85,7 @@ def session_sockets_close(*, session_id: str) -> None:
     sockets (4401) on every server process."""
     lifetime = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds()
     cache.set(session_ended_key(session_id), 1, timeout=int(lifetime) + 60)
-    realtime.close_session_sockets(session_id, CLOSE_UNAUTHORIZED)
+    realtime.close_session_sockets(session_id, Close.UNAUTHORIZED)
 
 
 def user_tokens_revoke(*, user: User) -> None:
@@ -100,7 +100,7 @@ def user_tokens_revoke(*, user: User) -> None:
             [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
         )
         transaction.on_commit(
-            partial(realtime.close_user_sockets, user.pk, CLOSE_UNAUTHORIZED), robust=True
+            partial(realtime.close_user_sockets, user.pk, Close.UNAUTHORIZED), robust=True
         )
 
 

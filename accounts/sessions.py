@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from messaging.errors import NotFound
+from core.errors import NotFound
 
 from .models import User
 from .selectors import GENERATION_CLAIM, SESSION_CLAIM

@@ -12,7 +12,7 @@ from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from messaging.errors import BadRequest, Conflict
+from core.errors import BadRequest, Conflict
 from protection.services import login_attempt_check, login_failures_forget
 
 from .models import User

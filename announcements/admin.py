@@ -6,10 +6,10 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from messaging.errors import ChatError
+from audit.models import AuditLogEntry
+from core.errors import ChatError
 from messaging.models import Conversation
 from messaging.services import validate_body
-from moderation.models import AuditLogEntry
 
 from .models import Announcement
 from .services import broadcast_post

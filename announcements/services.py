@@ -8,14 +8,14 @@ registering while the conversation is being created is enrolled by one side or t
 
 from django.db import IntegrityError, transaction
 
+import realtime
 from accounts.models import User
-from messaging import realtime
-from messaging.errors import Forbidden
+from audit.models import AuditLogEntry
+from audit.services import audit_record
+from core.errors import Forbidden
 from messaging.events import AckEvent, ConversationJoinedEvent, ConversationSummary
 from messaging.models import Conversation, Membership
 from messaging.services import message_send
-from moderation.models import AuditLogEntry
-from moderation.services import audit_record
 
 ANNOUNCEMENT_TITLE = "Announcements"
 ENROL_BATCH = 1000

@@ -3,14 +3,13 @@
 import logging
 from typing import Any
 
-import redis
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework.exceptions import APIException, Throttled, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from messaging.errors import DATABASE_ERRORS, ChatError, RateLimited
+from core.errors import SERVER_ERROR, RateLimited, wire_error
 
 logger = logging.getLogger(__name__)
 
@@ -18,31 +17,11 @@ logger = logging.getLogger(__name__)
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, Throttled):
         exc = RateLimited("Too many requests; retry later.", retry_after=exc.wait or 1)
-    if isinstance(exc, ChatError):
-        response = Response(exc.as_dict(), status=exc.status)
-        if isinstance(exc, RateLimited):
-            response["Retry-After"] = str(exc.retry_after)
-        return response
-    if isinstance(exc, DATABASE_ERRORS):
-        logger.exception("database error in %s", context.get("view"))
-        return Response(
-            {
-                "code": "unavailable",
-                "detail": "The database is unavailable; retry later.",
-                "field": None,
-            },
-            status=503,
-        )
-    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
-        logger.exception("redis error in %s", context.get("view"))
-        return Response(
-            {
-                "code": "unavailable",
-                "detail": "A backing service is unavailable; retry later.",
-                "field": None,
-            },
-            status=503,
-        )
+    wire = wire_error(exc)
+    if wire is not None:  # the same mapping as the gateway's error frames (core/errors.py)
+        if wire.unexpected:
+            logger.exception("%s in %s", type(exc).__name__, context.get("view"))
+        return Response(wire.body, status=wire.status, headers=wire.headers)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, APIException):
         response.data = _error_shape(exc, response.data)
@@ -86,6 +65,4 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(
-        {"code": "server_error", "detail": "The server failed.", "field": None}, status=500
-    )
+    return JsonResponse(SERVER_ERROR.body, status=SERVER_ERROR.status)

@@ -9,12 +9,13 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from accounts.websocket import GatewayAuthStack  # noqa: E402
 from chatsite import serving  # noqa: E402
 from chatsite.logs import install_daphne_access_log, install_uvicorn_log_redaction  # noqa: E402
+from gateway.authentication import GatewayAuthStack  # noqa: E402
+from gateway.protection import HandshakeGuard  # noqa: E402
+from gateway.routing import websocket_urlpatterns  # noqa: E402
+from gateway.runtime import Runtime  # noqa: E402
 from messaging.partitions import partitions_ensure_in_background  # noqa: E402
-from messaging.routing import websocket_urlpatterns  # noqa: E402
-from protection.gateway import HandshakeGuard  # noqa: E402
 
 # daphne's own access log would print request URIs, query strings (?token=) included.
 install_daphne_access_log()
@@ -26,9 +27,13 @@ install_uvicorn_log_redaction()
 # (PostgreSQL; on a thread of its own, so the server starts at once).
 partitions_ensure_in_background()
 
+# The process's long-lived realtime objects (hub, send batcher, ...), built once here and
+# handed to every socket (gateway/runtime.py).
+runtime = Runtime()
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": HandshakeGuard(GatewayAuthStack(URLRouter(websocket_urlpatterns))),
+        "websocket": HandshakeGuard(GatewayAuthStack(URLRouter(websocket_urlpatterns(runtime)))),
     }
 )

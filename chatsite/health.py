@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from prometheus_client import multiprocess
 
+from messaging import partitions
 from protection.addresses import came_through_proxy
 
 from . import metrics
@@ -157,7 +158,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         registry = prometheus_client.REGISTRY
     # Read from the database now, not from any process's memory (see PartitionsMonthsAhead).
     from_database = prometheus_client.CollectorRegistry(auto_describe=False)
-    from_database.register(metrics.partitions_months_ahead)
+    from_database.register(partitions.partitions_months_ahead)
     return HttpResponse(
         prometheus_client.generate_latest(registry)
         + prometheus_client.generate_latest(from_database),

@@ -231,7 +231,7 @@ def request_id_middleware(get_response: Callable[..., Any]) -> Callable[..., Any
 # --- daphne's access log ---------------------------------------------------------------------
 
 
-class JsonAccessLog(AccessLogGenerator):
+class JsonAccessLog(AccessLogGenerator):  # type: ignore[misc]  # daphne is untyped
     """daphne's access log as JSON lines, without query strings (`?token=` must not be logged).
 
     daphne writes its access log (stdout by default) in NCSA format with the full request URI;

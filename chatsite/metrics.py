@@ -12,10 +12,10 @@ sum). Without it (the embedded default), values live in this process's memory.
 import atexit
 import logging
 import os
-from collections.abc import Iterable
 
 from prometheus_client import Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+
+from core import close_codes
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +24,9 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 TASK_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0)
 
 HANDSHAKE_OUTCOMES = ("accepted", "unauthorized", "forbidden", "rate_limited", "refused", "error")
-# Close codes a refused handshake ends with, and the outcome each stands for.
-HANDSHAKE_CLOSE_OUTCOMES = {4401: "unauthorized", 4403: "forbidden", 4429: "rate_limited"}
-# The close code of a socket that stopped heart-beating (issue 3).
-HEARTBEAT_TIMEOUT_CLOSE_CODE = 4408
+# Close codes a refused handshake ends with (core/close_codes.py), and the heartbeat's.
+HANDSHAKE_CLOSE_OUTCOMES = close_codes.HANDSHAKE_CLOSE_OUTCOMES
+HEARTBEAT_TIMEOUT_CLOSE_CODE = close_codes.Close.HEARTBEAT_TIMEOUT
 
 websocket_connections = Gauge(
     "parley_websocket_connections",
@@ -61,7 +60,7 @@ ack_latency = Histogram(
 )
 send_batch_size = Histogram(
     "parley_send_batch_size",
-    "WebSocket sends stored together in one transaction (group commit, messaging/batching.py).",
+    "WebSocket sends stored together in one transaction (group commit, gateway/batching.py).",
     buckets=(1, 2, 5, 10, 20, 50, 100, 200),
 )
 fanout_latency = Histogram(
@@ -165,37 +164,6 @@ db_pool_connections_lost = Counter(
     "parley_db_pool_connections_lost",
     "Pooled connections found broken by the health check and replaced.",
 )
-
-
-class PartitionsMonthsAhead:
-    """`parley_partitions_months_ahead`: months after the current one whose message partitions
-    exist (messaging.partitions.months_ahead). Read from the database catalog when /metrics is
-    served, not kept in the process: a value set when beat last ran would not fall as the months
-    pass. PostgreSQL only; absent on SQLite and when the database does not answer."""
-
-    _name = "parley_partitions_months_ahead"
-    documentation = (
-        "Months after the current one whose message partitions exist (PostgreSQL; below 1: "
-        "celery beat's partitions_ensure is not running)."
-    )
-
-    def describe(self) -> Iterable[Metric]:
-        return [GaugeMetricFamily(self._name, self.documentation)]
-
-    def collect(self) -> Iterable[Metric]:
-        from messaging import partitions
-
-        if not partitions.is_partitioned():
-            return []
-        try:
-            ahead = partitions.months_ahead()
-        except Exception:  # /metrics keeps serving the rest; /readyz reports the database
-            logger.warning("could not read the message partitions for /metrics", exc_info=True)
-            return []
-        return [GaugeMetricFamily(self._name, self.documentation, value=ahead)]
-
-
-partitions_months_ahead = PartitionsMonthsAhead()
 
 
 # --- what the gateway and the services call ---------------------------------------------------
@@ -322,7 +290,7 @@ def process_exited(pid: int | None = None) -> None:
     if multiprocess_dir():
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(pid or os.getpid())
+        multiprocess.mark_process_dead(pid or os.getpid())  # type: ignore[no-untyped-call]
 
 
 # A server process that exits normally takes its live gauges with it (Celery's pool processes

@@ -23,10 +23,11 @@ from typing import Any
 
 from django.conf import settings
 
+from core.close_codes import SERVER_CLOSE_CODES, Close
+
 logger = logging.getLogger(__name__)
 
-CLOSE_GOING_AWAY = 1001
-SERVER_CLOSE_CODES = {1001, 1012, 1013}
+CLOSE_GOING_AWAY = Close.GOING_AWAY
 
 
 def install() -> None:

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "groups",
     "presence",
     "moderation",
+    "audit",
     "announcements",
     "push",
     "receipts",
@@ -419,7 +420,7 @@ PARLEY_MAX_FRAME_BYTES = env_int("PARLEY_MAX_FRAME_BYTES", 64 * 1024)
 PARLEY_REORDER_WAIT = env_float("PARLEY_REORDER_WAIT", 0.5)
 # Live frames queued for one socket before it counts as too slow and is closed with 1013.
 PARLEY_OUTBOX_LIMIT = env_int("PARLEY_OUTBOX_LIMIT", 2000)
-# Group commit of the gateway's sends (messaging/batching.py): the most sends stored in one
+# Group commit of the gateway's sends (gateway/batching.py): the most sends stored in one
 # transaction, and how many such transactions a server process runs at once (measured with
 # 200 chatting pairs: 1 gave 2,051 messages/s, 2 gave 1,958-1,990, 4 gave 1,687; and at
 # 1,000 messages/s offered, ack p99 40 ms with 1 against 67 ms with 2: docs/performance.md).

@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.urls import include, path, register_converter
+from django.urls import include, path, re_path, register_converter
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.api.profile_views import avatar_file
@@ -14,6 +15,11 @@ register_converter(DatabaseIdConverter, "dbid")
 urlpatterns = [
     # The admin login shows a login limit's refusal on its own page (web.views.admin_login).
     path("admin/login/", admin_login),
+    # The audit log moved from the moderation app to its own (audit/): old links still work.
+    re_path(
+        r"^admin/moderation/auditlogentry/(?P<rest>.*)$",
+        RedirectView.as_view(url="/admin/audit/auditlogentry/%(rest)s", query_string=True),
+    ),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),

@@ -7,12 +7,12 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from messaging import realtime
+import realtime
 from messaging.models import Conversation
 
 from .models import ConversationChange
 
-# The consumer method that forwards these frames (messaging.consumers, conversation_change).
+# The consumer method that forwards these frames (gateway.consumer, conversation_change).
 HANDLER = "conversation.change"
 
 

@@ -3,7 +3,7 @@
 from django.db.models.functions import Lower
 from emoji import EMOJI_DATA, STATUS
 
-from messaging.errors import NotFound
+from core.errors import NotFound
 from messaging.events import MessageEvent, iso, message_event, user_ref
 from messaging.models import Conversation, Membership, Message
 from messaging.selectors import MAX_PAGE, membership_for, reply_parents

@@ -7,7 +7,7 @@ from django.db import transaction
 from emoji import is_emoji
 
 from accounts.models import User
-from messaging.errors import BadRequest, Conflict, Forbidden
+from core.errors import BadRequest, Conflict, Forbidden
 from messaging.events import user_ref
 from messaging.models import Conversation, Membership, Message
 from messaging.selectors import membership_for

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from conversations.models import GroupVisibility, Invite
-from messaging.errors import BadRequest, MemberLimit, NotFound
+from core.errors import BadRequest, MemberLimit, NotFound
 from messaging.events import user_ref
 from messaging.models import Membership
 from messaging.services import publish_conversation_joined, system_message_store

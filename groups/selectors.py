@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.events import public_user
 from accounts.selectors import PUBLIC_USER_FIELDS
 from conversations.models import GroupVisibility, Invite
-from messaging.errors import Gone, NotFound
+from core.errors import Gone, NotFound
 from messaging.events import UserRef, iso
 from messaging.models import Conversation, Membership
 

@@ -11,7 +11,9 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import User
-from messaging.errors import BadRequest, Conflict, Forbidden, MemberLimit, NotFound
+from audit.models import AuditLogEntry
+from audit.services import audit_record
+from core.errors import BadRequest, Conflict, Forbidden, MemberLimit, NotFound
 from messaging.events import user_ref
 from messaging.models import Conversation, Membership
 from messaging.services import (
@@ -20,8 +22,6 @@ from messaging.services import (
     system_message_store,
 )
 from messaging.text import storable_text
-from moderation.models import AuditLogEntry
-from moderation.services import audit_record
 from presence.services import presence_group_joined
 from receipts.services import departed_member_record
 

@@ -6,7 +6,7 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
-        from messaging.realtime import conversation_events
+        from realtime import conversation_events
 
         from .outgoing import on_conversation_events
 

@@ -17,8 +17,8 @@ from django.db import transaction
 from django.db.models import Q
 
 from accounts.models import User
+from core.errors import BadRequest, ChatError, Forbidden, NotFound
 from groups.services import group_update
-from messaging.errors import BadRequest, ChatError, Forbidden, NotFound
 from messaging.models import Conversation
 from messaging.selectors import membership_for
 from messaging.services import message_send, validate_client_msg_id

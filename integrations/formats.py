@@ -3,7 +3,7 @@ notifications, each turned into one readable Markdown message body."""
 
 from typing import Any
 
-from messaging.errors import BadRequest
+from core.errors import BadRequest
 
 # GitHub events a webhook turns into messages; others are answered "ok" and dropped.
 GITHUB_EVENTS = ("push", "pull_request", "issues", "check_run", "ping")

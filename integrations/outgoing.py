@@ -1,6 +1,6 @@
 """Outgoing webhooks: the services that make them and deliver their events.
 
-After a conversation event commits (messaging.realtime.conversation_events), one delivery row
+After a conversation event commits (realtime.conversation_events), one delivery row
 is written per matching webhook, and the lane of each (webhook, conversation) is run: its
 pending deliveries go out one at a time in id order, each a signed JSON POST. A failure
 (5xx, 408, 425, 429, timeout, connection error, refused address) is retried with exponential
@@ -29,9 +29,9 @@ from django.db import close_old_connections, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+import realtime
 from accounts.models import User
-from messaging import realtime
-from messaging.errors import BadRequest, ChatError, Forbidden, NotFound
+from core.errors import BadRequest, ChatError, Forbidden, NotFound
 from messaging.models import Membership
 from messaging.services import message_send
 from push.backends import canonical_json
@@ -246,7 +246,7 @@ def conversation_events_record(*, handler: str, events: list[tuple[int, dict[str
 
 
 def on_conversation_events(sender: Any, handler: str, events: list, **kwargs: Any) -> None:
-    """Receiver of messaging.realtime.conversation_events; never fails the publisher."""
+    """Receiver of realtime.conversation_events; never fails the publisher."""
     try:
         conversation_events_record(handler=handler, events=events)
     except Exception:

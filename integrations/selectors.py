@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from messaging.errors import Forbidden, NotFound
+from core.errors import Forbidden, NotFound
 from messaging.models import Conversation, Membership
 from messaging.selectors import membership_for
 

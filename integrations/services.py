@@ -12,12 +12,13 @@ from functools import partial
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+import realtime
 from accounts.models import User
-from accounts.services import CLOSE_UNAUTHORIZED, session_sockets_close
+from accounts.services import session_sockets_close
 from accounts.usernames import TAKEN_MESSAGE, username_normalize, username_policy_errors
+from core.close_codes import Close
+from core.errors import BadRequest, Forbidden, NotFound
 from groups.services import group_member_add
-from messaging import realtime
-from messaging.errors import BadRequest, Forbidden, NotFound
 from messaging.events import AckEvent
 from messaging.models import Conversation, Membership
 from messaging.services import BODY_MAX_CHARS, message_send
@@ -202,7 +203,7 @@ def bot_deactivate(*, owner: User, bot_id: int) -> None:
         User.objects.filter(pk=bot.user_id).update(is_active=False)
         _revoke_all(bot.user)
         transaction.on_commit(
-            partial(realtime.close_user_sockets, bot.user_id, CLOSE_UNAUTHORIZED), robust=True
+            partial(realtime.close_user_sockets, bot.user_id, Close.UNAUTHORIZED), robust=True
         )
 
 

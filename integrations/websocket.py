@@ -1,10 +1,10 @@
-"""API tokens on the WebSocket handshake (called by accounts.websocket)."""
+"""API tokens on the WebSocket handshake (called by gateway.authentication)."""
 
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 
-from chatsite.asyncdb import db_hop
+from core.asyncdb import db_hop
 
 from .selectors import TOKEN_PREFIX, api_token_for
 from .tokens import api_token_touch

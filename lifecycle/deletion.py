@@ -18,18 +18,20 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
+import realtime
 from accounts.models import Avatar, User
 from accounts.profiles import _announce as profile_announce
-from accounts.services import CLOSE_UNAUTHORIZED, user_tokens_revoke
+from accounts.services import user_tokens_revoke
 from accounts.twofactor import twofactor_enabled
+from audit.services import audit_record
 from conversations.models import Mention, MessageEdit
+from core.close_codes import Close
+from core.errors import BadRequest, NotFound
 from groups.services import group_leave
 from integrations.models import ApiToken
-from messaging import history_cache, realtime
-from messaging.errors import BadRequest, NotFound
+from messaging import history_cache
 from messaging.events import message_change_event
 from messaging.models import Conversation, Membership, Message
-from moderation.services import audit_record
 from notifications.models import ConversationNotify, DigestCursor, NotificationPrefs
 from previews.models import LinkPreview
 from push.models import PushNotification, WebPushSubscription
@@ -86,7 +88,7 @@ def account_delete_request(
         User.objects.filter(pk__in=bots).update(is_active=False)
         for bot_id in bots:
             transaction.on_commit(
-                partial(realtime.close_user_sockets, bot_id, CLOSE_UNAUTHORIZED), robust=True
+                partial(realtime.close_user_sockets, bot_id, Close.UNAUTHORIZED), robust=True
             )
         job = Job.objects.create(kind=Job.Kind.ACCOUNT_DELETE, user=user)
         if actor is not None:

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from conversations.models import Reaction
-from messaging.errors import Conflict, Forbidden, NotFound
+from core.errors import Conflict, Forbidden, NotFound
 from messaging.models import Conversation, Membership, Message
 from notifications.models import ConversationNotify, NotificationPrefs
 from uploads.models import Upload
@@ -457,7 +457,7 @@ def export_ready_mail(*, job_id: object) -> None:
 
 def export_for_download(*, user: User, job_id: object) -> Job:
     """The finished export the user may download (theirs, or any for staff)."""
-    from messaging.errors import Gone
+    from core.errors import Gone
 
     job = Job.objects.filter(
         pk=job_id, kind__in=[Job.Kind.EXPORT_USER, Job.Kind.EXPORT_CONVERSATION]

@@ -29,8 +29,8 @@ from conversations.models import (
     Reaction,
     ThreadSummary,
 )
+from core.errors import BadRequest, Forbidden, NotFound
 from messaging import history_cache, partitions
-from messaging.errors import BadRequest, Forbidden, NotFound
 from messaging.ids import message_id_floor
 from messaging.models import Conversation, Membership, Message, MessageKey
 from messaging.services import system_message_store

@@ -5,7 +5,7 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.models import User
-from messaging.errors import NotFound
+from core.errors import NotFound
 
 from .exports import export_download_url
 from .models import Job

@@ -10,7 +10,7 @@ from django.core.files import File
 from django.db import transaction
 
 from accounts.models import User
-from messaging.errors import BadRequest, Forbidden
+from core.errors import BadRequest, Forbidden
 from uploads.errors import FileTooLarge
 from uploads.services import upload_storage
 

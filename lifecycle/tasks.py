@@ -10,7 +10,7 @@ from typing import Any
 from celery import shared_task
 from django.db import transaction
 
-from messaging.errors import ChatError
+from core.errors import ChatError
 
 from .jobs import job_fail, job_finish, job_progress, job_start
 from .models import Job

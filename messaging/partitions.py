@@ -10,6 +10,7 @@ and no extra index. On SQLite the table is a plain table and nothing here runs.
 import logging
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from .ids import message_id_floor, message_id_time
 
@@ -282,3 +284,32 @@ def message_keys_delete_range(*, low: int, high: int) -> int:
         deleted += count
         if count < KEY_DELETE_BATCH:
             return deleted
+
+
+class PartitionsMonthsAhead:
+    """`parley_partitions_months_ahead`: months after the current one whose message partitions
+    exist (months_ahead). Read from the database catalog when /metrics is
+    served, not kept in the process: a value set when beat last ran would not fall as the months
+    pass. PostgreSQL only; absent on SQLite and when the database does not answer."""
+
+    _name = "parley_partitions_months_ahead"
+    documentation = (
+        "Months after the current one whose message partitions exist (PostgreSQL; below 1: "
+        "celery beat's partitions_ensure is not running)."
+    )
+
+    def describe(self) -> Iterable[Metric]:
+        return [GaugeMetricFamily(self._name, self.documentation)]
+
+    def collect(self) -> Iterable[Metric]:
+        if not is_partitioned():
+            return []
+        try:
+            ahead = months_ahead()
+        except Exception:  # /metrics keeps serving the rest; /readyz reports the database
+            logger.warning("could not read the message partitions for /metrics", exc_info=True)
+            return []
+        return [GaugeMetricFamily(self._name, self.documentation, value=ahead)]
+
+
+partitions_months_ahead = PartitionsMonthsAhead()

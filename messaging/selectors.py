@@ -10,12 +10,12 @@ from accounts.selectors import PUBLIC_USER_FIELDS
 from chatsite.db import replicas
 from conversations.models import ConversationChange, Mention
 from conversations.state import with_conversation_state
+from core.errors import NotFound
 from previews.selectors import with_previews
 from receipts.selectors import with_receipts
 from uploads.selectors import with_attachments
 
 from . import history_cache
-from .errors import NotFound
 from .events import (
     ConversationSummary,
     MessageDeletedEvent,

@@ -12,7 +12,9 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+import realtime
 from accounts.models import User
+from audit.services import audit_record
 from chatsite import metrics
 from chatsite.db import replicas
 from conversations.selectors import body_rendered
@@ -23,14 +25,7 @@ from conversations.services import (
     thread_reply_deleted,
     threads_record,
 )
-from moderation.services import audit_record
-from presence.services import presence_direct_senders_record
-from previews.services import previews_schedule
-from push.services import push_message_sent
-from uploads import services as uploads
-
-from . import dedup, history_cache, partitions, realtime
-from .errors import (
+from core.errors import (
     OUTAGE_ERRORS,
     BadRequest,
     ChatError,
@@ -39,6 +34,11 @@ from .errors import (
     Forbidden,
     NotFound,
 )
+from presence.services import presence_direct_senders_record
+from previews.services import previews_schedule
+from uploads import services as uploads
+
+from . import dedup, history_cache, partitions, signals
 from .events import (
     AckEvent,
     ConversationJoinedEvent,
@@ -541,13 +541,17 @@ def _store_sends(requests: list[SendRequest]) -> list[AckEvent | ChatError]:
         results[index] = ack
         acks.append((requests[index].sender.pk, ack))
 
-    def count_and_push() -> None:
+    def count_and_announce() -> None:
         for message in messages:
             metrics.message_stored(kind=kinds[(message.conversation_id, message.sender_id)])
-            push_message_sent(conversation_id=message.conversation_id, message_id=message.pk)
+        # Offline push, among others, subscribes (messaging/signals.py).
+        stored = [(message.conversation_id, message.pk) for message in messages]
+        for receiver, error in signals.messages_stored.send_robust(None, messages=stored):
+            if error is not None:
+                logger.error("%s failed on stored messages", receiver, exc_info=error)
 
     transaction.on_commit(partial(dedup.acks_remember, acks), robust=True)
-    transaction.on_commit(count_and_push, robust=True)
+    transaction.on_commit(count_and_announce, robust=True)
     # The senders read their own messages at once, even from a lagging replica's page.
     replicas.writes_noted_on_commit(user_ids=[sender_id for sender_id, _ in acks])
     return results  # type: ignore[return-value]

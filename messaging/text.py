@@ -11,7 +11,7 @@ same thing.
 
 from html import escape
 
-from .errors import BadRequest
+from core.errors import BadRequest
 
 
 def storable_text(value: str, *, field: str) -> str:

@@ -11,17 +11,17 @@ from django.http import HttpRequest
 
 from accounts.admin import ParleyUserAdmin
 from accounts.models import User
+from audit.models import AuditLogEntry
+from core.errors import ChatError
 from groups.services import (
     group_member_add,
     group_member_remove,
     group_member_role_set,
     group_update,
 )
-from messaging.errors import ChatError
 from messaging.models import Conversation, Membership, Message
 from messaging.services import message_delete
 
-from .models import AuditLogEntry
 from .services import user_ban, user_unban
 
 VIA = AuditLogEntry.Via.ADMIN
@@ -240,23 +240,6 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["role", "conversation__kind"]
     search_fields = ["user__username", "conversation__name", "=conversation__id"]
     list_select_related = ["user", "conversation"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(AuditLogEntry)
-class AuditLogEntryAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "actor_name", "action", "target", "reason", "via"]
-    list_filter = ["action", "via", "created_at"]
-    search_fields = ["actor_name", "target", "reason", "target_id"]
-    date_hierarchy = "created_at"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -1,5 +1,5 @@
-"""Moderation: bans and the audit log. Each service owns its transaction; sockets are closed
-only after commit."""
+"""Moderation: bans, recorded in the audit log (audit/). Each service owns its transaction;
+sockets are closed only after commit."""
 
 from functools import partial
 
@@ -7,38 +7,12 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
 
+import realtime
 from accounts.models import User
-from accounts.websocket import CLOSE_FORBIDDEN
-from messaging import realtime
-from messaging.errors import BadRequest
-
-from .models import AuditLogEntry
-
-REASON_MAX_CHARS = 1000
-
-
-def audit_record(
-    *,
-    actor: User,
-    action: str,
-    target: str,
-    target_type: str,
-    target_id: str,
-    reason: str = "",
-    via: str,
-) -> AuditLogEntry:
-    """Adds one audit row; call inside the transaction of the action it records, so the row
-    exists exactly when the action happened."""
-    return AuditLogEntry.objects.create(
-        actor=actor,
-        actor_name=actor.get_username(),
-        action=action,
-        target=target[:255],
-        target_type=target_type,
-        target_id=target_id,
-        reason=(reason or "")[:REASON_MAX_CHARS],
-        via=via,
-    )
+from audit.models import AuditLogEntry
+from audit.services import audit_record
+from core.close_codes import Close
+from core.errors import BadRequest
 
 
 def _end_sessions(user_id: int) -> None:
@@ -70,7 +44,7 @@ def user_ban(*, actor: User, user: User, reason: str = "", via: str = "admin") -
             via=via,
         )
         transaction.on_commit(
-            partial(realtime.close_user_sockets, user.pk, CLOSE_FORBIDDEN), robust=True
+            partial(realtime.close_user_sockets, user.pk, Close.FORBIDDEN), robust=True
         )
 
 

@@ -10,8 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import BadRequest
 from messaging.api.serializers import ErrorSerializer
-from messaging.errors import BadRequest
 
 from .digests import email_notifications_off, unsubscribe_user_id
 from .selectors import prefs_of

@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from accounts.models import User
-from messaging.errors import BadRequest, NotFound
+from core.errors import BadRequest, NotFound
 from messaging.models import Membership
 from messaging.services import membership_update
 

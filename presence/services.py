@@ -12,10 +12,10 @@ from functools import partial
 from django.conf import settings
 from django.db import transaction
 
+import realtime
 from accounts.models import User
 from chatsite import metrics
-from messaging import realtime
-from messaging.errors import Forbidden
+from core.errors import Forbidden
 from messaging.models import Conversation, Membership
 from messaging.selectors import membership_for
 

@@ -226,14 +226,6 @@ def presence_store() -> PresenceStore:
     client = redis_client()
     if client is None:
         return _memory
-    return _redis_store(client)
-
-
-_redis_stores: dict[int, RedisPresenceStore] = {}
-
-
-def _redis_store(client) -> RedisPresenceStore:  # type: ignore[no-untyped-def]
-    store = _redis_stores.get(id(client))
-    if store is None:
-        store = _redis_stores[id(client)] = RedisPresenceStore(client)
-    return store
+    # Building one is local (its scripts' SHA-1s, no round trip): cheaper than a registry of
+    # clients to keep valid.
+    return RedisPresenceStore(client)

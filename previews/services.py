@@ -10,7 +10,8 @@ from functools import partial
 from django.conf import settings
 from django.db import close_old_connections, connections, transaction
 
-from messaging import history_cache, realtime
+import realtime
+from messaging import history_cache
 from messaging.models import Message
 
 from .events import PreviewEvent, preview_ref

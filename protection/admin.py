@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from messaging.errors import ChatError
+from core.errors import ChatError
 
 from . import services
 from .models import BlacklistEntry, WhitelistEntry

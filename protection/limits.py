@@ -11,7 +11,7 @@ import functools
 from django.conf import settings
 
 from chatsite import metrics
-from messaging.errors import RateLimited
+from core.errors import RateLimited
 
 from .buckets import Rate, TokenBucket, Verdict
 

@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from messaging.errors import RateLimited
+from core.errors import RateLimited
 
 from .addresses import http_client_ip
 from .rules import address_lists

@@ -5,7 +5,7 @@ and in the cache after commit), so all processes reload their snapshot within
 PARLEY_IP_LISTS_REFRESH seconds, whichever process made the change (a management command too);
 a new blacklist entry also closes the live sockets from that address on every process: at once
 through the channel layer where it reaches them (Redis), else when each server process's
-watcher (protection.gateway) sees the new stamp.
+watcher (gateway.protection) sees the new stamp.
 """
 
 import hashlib
@@ -16,10 +16,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+import realtime
 from accounts.models import User
 from accounts.usernames import username_key
-from messaging import realtime
-from messaging.errors import BadRequest, NotFound, RateLimited
+from core.errors import BadRequest, NotFound, RateLimited
 
 from . import limits, rules
 from .models import AddressEntry, BlacklistEntry, WhitelistEntry, parse_network

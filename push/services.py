@@ -6,6 +6,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -50,6 +51,12 @@ def _schedule(args: tuple, countdown: float) -> None:
         timer.start()
     else:
         push_window_notify.apply_async(args=args, countdown=countdown)
+
+
+def on_messages_stored(sender: Any, messages: list[tuple[int, int]], **kwargs: Any) -> None:
+    """Receiver of messaging.signals.messages_stored (after commit)."""
+    for conversation_id, message_id in messages:
+        push_message_sent(conversation_id=conversation_id, message_id=message_id)
 
 
 def push_message_sent(*, conversation_id: int, message_id: int) -> None:
@@ -244,7 +251,7 @@ def webpush_subscribe(*, user_id: int, endpoint: object, p256dh: object, auth: o
     """Stores a browser's push subscription for the user; True when new. The endpoint must be
     https on a public address, port 443 (push/endpoints.py), and stays with the account that
     registered it first: another account posting it gets Conflict, and the owner keeps it."""
-    from messaging.errors import BadRequest, Conflict
+    from core.errors import BadRequest, Conflict
     from messaging.text import storable_text
 
     from .endpoints import EndpointRefused, check_endpoint

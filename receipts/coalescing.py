@@ -7,7 +7,7 @@ older ones did) and published by a flusher when the gate opens, which closes it 
 that finds the gate open goes out at once and drops anything held, so nothing older follows it.
 
 PostgreSQL + Redis: gate, held receipt and due time are Redis keys changed by Lua scripts, and
-every server process runs a flusher (`ensure_flusher`, started by the gateway); a held receipt is
+every server process runs a flusher (`flush_forever`, run by the gateway runtime); a held receipt is
 popped by exactly one of them. Embedded default: the same in memory.
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
+import realtime
 from chatsite.redis import redis_client
-from messaging import realtime
 
 from .events import ReceiptEvent
 
@@ -98,17 +98,12 @@ class _MemoryGates:
 
 
 _memory = _MemoryGates()
-_scripts: dict[int, tuple[Any, Any]] = {}
 
 
 def _redis_scripts(client) -> tuple[Any, Any]:  # type: ignore[no-untyped-def]
-    scripts = _scripts.get(id(client))
-    if scripts is None:
-        scripts = _scripts[id(client)] = (
-            client.register_script(_OFFER),
-            client.register_script(_POP_DUE),
-        )
-    return scripts
+    """The scripts on this client. Registering is local (a SHA-1 of the text, no round trip):
+    cheaper than a registry of clients to keep valid."""
+    return client.register_script(_OFFER), client.register_script(_POP_DUE)
 
 
 def publish_receipt(event: ReceiptEvent, *, coalesce: bool) -> None:
@@ -140,19 +135,6 @@ def pop_due(limit: int = 500) -> list[ReceiptEvent]:
     return [json.loads(payload) for payload in pop(keys=[DUE], args=args)]
 
 
-_flushers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
-
-
-def ensure_flusher() -> None:
-    """Starts this process's flusher on the running event loop, once."""
-    loop = asyncio.get_running_loop()
-    task = _flushers.get(loop)
-    if task is None or task.done():
-        for stale in [lp for lp in _flushers if lp.is_closed()]:
-            del _flushers[stale]
-        _flushers[loop] = loop.create_task(_flush_forever())
-
-
 def flush_due() -> int:
     """Publishes the held receipts whose gate opened; how many."""
     due = pop_due()
@@ -161,7 +143,8 @@ def flush_due() -> int:
     return len(due)
 
 
-async def _flush_forever() -> None:
+async def flush_forever() -> None:
+    """This process's flusher: the runtime runs it while the process serves sockets."""
     while True:
         await asyncio.sleep(FLUSH_EVERY)
         try:

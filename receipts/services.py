@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest
 
-from messaging.errors import BadRequest, NotFound
+from core.errors import BadRequest, NotFound
 from messaging.models import Conversation, Membership
 
 from .coalescing import publish_receipt

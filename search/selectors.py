@@ -19,7 +19,7 @@ from django.db import connection
 from django.db.models.expressions import RawSQL
 
 from conversations.state import with_conversation_state
-from messaging.errors import BadRequest
+from core.errors import BadRequest
 from messaging.events import MessageEvent, conversation_title
 from messaging.ids import message_id_floor
 from messaging.models import Conversation, Membership, Message

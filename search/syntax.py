@@ -12,7 +12,7 @@ parentheses, quotes) is read as FTS5 syntax; a term with no letters or digits is
 import re
 from dataclasses import dataclass, field
 
-from messaging.errors import BadRequest
+from core.errors import BadRequest
 
 # What FTS5's unicode61 tokenizer keeps: letters and numbers (underscore is a separator there).
 _WORD_CHAR = re.compile(r"[^\W_]")

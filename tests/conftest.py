@@ -153,7 +153,7 @@ async def _settle_tasks_before_the_loop_closes():
     await asyncio.wait_for(
         sync_to_async(connections.close_all, thread_sensitive=True)(), timeout=30
     )
-    # Hops that run on the loop's thread pool (chatsite/asyncdb.py) finish here too, while the
+    # Hops that run on the loop's thread pool (core/asyncdb.py) finish here too, while the
     # loop still runs everything they call back into.
     await asyncio.wait_for(asyncio.get_running_loop().shutdown_default_executor(), timeout=30)
 

@@ -14,8 +14,8 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from core.errors import EditWindowClosed
 from messaging import partitions
-from messaging.errors import EditWindowClosed
 from messaging.ids import message_id_floor, message_id_time, next_message_id
 from messaging.selectors import message_history
 from messaging.services import message_edit, message_send

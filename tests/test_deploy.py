@@ -11,6 +11,7 @@ import yaml
 from django.test import Client
 
 from chatsite import metrics
+from messaging import partitions
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 RULES = DEPLOY / "prometheus" / "parley-rules.yml"
@@ -27,7 +28,8 @@ EXTERNAL = {"up", "probe_success"}
 
 def exposed_names() -> set[str]:
     names = set()
-    for collector in vars(metrics).values():
+    # The partitions gauge is collected from the database by the messaging app.
+    for collector in [*vars(metrics).values(), partitions.partitions_months_ahead]:
         name = getattr(collector, "_name", None)
         if isinstance(name, str) and name.startswith("parley_"):
             names |= {name + suffix for suffix in SUFFIXES}

@@ -1,6 +1,6 @@
-"""Errors of uploads, in the one mapping of messaging/errors.py (REST status + code)."""
+"""Errors of uploads, in the one mapping of core/errors.py (REST status + code)."""
 
-from messaging.errors import BadRequest, ChatError
+from core.errors import BadRequest, ChatError
 
 
 class FileTooLarge(ChatError):

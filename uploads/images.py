@@ -9,7 +9,7 @@ from typing import IO
 from django.conf import settings
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from messaging.errors import BadRequest
+from core.errors import BadRequest
 
 from .errors import ImageTooLarge
 

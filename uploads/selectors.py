@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from messaging.errors import NotFound
+from core.errors import NotFound
 from messaging.models import Membership
 
 from .events import AttachmentRef, attachment_ref

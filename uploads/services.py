@@ -18,7 +18,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import User
-from messaging.errors import BadRequest, ChatError
+from core.errors import BadRequest, ChatError
 from messaging.text import storable_text
 
 from .errors import FileTooLarge, QuotaExceeded, UnsupportedFileType

@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from accounts.recovery import email_verify, password_reset_confirm, password_reset_request
-from messaging.errors import BadRequest, RateLimited
+from core.errors import BadRequest, RateLimited
 from protection.addresses import http_client_ip
 
 

@@ -18,7 +18,7 @@ from django_otp import login as otp_login
 
 from accounts.services import user_register
 from accounts.twofactor import login_ephemeral, login_second_step, twofactor_enabled
-from messaging.errors import BadRequest, RateLimited
+from core.errors import BadRequest, RateLimited
 from protection.addresses import http_client_ip
 from protection.services import registration_attempt_check
 

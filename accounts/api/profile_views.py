@@ -12,8 +12,8 @@ from accounts.avatars import MAX_UPLOAD_BYTES
 from accounts.profiles import avatar_remove, avatar_set, profile_update
 from accounts.selectors import SESSION_CLAIM, avatar_image
 from accounts.sessions import login_session_end, login_sessions
+from core.errors import BadRequest
 from messaging.api.serializers import ErrorSerializer
-from messaging.errors import BadRequest
 
 from .serializers import ProfileSerializer, ProfileUpdateSerializer
 

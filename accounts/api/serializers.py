@@ -7,7 +7,7 @@ from accounts.models import User
 from accounts.recovery import EMAIL_TAKEN, email_in_use, email_normalize
 from accounts.selectors import user_card
 from accounts.usernames import username_normalize, username_policy_errors
-from messaging.errors import BadRequest
+from core.errors import BadRequest
 
 
 class UserSerializer(serializers.Serializer):

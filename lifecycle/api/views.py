@@ -10,8 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import BadRequest
 from messaging.api.serializers import ErrorSerializer
-from messaging.errors import BadRequest
 from uploads.services import upload_storage
 
 from ..deletion import account_delete_request

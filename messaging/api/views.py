@@ -7,8 +7,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chatsite.db.replicas import replica_reads
+from core.errors import BadRequest
 from lifecycle.selectors import message_history_page
-from messaging.errors import BadRequest
 from messaging.selectors import (
     MAX_PAGE,
     conversation_summaries,

@@ -4,8 +4,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import BadRequest
 from messaging.api.serializers import ErrorSerializer
-from messaging.errors import BadRequest
 from presence.selectors import presence_of
 
 MAX_USERS = 200

@@ -4,8 +4,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import BadRequest
 from messaging.api.serializers import ErrorSerializer
-from messaging.errors import BadRequest
 from push.backends import vapid_public_key
 from push.services import webpush_subscribe, webpush_unsubscribe
 

@@ -6,8 +6,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from announcements.services import announcement_conversation_ensure, broadcast_post
+from audit.models import AuditLogEntry
 from messaging.models import Conversation, Membership, Message
-from moderation.models import AuditLogEntry
 from tests.factories import PASSWORD, make_user, make_users
 from tests.ws import ready_socket, receive
 

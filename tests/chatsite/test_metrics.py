@@ -8,9 +8,9 @@ import pytest
 from channels.db import database_sync_to_async as db
 from django.test import AsyncClient, Client
 
+import realtime
 from chatsite import metrics
 from chatsite.celery import app
-from messaging import realtime
 from tests.chatsite.metrics_scrape import delta, parse, value
 from tests.factories import access_token, make_direct, make_group, make_user
 from tests.ws import close_code, open_socket, ready_socket, receive_until

@@ -3,9 +3,9 @@ messages, history starting at the join, and the audit rows they leave."""
 
 import pytest
 
+from audit.models import AuditLogEntry
 from messaging.models import Membership
 from messaging.services import message_send
-from moderation.models import AuditLogEntry
 from tests.factories import make_group, make_user, make_users
 
 pytestmark = pytest.mark.django_db

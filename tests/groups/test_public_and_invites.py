@@ -128,8 +128,8 @@ def test_concurrent_accepts_never_overrun_max_uses():
 
     from django.db import connection
 
+    from core.errors import Gone
     from groups.invites import invite_accept, invite_create
-    from messaging.errors import Gone
     from messaging.models import Membership
 
     owner = make_user("owner")

@@ -9,7 +9,8 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import OperationalError
 
-from messaging import batching
+from chatsite.asgi import runtime
+from gateway import batching
 from messaging.models import Conversation, Message
 from tests.factories import make_group, make_users
 from tests.ws import ready_socket, receive
@@ -89,7 +90,7 @@ async def mixed_batch(held_batches):
             {"type": "send", "conversation": group.pk, "client_msg_id": f"h{n}", "body": f"hi {n}"}
         )
     await attacker_socket.send_to(text_data=poisoned_frame(group.pk, "evil"))
-    await until(lambda: len(batching.send_batcher().waiting) == 4, "the four sends to queue")
+    await until(lambda: len(runtime.here().batcher.waiting) == 4, "the four sends to queue")
     gate.set()
 
     assert (await answer(owner_socket, "gate"))["seq"] == first_seq + 1
@@ -157,7 +158,7 @@ async def test_an_outage_under_a_batch_answers_every_send_unavailable_once(
         await socket.send_json_to(
             {"type": "send", "conversation": group.pk, "client_msg_id": f"s{n}", "body": "x"}
         )
-    await until(lambda: len(batching.send_batcher().waiting) == 3, "the three sends to queue")
+    await until(lambda: len(runtime.here().batcher.waiting) == 3, "the three sends to queue")
     gate.set()
     await answer(owner_socket, "gate")
     frames = [await answer(socket, f"s{n}") for n, socket in enumerate(sockets)]

@@ -7,10 +7,10 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import Client
 
-from messaging import fanout
 from messaging.events import message_event
 from messaging.models import Conversation, Message
 from messaging.services import message_send
+from realtime import hub as fanout
 from tests.factories import make_direct, make_group, make_user, make_users, person
 from tests.ws import close_code, open_socket, ready_socket, receive, receive_until
 
@@ -289,9 +289,9 @@ async def test_reconnect_and_sync_gets_exactly_the_missed_messages_in_order():
 def quiet_publish(monkeypatch):
     """Messages stored while this is active are not fanned out (the test publishes them itself,
     in the order it wants, or not at all)."""
-    import messaging.realtime
+    import realtime.publish
 
-    monkeypatch.setattr(messaging.realtime, "publish_to_conversation", lambda *args: None)
+    monkeypatch.setattr(realtime.publish, "publish_to_conversation", lambda *args: None)
 
 
 def store_unpublished(sender, conversation, n):
@@ -493,7 +493,7 @@ def tasks_left_by_sockets() -> list[asyncio.Task]:
         for task in asyncio.all_tasks()
         if task is not asyncio.current_task()
         and not task.done()
-        and task.get_coro().__qualname__ not in {"Hub._read", "_flush_forever"}
+        and task.get_coro().__qualname__ not in {"Hub._read", "flush_forever"}
     ]
 
 
@@ -519,7 +519,7 @@ async def test_closed_sockets_leave_no_task_behind():
 
 
 async def test_close_user_sockets_closes_every_socket_of_that_user_only():
-    from messaging.realtime import close_user_sockets
+    from realtime import close_user_sockets
 
     alice, bob = await db(make_users)("alice", "bob")
     phone, _ = await ready_socket(alice)
@@ -540,55 +540,55 @@ async def test_a_ban_or_revocation_while_authenticating_still_closes_the_socket(
     """Bans and revocations close sockets through the user's groups, which a socket joins after
     authenticating: one that changes in between must close all the same."""
     from accounts.services import user_tokens_revoke
-    from messaging.consumers import GatewayConsumer
+    from gateway.protection import SocketProtection
     from moderation.services import user_ban
 
     alice = await db(make_user)("alice")
     moderator = await db(make_user)("mod", is_staff=True)
-    real_start = GatewayConsumer.protection_start
+    real_start = SocketProtection.start
 
-    async def changed_meanwhile(consumer):
-        await real_start(consumer)
+    async def changed_meanwhile(protection, channel):
+        await real_start(protection, channel)
         if change == "ban":
             await db(user_ban)(actor=moderator, user=alice)
         else:
             await db(user_tokens_revoke)(user=alice)
 
-    monkeypatch.setattr(GatewayConsumer, "protection_start", changed_meanwhile)
+    monkeypatch.setattr(SocketProtection, "start", changed_meanwhile)
     socket = await open_socket(alice)
     assert await close_code(socket) == (4403 if change == "ban" else 4401)
 
 
 async def test_a_frame_for_a_socket_the_client_just_closed_is_dropped_not_raised():
     """daphne raises autobahn's Disconnected when the client's close beat the frame; escaping
-    the handler it would end the consumer before disconnect() cleans up its groups."""
+    the writer it would end the consumer before disconnect() cleans up its groups. Every frame
+    goes through the socket's outbox, which drops such a frame and writes on."""
+    import contextvars
+
     from autobahn.exception import Disconnected
 
-    from messaging.consumers import GatewayConsumer
+    from gateway.outbox import Outbox
 
-    consumer = GatewayConsumer()
     sent = []
+    failure: list[BaseException] = [Disconnected("Attempt to send on a closed protocol")]
 
-    async def closed_transport(message):
-        raise Disconnected("Attempt to send on a closed protocol")
-
-    consumer.base_send = closed_transport
-    await consumer.send(text_data='{"type":"pong"}')  # no exception
-    await consumer.send_json({"type": "presence", "user": 1, "status": "online"})  # nor here
-
-    async def broken_transport(message):
-        raise RuntimeError("something else")
-
-    consumer.base_send = broken_transport
-    with pytest.raises(RuntimeError, match="something else"):
-        await consumer.send(text_data='{"type":"pong"}')
-
-    async def open_transport(message):
+    async def transport(message):
+        if failure:
+            raise failure.pop()
         sent.append(message)
 
-    consumer.base_send = open_transport
-    await consumer.send(text_data='{"type":"pong"}')
-    assert sent == [{"type": "websocket.send", "text": '{"type":"pong"}'}]
+    async def overflow():
+        raise AssertionError("not too slow")
+
+    outbox = Outbox(
+        transport=transport, limit=10, on_overflow=overflow, context=contextvars.copy_context()
+    )
+    outbox.open()
+    outbox.put({"type": "pong"})  # dropped, no exception
+    outbox.put({"type": "presence", "user": 1, "status": "online"})
+    assert sent == [
+        {"type": "websocket.send", "text": '{"type": "presence", "user": 1, "status": "online"}'}
+    ]
 
 
 @pytest.mark.postgres

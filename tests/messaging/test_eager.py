@@ -5,7 +5,7 @@ import contextvars
 
 import pytest
 
-from messaging.eager import run_eagerly
+from gateway.eager import run_eagerly
 
 marker: contextvars.ContextVar[str] = contextvars.ContextVar("marker", default="none")
 

@@ -7,9 +7,9 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
+from audit.models import AuditLogEntry
 from messaging.models import Membership, Message
 from messaging.services import message_edit, message_send
-from moderation.models import AuditLogEntry
 from tests.factories import make_direct, make_group, make_user, make_users
 from tests.ws import ready_socket, receive, receive_until
 

@@ -6,9 +6,11 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 
+from chatsite.asgi import runtime
 from chatsite.redis import redis_client
-from messaging import fanout
 from messaging.services import message_send
+from realtime import hub as fanout
+from realtime.broker import encode
 from tests.factories import make_direct, make_group, make_users
 from tests.ws import TIMEOUT, ready_socket, receive
 
@@ -72,9 +74,9 @@ async def test_a_socket_that_cannot_keep_up_is_closed_with_1013(settings):
     # The client stops reading: the transport takes one more frame, then pushes back (the
     # socket's ASGI send waits).
     slow.output_queue._maxsize = slow.output_queue.qsize() + 1
-    hub = fanout.get_hub()
+    hub = runtime.here().hub
     for seq in range(1, 21):
-        hub.deliver(direct.pk, fanout.encode("chat.message", fake_message(direct.pk, seq)))
+        hub.deliver(direct.pk, encode("chat.message", fake_message(direct.pk, seq)))
     slow.output_queue._maxsize = 0  # reading again
     seqs = []
     while True:
@@ -94,11 +96,11 @@ async def test_frames_for_an_idle_socket_are_written_in_order_without_waiting():
     alice, bob = await db(make_users)("alice", "bob")
     direct = await db(make_direct)(alice, bob)
     socket, _ = await ready_socket(bob)
-    hub = fanout.get_hub()
+    hub = runtime.here().hub
     # Out of order: 2 waits for 1; then 1 releases both, in seq order.
-    hub.deliver(direct.pk, fanout.encode("chat.message", fake_message(direct.pk, 2)))
-    hub.deliver(direct.pk, fanout.encode("chat.message", fake_message(direct.pk, 1)))
-    hub.deliver(direct.pk, fanout.encode("chat.message", fake_message(direct.pk, 3)))
+    hub.deliver(direct.pk, encode("chat.message", fake_message(direct.pk, 2)))
+    hub.deliver(direct.pk, encode("chat.message", fake_message(direct.pk, 1)))
+    hub.deliver(direct.pk, encode("chat.message", fake_message(direct.pk, 3)))
     # Written during deliver() itself: already in the communicator's output, no task in between.
     assert socket.output_queue.qsize() >= 3
     assert [(await receive(socket, "message"))["seq"] for _ in range(3)] == [1, 2, 3]
@@ -109,7 +111,7 @@ async def test_an_unknown_conversation_event_does_not_break_the_socket():
     alice, bob = await db(make_users)("alice", "bob")
     direct = await db(make_direct)(alice, bob)
     socket, _ = await ready_socket(bob)
-    fanout.get_hub().deliver(direct.pk, fanout.encode("no.such.handler", {"x": 1}))
+    runtime.here().hub.deliver(direct.pk, encode("no.such.handler", {"x": 1}))
     await socket.send_json_to({"type": "ping"})
     assert await receive(socket, "pong") == {"type": "pong"}
     await socket.disconnect()
@@ -123,9 +125,9 @@ async def test_a_lost_subscription_is_renewed_and_the_gap_read_from_the_database
     client = redis_client()
     db_index = client.connection_pool.connection_kwargs.get("db", 0)
     # The message below is stored but never published: only the hub's recovery can bring it.
-    import messaging.realtime
+    import realtime.publish
 
-    monkeypatch.setattr(messaging.realtime, "publish_to_conversation", lambda *args: None)
+    monkeypatch.setattr(realtime.publish, "publish_to_conversation", lambda *args: None)
     killed = 0
     for entry in client.client_list(_type="pubsub"):
         if int(entry.get("db", 0)) == db_index:
@@ -142,7 +144,7 @@ async def test_a_lost_subscription_is_renewed_and_the_gap_read_from_the_database
     # And live delivery works again on the renewed subscription.
     monkeypatch.undo()
     for _ in range(50):
-        if all(s.subscribed for s in fanout.get_hub().subscriptions.values()):
+        if all(s.subscribed for s in runtime.here().hub.subscriptions.values()):
             break
         await asyncio.sleep(0.1)
     await db(message_send)(

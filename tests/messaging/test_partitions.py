@@ -344,7 +344,7 @@ async def test_websocket_sends_past_the_last_partition_are_acked_through_the_bat
     moment = await database_sync_to_async(_past_the_last_partition)(24)
     with moved_clock(moment, tick=True):
         sockets = [(await ready_socket(alice))[0] for _ in range(3)]
-        # Three sockets send at once: the gateway stores them in batches (messaging/batching).
+        # Three sockets send at once: the gateway stores them in batches (gateway/batching.py).
         for n, socket in enumerate(sockets):
             await socket.send_json_to(
                 {"type": "send", "conversation": direct.pk, "client_msg_id": f"w{n}", "body": "b"}

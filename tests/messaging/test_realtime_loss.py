@@ -1,5 +1,5 @@
 """When the realtime path may have lost a socket's events beyond what a database read repairs,
-the socket is closed with 1012 and the loss is counted (messaging/consumers.py, fanout.py)."""
+the socket is closed with 1012 and the loss is counted (gateway/user_channel.py, realtime/hub)."""
 
 import asyncio
 import contextlib
@@ -11,10 +11,12 @@ import websockets
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+import realtime
 from chatsite import metrics
+from chatsite.asgi import runtime
 from chatsite.redis import redis_client
-from messaging import fanout, realtime
 from messaging.services import message_send
+from realtime import hub as fanout
 from tests.conftest import postgres_env_for_subprocess
 from tests.factories import access_token, make_direct, make_users
 from tests.servers import daphne, free_port, redis_server
@@ -78,7 +80,7 @@ async def test_a_subscription_renewed_on_a_restarted_redis_closes_every_socket_w
     await db(make_direct)(alice, bob)
     on_bob, _ = await ready_socket(bob)
     on_carol, _ = await ready_socket(carol)  # in no conversation: not subscribed to anything
-    hub = fanout.get_hub()
+    hub = runtime.here().hub
     assert all(s.run_id for s in hub.subscriptions.values())
 
     async def another_server(self, subscription):

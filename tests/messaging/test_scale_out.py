@@ -12,7 +12,7 @@ import redis
 import redis.asyncio as aioredis
 import websockets
 
-from messaging.fanout import shard_index
+from realtime.hub import shard_index
 from tests.conftest import postgres_env_for_subprocess
 from tests.factories import access_token, make_users
 from tests.servers import daphne, free_port, redis_server

@@ -7,8 +7,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection
 
+from core.errors import BadRequest, Conflict, Forbidden, NotFound
 from messaging import dedup
-from messaging.errors import BadRequest, Conflict, Forbidden, NotFound
 from messaging.ids import message_id_floor, message_id_time, next_message_id
 from messaging.models import Conversation, Message
 from messaging.services import SendRequest, message_send, message_send_many
@@ -112,7 +112,7 @@ def test_a_batch_holding_a_send_stored_long_ago_stores_the_others_without_a_gap(
 @pytest.fixture
 def published(monkeypatch):
     """Records every conversation event published (and still publishes it)."""
-    from messaging import fanout
+    from realtime import hub as fanout
 
     seen = []
     real = fanout.publish_many

@@ -7,8 +7,8 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 
+from core.errors import BadRequest
 from groups.services import group_create, group_update
-from messaging.errors import BadRequest
 from messaging.models import Message
 from messaging.services import SendRequest, message_edit, message_send, message_send_many
 from tests.factories import make_direct, make_group, make_users

@@ -6,9 +6,9 @@ from channels.db import database_sync_to_async
 from django.test import Client
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from audit.models import AuditLogEntry
 from messaging.models import Membership, Message
 from messaging.services import message_send
-from moderation.models import AuditLogEntry
 from moderation.services import user_ban
 from tests.factories import access_token, make_direct, make_group, make_user, make_users
 from tests.ws import close_code, open_socket, ready_socket, receive
@@ -231,12 +231,16 @@ def test_the_audit_log_is_read_only(moderator):
     user_ban(actor=moderator, user=alice, reason="test")
     row = AuditLogEntry.objects.get()
     client = admin_client(moderator)
-    listing = client.get("/admin/moderation/auditlogentry/")
+    listing = client.get("/admin/audit/auditlogentry/")
     assert listing.status_code == 200 and b"user_ban" in listing.content
-    assert client.get(f"/admin/moderation/auditlogentry/{row.pk}/change/").status_code == 200
-    assert client.get("/admin/moderation/auditlogentry/add/").status_code == 403
-    assert client.get(f"/admin/moderation/auditlogentry/{row.pk}/delete/").status_code == 403
-    client.post(f"/admin/moderation/auditlogentry/{row.pk}/change/", {"reason": "edited"})
+    assert client.get(f"/admin/audit/auditlogentry/{row.pk}/change/").status_code == 200
+    assert client.get("/admin/audit/auditlogentry/add/").status_code == 403
+    assert client.get(f"/admin/audit/auditlogentry/{row.pk}/delete/").status_code == 403
+    client.post(f"/admin/audit/auditlogentry/{row.pk}/change/", {"reason": "edited"})
+    # Its address before it became an app of its own leads there.
+    moved = client.get(f"/admin/moderation/auditlogentry/{row.pk}/change/")
+    assert moved.status_code == 302
+    assert moved["Location"] == f"/admin/audit/auditlogentry/{row.pk}/change/"
     row.refresh_from_db()
     assert row.reason == "test"
     assert (row.actor_name, row.target_type, row.target_id) == ("mod", "user", str(alice.pk))

@@ -3,8 +3,8 @@ sender. Run in both configurations."""
 
 import pytest
 
+from core.errors import BadRequest, NotFound
 from groups.services import group_leave, group_member_add, group_member_remove
-from messaging.errors import BadRequest, NotFound
 from messaging.models import Membership
 from messaging.selectors import conversation_summaries, message_history
 from messaging.services import message_send

@@ -286,7 +286,7 @@ def test_behind_nginx_the_download_is_handed_to_x_accel_redirect(client_for, set
 
 
 def test_in_one_batch_a_bad_attachment_fails_only_its_own_send(client_for):
-    from messaging.errors import BadRequest
+    from core.errors import BadRequest
     from messaging.services import SendRequest, message_send_many
 
     alice, bob = make_user(), make_user()

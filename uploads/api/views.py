@@ -12,8 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import BadRequest, NotFound
 from messaging.api.serializers import ErrorSerializer
-from messaging.errors import BadRequest, NotFound
 
 from ..errors import FileTooLarge
 from ..events import attachment_ref

@@ -5,8 +5,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.errors import ChatError
 from lifecycle.exports import export_conversation_to_file
-from messaging.errors import ChatError
 
 
 class Command(BaseCommand):

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.errors import ChatError
 from lifecycle.models import ConversationRetention
 from lifecycle.retention import (
     UNSET,
@@ -12,7 +13,6 @@ from lifecycle.retention import (
     server_retention_days,
     validate_retention_days,
 )
-from messaging.errors import ChatError
 from messaging.models import Conversation
 
 

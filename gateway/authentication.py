@@ -17,25 +17,21 @@ from django.contrib.auth.models import AnonymousUser
 from django.http.request import split_domain_port, validate_host
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
-from chatsite.asyncdb import db_hop
+from accounts.authentication import RevocableJWTAuthentication
+from accounts.selectors import SESSION_CLAIM
+from accounts.services import web_session_id
+from core.asyncdb import db_hop
+from core.close_codes import Close
+from core.errors import DATABASE_ERRORS
 from integrations.websocket import API_TOKEN_PREFIX, user_for_api_token
-from messaging.errors import DATABASE_ERRORS
-
-from .authentication import RevocableJWTAuthentication
-from .selectors import SESSION_CLAIM
-from .services import web_session_id
 
 logger = logging.getLogger(__name__)
-
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_TRY_AGAIN_LATER = 1013
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key.lower() == name:
-            return value.decode("latin-1")
+            return str(value.decode("latin-1"))
     return None
 
 
@@ -49,7 +45,7 @@ def bearer_token(scope: dict[str, Any]) -> str | None:
         return ""  # present but unusable: a failed authentication, not an anonymous one
     values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
     if values:
-        return values[0]
+        return str(values[0])
     return None
 
 
@@ -78,7 +74,7 @@ def user_for_token(token: str):  # type: ignore[no-untyped-def]
     return user, str(session_id) if session_id else None
 
 
-class GatewayAuthMiddleware(BaseMiddleware):
+class GatewayAuthMiddleware(BaseMiddleware):  # type: ignore[misc]  # channels is untyped
     """Puts `user`, `auth_method` and, on a refused handshake, `auth_failure` in the scope."""
 
     async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
@@ -89,7 +85,7 @@ class GatewayAuthMiddleware(BaseMiddleware):
             # Who is connecting cannot be told now: the consumer closes with 1013 (try again).
             logger.warning("database unavailable during a handshake", exc_info=True)
             scope["user"] = AnonymousUser()
-            scope["auth_failure"] = CLOSE_TRY_AGAIN_LATER
+            scope["auth_failure"] = Close.TRY_AGAIN_LATER
         return await super().__call__(scope, receive, send)
 
     async def _authenticate(self, scope: dict[str, Any]) -> None:
@@ -107,7 +103,7 @@ class GatewayAuthMiddleware(BaseMiddleware):
                 scope["user"] = AnonymousUser()
             # Non-browser clients send no Origin; a browser page from elsewhere does.
             if origin is not None and not origin_allowed(origin):
-                scope["auth_failure"] = CLOSE_FORBIDDEN
+                scope["auth_failure"] = Close.FORBIDDEN
         else:
             scope["auth_method"] = "session"
             scope["user"] = await get_user(scope)
@@ -117,12 +113,12 @@ class GatewayAuthMiddleware(BaseMiddleware):
             # A cookie rides along with any cross-site request: without an allowed Origin
             # this could be Cross-Site WebSocket Hijacking.
             if scope["user"].is_authenticated and (origin is None or not origin_allowed(origin)):
-                scope["auth_failure"] = CLOSE_FORBIDDEN
+                scope["auth_failure"] = Close.FORBIDDEN
         if not scope["user"].is_authenticated and "auth_failure" not in scope:
-            scope["auth_failure"] = CLOSE_UNAUTHORIZED
+            scope["auth_failure"] = Close.UNAUTHORIZED
 
 
-class WebSocketSessionMiddleware(SessionMiddleware):
+class WebSocketSessionMiddleware(SessionMiddleware):  # type: ignore[misc]
     """channels' SessionMiddleware (the lazy `scope["session"]`), without its send wrapper.
 
     The wrapper saves the session and sets its cookie on `http.response.start`, which a WebSocket

@@ -1,11 +1,14 @@
-"""Errors the chat services raise; both transports turn them into their own error shape.
+"""Errors the services raise, and their one mapping to the wire (`wire_error`).
 
-WebSocket: {"type": "error", "code": code, "detail": detail, "ref": ..., "field": field}.
-REST: HTTP `status` with {"code": code, "detail": detail, "field": field}.
-Both carry `extra` fields when a class has them (e.g. `retry_after`).
+Both transports send the same body: REST as HTTP `status` with {"code", "detail", "field"}
+(chatsite/api.py), the WebSocket gateway as {"type": "error", "code", "detail", "field", "ref",
+"request_id"} (gateway/consumer.py). Both carry `extra` fields when a class has them (e.g.
+`retry_after`). An outage of the database or Redis maps to `unavailable` (503) the same way.
 """
 
 import math
+from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 from django.db import DatabaseError, InterfaceError, OperationalError
@@ -32,11 +35,11 @@ class ChatError(Exception):
         self.detail = detail
         self.field = field
 
-    def as_dict(self) -> dict[str, str | None]:
-        return {"code": self.code, "detail": self.detail, "field": self.field}
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "detail": self.detail, "field": self.field, **self.extra}
 
     @property
-    def extra(self) -> dict:
+    def extra(self) -> dict[str, Any]:
         """Fields beyond code/detail that both transports add to the error."""
         return {}
 
@@ -95,8 +98,42 @@ class RateLimited(ChatError):
         self.retry_after = max(1, math.ceil(retry_after))
 
     @property
-    def extra(self) -> dict[str, int]:
+    def extra(self) -> dict[str, Any]:
         return {"retry_after": self.retry_after}
 
-    def as_dict(self) -> dict:
-        return {**super().as_dict(), **self.extra}
+
+@dataclass(frozen=True)
+class WireError:
+    """An error as both transports send it: `body` is the REST body and, with `type`, `ref`
+    and `request_id` added, the WebSocket `error` frame."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    # An outage or a bug: worth a logged traceback, unlike a refused request.
+    unexpected: bool = False
+
+
+def wire_error(exc: BaseException) -> WireError | None:
+    """The wire form of a service error or an outage; None for anything else (the transport's
+    own errors, e.g. DRF's validation errors, keep their own mapping)."""
+    if isinstance(exc, ChatError):
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
+        return WireError(exc.status, exc.as_dict(), headers)
+    if isinstance(exc, DATABASE_ERRORS):
+        detail = "the database is unavailable; retry later"
+    elif isinstance(exc, REDIS_ERRORS):
+        detail = "Redis is unavailable; retry later"
+    else:
+        return None
+    return WireError(
+        Unavailable.status,
+        {"code": Unavailable.code, "detail": detail, "field": None},
+        unexpected=True,
+    )
+
+
+# What any other failure looks like on the wire (HTTP 500, or an `error` frame).
+SERVER_ERROR = WireError(
+    500, {"code": "server_error", "detail": "the server failed", "field": None}, unexpected=True
+)

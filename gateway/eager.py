@@ -48,7 +48,7 @@ class _Resumed(collections.abc.Coroutine):  # type: ignore[type-arg]
             return pending
         return self._coro.send(value)
 
-    def throw(self, *args: Any) -> Any:  # type: ignore[override]
+    def throw(self, *args: Any) -> Any:
         self._started = True
         self._pending = None
         return self._coro.throw(*args)

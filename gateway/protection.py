@@ -2,10 +2,9 @@
 
 `HandshakeGuard` wraps the WebSocket stack: a blacklisted address is refused before the
 handshake completes (HTTP 403), a handshake over the per-IP limit is accepted and closed at
-once with 4429. `GatewayProtection` is mixed into the gateway consumer: `rate_limit(name)` at
-the top of a frame handler raises RateLimited (an `error` frame, nothing done), sustained
-refusals close the socket with 4429, and a new blacklist entry covering the socket's address
-closes it with 4403.
+once with 4429. `SocketProtection` is each socket's: `rate_limit(name)` at the top of a frame
+handler raises RateLimited (an `error` frame, nothing done), sustained refusals close the socket
+with 4429, and a new blacklist entry covering the socket's address closes it with 4403.
 
 A blacklist entry reaches live sockets two ways: the service's channel-layer message (at once,
 where the layer is shared: Redis), and each process's `AddressWatch`, which checks the shared
@@ -21,24 +20,28 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from django.conf import settings
 
+import realtime
 from chatsite import metrics
-from messaging import realtime
+from core.close_codes import Close
+from protection import limits
+from protection.addresses import parse_ip, scope_client_ip
+from protection.rules import AddressLists, aaddress_lists
 
-from . import limits
-from .addresses import parse_ip, scope_client_ip
-from .rules import AddressLists, aaddress_lists
+from .user_channel import UserChannel
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 logger = logging.getLogger(__name__)
 
-CLOSE_RATE_LIMITED = 4429
-CLOSE_FORBIDDEN = 4403
 
-
-async def _refuse(receive, send, code: int | None) -> None:  # type: ignore[no-untyped-def]
+async def _refuse(receive: Receive, send: Send, code: int | None) -> None:
     message = await receive()
     if message["type"] != "websocket.connect":
         return
@@ -52,10 +55,10 @@ async def _refuse(receive, send, code: int | None) -> None:  # type: ignore[no-u
 class HandshakeGuard:
     """ASGI middleware for WebSocket scopes: sets scope["client_ip"], refuses blocked handshakes."""
 
-    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, inner: Any) -> None:
         self.inner = inner
 
-    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ip = scope_client_ip(scope)
         scope = {**scope, "client_ip": ip}
         lists = await aaddress_lists()
@@ -66,8 +69,8 @@ class HandshakeGuard:
             verdict = await limits.atake("ws_handshake", ip)
             if not verdict.allowed:
                 metrics.handshake(outcome="rate_limited")
-                return await _refuse(receive, send, CLOSE_RATE_LIMITED)
-        return await self.inner(scope, receive, send)
+                return await _refuse(receive, send, Close.RATE_LIMITED)
+        await self.inner(scope, receive, send)
 
 
 class AddressWatch:
@@ -76,16 +79,16 @@ class AddressWatch:
     runs while the loop has sockets."""
 
     def __init__(self) -> None:
-        self.sockets: set[GatewayProtection] = set()
+        self.sockets: set[SocketProtection] = set()
         self.task: asyncio.Task[None] | None = None
         self.version: str | None = None
 
-    def add(self, socket: "GatewayProtection") -> None:
+    def add(self, socket: "SocketProtection") -> None:
         self.sockets.add(socket)
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._watch())
 
-    def discard(self, socket: "GatewayProtection") -> None:
+    def discard(self, socket: "SocketProtection") -> None:
         self.sockets.discard(socket)
         if not self.sockets and self.task is not None:  # nothing to watch for: no polling
             self.task.cancel()
@@ -111,6 +114,71 @@ class AddressWatch:
                 socket.address_blacklisted()
 
 
+class SocketProtection:
+    """One socket's limits: `rate_limit(name)` at the top of a frame handler raises RateLimited
+    (an `error` frame, nothing done), sustained refusals close the socket with 4429, and a new
+    blacklist entry covering its address closes it with 4403."""
+
+    def __init__(
+        self,
+        *,
+        scope: dict[str, Any],
+        user_id: int,
+        close: Callable[[int], Coroutine[Any, Any, None]],
+        watch: AddressWatch,
+    ) -> None:
+        self.client_ip: str = scope.get("client_ip") or scope_client_ip(scope)
+        self.user_id = user_id
+        self.close = close
+        self.watch = watch
+        self.refusals: deque[float] = deque()
+        self.address_closing: asyncio.Task[None] | None = None  # the 4403 close, once asked for
+
+    async def start(self, channel: UserChannel) -> None:
+        """Once the socket is authenticated: watches for blacklist entries of its address."""
+        await channel.join(realtime.ADDRESSES_GROUP)
+        self.watch.add(self)
+        # A change the watch took in between the handshake guard and the line above.
+        if (await aaddress_lists()).blacklisted(self.client_ip):
+            self.address_blacklisted()
+
+    def stop(self) -> None:
+        self.watch.discard(self)
+
+    def address_blacklisted(self) -> None:
+        """Closes the socket with 4403, once (the watch and the channel layer may both ask)."""
+        if self.address_closing is None:
+            self.address_closing = asyncio.get_running_loop().create_task(
+                self.close(Close.FORBIDDEN)
+            )
+
+    async def rate_limit(self, name: str) -> None:
+        """Takes a token from this user's bucket for `name`, or raises RateLimited."""
+        if (await aaddress_lists()).whitelisted(self.client_ip):
+            return
+        await limits.arate_check(name, f"user.{self.user_id}")
+
+    async def refusal_counted(self) -> None:
+        """After a rate_limited error: PARLEY_ABUSE_REFUSALS within the window closes with 4429."""
+        now = time.monotonic()
+        self.refusals.append(now)
+        while self.refusals and now - self.refusals[0] > settings.PARLEY_ABUSE_WINDOW:
+            self.refusals.popleft()
+        if len(self.refusals) >= settings.PARLEY_ABUSE_REFUSALS:
+            await self.close(Close.RATE_LIMITED)
+
+    def close_addresses(self, event: dict[str, Any]) -> None:
+        """A blacklist entry was added somewhere: close if it covers this socket's address."""
+        address = parse_ip(self.client_ip)
+        if address is None:
+            return
+        for network in event["networks"]:
+            net = ipaddress.ip_network(network, strict=False)
+            if net.version == address.version and address in net:
+                self.address_blacklisted()
+                return
+
+
 _watches: dict[asyncio.AbstractEventLoop, AddressWatch] = {}
 _watches_lock = threading.Lock()
 
@@ -125,56 +193,3 @@ def address_watch() -> AddressWatch:
                 del _watches[stale]
             watch = _watches[loop] = AddressWatch()
         return watch
-
-
-class GatewayProtection:
-    """Mixin for GatewayConsumer (which provides user, _join, close and the scope)."""
-
-    address_closing: asyncio.Task[None] | None = None  # the 4403 close, once asked for
-
-    async def protection_start(self) -> None:
-        """Call once the socket is authenticated: watches for blacklist entries of its address."""
-        self.client_ip: str = self.scope.get("client_ip") or scope_client_ip(self.scope)  # type: ignore[attr-defined]
-        self.refusals: deque[float] = deque()
-        await self._join(realtime.ADDRESSES_GROUP)  # type: ignore[attr-defined]
-        address_watch().add(self)
-        # A change the watch took in between the handshake guard and the line above.
-        if (await aaddress_lists()).blacklisted(self.client_ip):
-            self.address_blacklisted()
-
-    def protection_stop(self) -> None:
-        """Call on disconnect."""
-        address_watch().discard(self)
-
-    def address_blacklisted(self) -> None:
-        """Closes the socket with 4403, once (the watch and the channel layer may both ask)."""
-        if self.address_closing is None:
-            self.address_closing = asyncio.get_running_loop().create_task(
-                self.close(code=CLOSE_FORBIDDEN)  # type: ignore[attr-defined]
-            )
-
-    async def rate_limit(self, name: str) -> None:
-        """Takes a token from this user's bucket for `name`, or raises RateLimited."""
-        if (await aaddress_lists()).whitelisted(self.client_ip):
-            return
-        await limits.arate_check(name, f"user.{self.user.pk}")  # type: ignore[attr-defined]
-
-    async def refusal_counted(self) -> None:
-        """After a rate_limited error: PARLEY_ABUSE_REFUSALS within the window closes with 4429."""
-        now = time.monotonic()
-        self.refusals.append(now)
-        while self.refusals and now - self.refusals[0] > settings.PARLEY_ABUSE_WINDOW:
-            self.refusals.popleft()
-        if len(self.refusals) >= settings.PARLEY_ABUSE_REFUSALS:
-            await self.close(code=CLOSE_RATE_LIMITED)  # type: ignore[attr-defined]
-
-    async def gateway_close_addresses(self, message: dict[str, Any]) -> None:
-        """A blacklist entry was added somewhere: close if it covers this socket's address."""
-        address = parse_ip(self.client_ip)
-        if address is None:
-            return
-        for network in message["event"]["networks"]:
-            net = ipaddress.ip_network(network, strict=False)
-            if net.version == address.version and address in net:
-                self.address_blacklisted()
-                return

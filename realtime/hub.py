@@ -25,9 +25,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import threading
-import weakref
-import zlib
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -35,8 +32,9 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from chatsite import metrics
-from chatsite.redis import shard_clients
 from chatsite.redis_url import async_client
+
+from .broker import Broker, channel_name, process_broker, shard_index
 
 logger = logging.getLogger(__name__)
 
@@ -65,21 +63,6 @@ class ReportingPubSub(aioredis.client.PubSub):
             self.on_reconnect()
 
 
-def channel_name(conversation_id: int) -> str:
-    return f"{settings.PARLEY_FANOUT_PREFIX}.conv.{int(conversation_id)}"
-
-
-def encode(handler: str, event: dict[str, Any]) -> str:
-    return json.dumps({"handler": handler, "event": event}, separators=(",", ":"))
-
-
-def shard_index(conversation_id: int, shard_count: int) -> int:
-    """The shard of a conversation's channel: the same in every process and after restarts."""
-    if shard_count <= 1:
-        return 0
-    return zlib.crc32(str(int(conversation_id)).encode()) % shard_count
-
-
 class Subscription:
     """One pub/sub connection to one Redis shard, and the task that reads it."""
 
@@ -100,13 +83,15 @@ class Subscription:
 
 
 class Hub:
-    """This event loop's registry of sockets by conversation, and its Redis subscriptions (one
-    per shard)."""
+    """One event loop's sockets by conversation, and its Redis subscriptions (one per shard of
+    a Redis broker; none with the in-memory broker, which hands events over directly). The
+    process's runtime builds one (gateway/runtime.py)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, broker: Broker) -> None:
         self.loop = loop
+        self.broker = broker
         self.local: dict[int, set[Subscriber]] = {}
-        self.shard_urls: list[str] = list(settings.REDIS_SHARD_URLS) if settings.REDIS_URL else []
+        self.shard_urls: list[str] = list(broker.shard_urls)
         self.subscriptions: dict[int, Subscription] = {}
         # Every socket of this loop, with or without conversations.
         self.sockets: set[Subscriber] = set()
@@ -161,6 +146,19 @@ class Hub:
     def detach(self, subscriber: Subscriber) -> None:
         """The socket is gone: after `leave` for its conversations."""
         self.sockets.discard(subscriber)
+
+    def start(self) -> None:
+        self.broker.attach(self)
+
+    def stop(self) -> None:
+        """The runtime is done with this hub: no more deliveries, no more reading."""
+        self.broker.detach(self)
+        if self.loop.is_closed():
+            return
+        for subscription in self.subscriptions.values():
+            for task in (subscription.reader, subscription.recovery):
+                if task is not None:
+                    task.cancel()
 
     # --- delivery ----------------------------------------------------------------------
 
@@ -249,7 +247,7 @@ class Hub:
                 old, subscription.pubsub = subscription.pubsub, None
                 if old is not None:
                     with contextlib.suppress(Exception):  # it is already broken
-                        await old.aclose()
+                        await old.aclose()  # type: ignore[no-untyped-call]
                 if subscription.redis is None:
                     return
                 pubsub = self._new_pubsub(subscription, subscription.redis)
@@ -262,7 +260,7 @@ class Hub:
                     if channels:
                         await pubsub.subscribe(*channels)
                 except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
                     continue
                 subscription.pubsub = pubsub
             break
@@ -309,46 +307,12 @@ class Hub:
             subscriber.fanout_reset(conversation_ids)
 
 
-_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
-_hubs_lock = threading.Lock()
-
-
-def get_hub() -> Hub:
-    """The hub of the running event loop (one per server process in production)."""
-    loop = asyncio.get_running_loop()
-    with _hubs_lock:
-        hub = _hubs.get(loop)
-        if hub is None:
-            hub = _hubs[loop] = Hub(loop)
-        return hub
-
-
 def publish(conversation_id: int, handler: str, event: dict[str, Any]) -> None:
     """Publishes a conversation event once (called from sync code, after commit)."""
     publish_many([(conversation_id, handler, event)])
 
 
 def publish_many(events: list[tuple[int, str, dict[str, Any]]]) -> None:
-    """Publishes (conversation_id, handler, event) each once, in order: one pipelined round
-    trip per Redis shard (called from sync code, after commit)."""
-    encoded = [
-        (conversation_id, encode(handler, event)) for conversation_id, handler, event in events
-    ]
-    clients = shard_clients()
-    if clients:
-        pipelines: dict[int, Any] = {}
-        for conversation_id, text in encoded:
-            index = shard_index(conversation_id, len(clients))
-            if index not in pipelines:
-                pipelines[index] = clients[index].pipeline(transaction=False)
-            pipelines[index].publish(channel_name(conversation_id), text)
-        for pipeline in pipelines.values():
-            pipeline.execute()
-        return
-    # Embedded default: every hub lives in this process.
-    with _hubs_lock:
-        hubs = list(_hubs.values())
-    for hub in hubs:
-        if not hub.loop.is_closed():
-            for conversation_id, text in encoded:
-                hub.loop.call_soon_threadsafe(hub.deliver, conversation_id, text)
+    """Publishes (conversation_id, handler, event) each once, in order, through this process's
+    broker (called from sync code, after commit)."""
+    process_broker().publish_many(events)

@@ -18,17 +18,14 @@ import asyncio
 from collections import deque
 from typing import Any
 
-from django.conf import settings
-
 from chatsite import metrics
-from chatsite.asyncdb import db_hop
-
-from .events import AckEvent
-from .services import SendRequest, message_send_many
+from core.asyncdb import db_hop
+from messaging.events import AckEvent
+from messaging.services import SendRequest, message_send_many
 
 
 class SendBatcher:
-    """The batches of one event loop (one per server process and loop)."""
+    """The batches of one event loop: the process's runtime holds one (gateway/runtime.py)."""
 
     def __init__(self, *, max_batch: int, max_in_flight: int) -> None:
         self.max_batch = max_batch
@@ -44,11 +41,12 @@ class SendBatcher:
         result = await future
         if isinstance(result, Exception):  # the ChatError it earned, or what failed it alone
             raise result
-        return result
+        ack: AckEvent = result
+        return ack
 
     def _start_batches(self) -> None:
         while self.waiting and self.in_flight < self.max_in_flight:
-            batch = []
+            batch: list[tuple[SendRequest, asyncio.Future[Any]]] = []
             while self.waiting and len(batch) < self.max_batch:
                 request, future = self.waiting.popleft()
                 if not future.done():  # its socket went away while it waited
@@ -79,20 +77,3 @@ class SendBatcher:
         finally:
             self.in_flight -= 1
             self._start_batches()
-
-
-_batchers: dict[asyncio.AbstractEventLoop, SendBatcher] = {}
-
-
-def send_batcher() -> SendBatcher:
-    """The running loop's batcher."""
-    loop = asyncio.get_running_loop()
-    batcher = _batchers.get(loop)
-    if batcher is None:
-        for stale in [other for other in _batchers if other.is_closed()]:
-            del _batchers[stale]
-        batcher = _batchers[loop] = SendBatcher(
-            max_batch=settings.PARLEY_SEND_BATCH_MAX,
-            max_in_flight=settings.PARLEY_SEND_BATCHES_IN_FLIGHT,
-        )
-    return batcher

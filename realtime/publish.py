@@ -1,5 +1,5 @@
 """Publishing events to live sockets: conversation events through the fan-out hub
-(messaging/fanout.py), per-user events through the channel layer.
+(realtime/hub.py), per-user events through the channel layer.
 
 Group names come from trusted ids only. Group delivery is at-most-once: the database and `seq`
 are the truth, these frames are a fast hint that sockets repair with a database read.
@@ -17,7 +17,7 @@ from django.dispatch import Signal
 
 from chatsite import metrics
 
-from . import fanout
+from . import hub as fanout
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def _group_send(group: str, handler: str, payload: dict[str, Any]) -> None:
 
 def publish_to_conversation(conversation_id: int, handler: str, payload: dict[str, Any]) -> None:
     """Conversation events go through the fan-out hub: published once, handed to each local
-    socket by every server process (messaging/fanout.py). The consumer method named after
+    socket by every server process (realtime/hub.py). The consumer method named after
     `handler` ("message.updated" → message_updated) receives {"type", "event"}; "chat.message"
     is ordered by seq on each socket."""
     publish_to_conversations(handler, [(conversation_id, payload)])
