@@ -174,8 +174,11 @@ def _any_active() -> bool:
     return bool(_active["value"])
 
 
-# The realtime handlers that can become webhook events.
-WEBHOOK_HANDLERS = frozenset({"chat.message", "message.updated", "message.deleted", "reaction"})
+# The realtime handlers that can become webhook events. Reactions travel as conversation
+# changes (conversations.changes.HANDLER) whose frame type is "reaction".
+WEBHOOK_HANDLERS = frozenset(
+    {"chat.message", "message.updated", "message.deleted", "conversation.change"}
+)
 
 
 def _event_name(handler: str, payload: dict[str, Any]) -> str | None:
@@ -189,6 +192,8 @@ def _event_name(handler: str, payload: dict[str, Any]) -> str | None:
         if kind in {"member_removed", "member_left"}:
             return "member.removed"
         return None
+    if handler == "conversation.change":
+        return "reaction" if payload.get("type") == "reaction" else None
     return handler if handler in WEBHOOK_HANDLERS else None
 
 

@@ -99,6 +99,29 @@ def test_an_event_is_posted_signed_with_its_headers_and_logged(eager):
     assert listed["id"] == hook["id"] and "secret" not in listed and listed["is_active"]
 
 
+def test_a_reaction_is_posted_with_who_reacted_and_the_count(eager):
+    alice, bob = make_user("alice"), make_user("bob")
+    group = make_group(alice, bob, name="ops")
+    with http_receiver() as receiver:
+        hook = make_webhook(alice, receiver.url, [group.pk], events=["reaction"])
+        send(alice, group.pk, "ship it?")
+        [message] = as_user(bob).get(f"/api/conversations/{group.pk}/messages/").json()["results"]
+        url = f"/api/conversations/{group.pk}/messages/{message['id']}/reactions/👍/"
+        assert as_user(bob).put(url).status_code in (200, 201)
+        [post] = receiver.wait_for(1)  # the message itself is not subscribed to
+        done = eventually(lambda: log(alice, hook["id"])[0]["status"] == "succeeded")
+    assert done and signature_valid(hook["secret"], post)
+    assert post.headers["x-parley-event"] == "reaction"
+    data = post.json()["data"]
+    assert (data["message"], data["emoji"], data["user"], data["on"], data["count"]) == (
+        message["id"],
+        "👍",
+        bob.pk,
+        True,
+        1,
+    )
+
+
 # PostgreSQL only: the embedded run's test database is SQLite's shared in-memory cache, where a
 # write meeting the test's polling read fails at once ("database table is locked") instead of
 # waiting as a real SQLite file does (timeout 20 s), and the delivery thread's retry of that
