@@ -165,3 +165,36 @@ def test_socket_hops_give_their_connection_back_to_the_pool():
     assert frames == ["ready"] * len(users)
     assert status == 200
     assert held <= 2
+
+
+def test_a_pool_whose_database_went_away_fails_a_request_at_once_not_after_the_timeout():
+    """PostgreSQL stops (the proxy in front of it is cut) while the pool holds idle
+    connections: the next request fails with OperationalError right away (a socket's `send`
+    answered `unavailable`, REST 503), instead of psycopg_pool checking each dead connection
+    with growing pauses (1 + 2 + 4 + 8 s for four) and then waiting for a reconnect."""
+    from chatsite.db.postgresql.base import Pool
+    from tests.faults.harness import TcpProxy
+
+    db = settings.DATABASES["default"]
+    proxy = TcpProxy(db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)).start()
+    pool = Pool(
+        f"host=127.0.0.1 port={proxy.port} user={db['USER']} dbname={db['NAME']}",
+        min_size=4,
+        max_size=4,
+        timeout=30,
+        check=Pool.check_connection,
+        open=True,
+    )
+    try:
+        pool.wait(timeout=30)
+        with pool.connection() as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        proxy.cut()
+        started = time.monotonic()
+        with pytest.raises(psycopg.OperationalError, match="refuses connections"):
+            pool.getconn()
+        assert time.monotonic() - started < 5
+        assert pool.refused is not None
+    finally:
+        pool.close(timeout=0)
+        proxy.close()

@@ -57,7 +57,10 @@ def sentinel_redis(tmp_path):
 
 def task_sender(url: str) -> Celery:
     broker, options = redis_url.celery_broker(url)
-    app = Celery("faults-sender", broker=broker)
+    # Not the process's current app: a Celery app becomes it by default, and every later
+    # `shared_task.delay()` of the test process then went to this scenario's dead sentinels
+    # (every test after this one that used a real worker failed in CI: its tasks never came).
+    app = Celery("faults-sender", broker=broker, set_as_current=False)
     app.conf.broker_transport_options = options
     return app
 

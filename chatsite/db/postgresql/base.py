@@ -12,6 +12,7 @@ finds it answering again replaces the pool, so the process recovers at once.
 """
 
 import threading
+from time import monotonic
 from typing import Any
 
 import psycopg
@@ -53,6 +54,43 @@ class Pool(ConnectionPool):
             raise
         self.refused = None
         return conn
+
+    def _getconn_with_check_loop(self, deadline: float) -> Any:
+        # psycopg_pool's loop (pinned in requirements.txt), but for what follows a connection
+        # that fails its health check. psycopg_pool drops it and sleeps with growing back-off
+        # (1, 2, 4 s...) before trying the next one: right after PostgreSQL went away, a
+        # request that met the pool's dead connections waited most of the timeout, and behind
+        # it every send of its socket's process (seen in the outage scenario: one process
+        # answered no `send` at all for the 10 s outage). Here a failed check asks PostgreSQL
+        # at once: refusing → this request fails now (503 / `unavailable`); answering → the
+        # next connection is tried without a pause (a lone dead connection is not an outage).
+        while True:
+            conn = self._getconn_unchecked(deadline - monotonic())
+            try:
+                self._check_connection(conn)
+            except Exception:
+                self._putconn(conn, from_getconn=True)
+                self._probe(deadline)
+                continue
+            except BaseException:
+                self._putconn(conn, from_getconn=True)
+                raise
+            return conn
+
+    def _probe(self, deadline: float) -> None:
+        """Raises OperationalError (and fails the waiting clients) when PostgreSQL refuses a
+        new connection now."""
+        timeout = max(1, min(5, round(deadline - monotonic())))
+        try:
+            psycopg.Connection.connect(
+                self._resolve_conninfo(), **{**self._resolve_kwargs(), "connect_timeout": timeout}
+            ).close()
+        except Exception as error:
+            if _too_many_connections(error):
+                return
+            self.refused = error
+            self._fail_waiting(error)
+            raise psycopg.OperationalError(f"PostgreSQL refuses connections: {error}") from error
 
     def _fail_waiting(self, error: BaseException) -> None:
         # As psycopg_pool's close() does: take the waiting clients out under the lock, tell each.
