@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis
 import redis.asyncio
@@ -114,6 +114,19 @@ def validate(url: str) -> str:
     elif urlsplit(url).scheme not in ("redis", "rediss", "unix"):
         raise RedisUrlError(f"not a Redis address: {url!r}")
     return url
+
+
+def db_index(url: str) -> int:
+    """The database number an address selects (`redis://h:6379/3` → 3, `?db=3`, a Sentinel
+    address's `/<master>/<db>`); 0 when it names none."""
+    if is_sentinel(url):
+        return parse_sentinel(url).db
+    parts = urlsplit(url)
+    for key, value in parse_qsl(parts.query):
+        if key == "db" and value.isdigit():
+            return int(value)
+    path = parts.path.strip("/") if parts.scheme in ("redis", "rediss") else ""
+    return int(path) if path.isdigit() else 0
 
 
 def split_urls(raw: str) -> list[str]:

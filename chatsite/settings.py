@@ -429,8 +429,16 @@ PARLEY_SEND_BATCHES_IN_FLIGHT = env_int("PARLEY_SEND_BATCHES_IN_FLIGHT", 1)
 # On SIGTERM, seconds daphne waits for closed sockets' consumers to finish before cancelling
 # them (chatsite/serving.py); keep it below the orchestrator's kill timeout.
 PARLEY_SHUTDOWN_GRACE: float = env_float("PARLEY_SHUTDOWN_GRACE", 5)
-# Prefix of the Redis pub/sub channels of the conversation fan-out.
-PARLEY_FANOUT_PREFIX = env_str("PARLEY_FANOUT_PREFIX", env_str("CHANNEL_LAYER_PREFIX", "parley"))
+# Prefix of the Redis pub/sub channels of the conversation fan-out. Redis pub/sub ignores the
+# database number (a message published on DB 3 reaches subscribers connected to DB 5), so two
+# deployments sharing one Redis server on different databases would deliver each other's
+# events (same conversation ids, other messages): the default carries REDIS_URL's database
+# number when it is not 0 (`parley.db3`); DB 0 keeps plain `parley`.
+_FANOUT_DB = redis_url.db_index(REDIS_URL) if REDIS_URL else 0
+PARLEY_FANOUT_PREFIX = env_str(
+    "PARLEY_FANOUT_PREFIX",
+    env_str("CHANNEL_LAYER_PREFIX", "parley") + (f".db{_FANOUT_DB}" if _FANOUT_DB else ""),
+)
 # Node number (0..1023) inside message ids; distinct per process avoids id collisions.
 PARLEY_NODE_ID = env_int("PARLEY_NODE_ID", -1)
 

@@ -70,3 +70,58 @@ def test_a_list_of_shards_keeps_each_sentinel_address_whole():
         "redis+sentinel://d/two",
     ]
     assert redis_url.split_urls("") == []
+
+
+@pytest.mark.parametrize(
+    ("url", "db"),
+    [
+        ("redis://127.0.0.1:6379", 0),
+        ("redis://127.0.0.1:6379/", 0),
+        ("redis://127.0.0.1:6379/7", 7),
+        ("rediss://:pw@h:6380/12", 12),
+        ("redis://h:6379?db=4", 4),
+        ("unix:///run/redis.sock?db=2", 2),
+        ("redis+sentinel://h1:26379,h2/main/5", 5),
+    ],
+)
+def test_the_database_number_of_an_address(url, db):
+    assert redis_url.db_index(url) == db
+
+
+@pytest.mark.parametrize(
+    ("env", "prefix"),
+    [
+        ({"REDIS_URL": "redis://127.0.0.1:6379/0"}, "parley"),
+        ({"REDIS_URL": "redis://127.0.0.1:6379/3"}, "parley.db3"),
+        ({"REDIS_URL": "redis://127.0.0.1:6379/3", "CHANNEL_LAYER_PREFIX": "acme"}, "acme.db3"),
+        ({"REDIS_URL": "redis://127.0.0.1:6379/3", "PARLEY_FANOUT_PREFIX": "x"}, "x"),
+    ],
+)
+def test_deployments_on_other_databases_of_one_redis_do_not_share_fanout_channels(env, prefix):
+    """Redis pub/sub ignores the database number: two Parleys on DB 0 and DB 3 of one server
+    would deliver each other's conversation events unless their channel names differ."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.servers import ROOT
+
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REDIS_URL", "CHANNEL_LAYER_PREFIX", "PARLEY_FANOUT_PREFIX")
+    }
+    environment.update(env, DJANGO_SETTINGS_MODULE="chatsite.settings")
+    printed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from django.conf import settings; print(settings.PARLEY_FANOUT_PREFIX)",
+        ],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert printed == prefix
