@@ -606,9 +606,9 @@ def publish_conversation_left(conversation_id: int, user_id: int, *, reason: str
     conversation. Call inside the transaction that removed the membership, before storing the
     system message that records it.
 
-    It travels on the conversation's own fan-out channel, so every socket handles the leave
-    before that system message (same channel, same order), and also to the user's channel-layer
-    group in case the fan-out lost it; handling it twice is harmless."""
+    It travels once, on the conversation's own channel, so every socket handles the leave
+    before that system message (same channel, same order). Should it be lost (at-most-once),
+    the socket's next gap read of the conversation finds it no longer a member and leaves."""
     event: ConversationLeftEvent = {
         "type": "conversation_left",
         "conversation": conversation_id,
@@ -616,11 +616,10 @@ def publish_conversation_left(conversation_id: int, user_id: int, *, reason: str
     }
     addressed = {**event, "user": user_id}
 
-    def publish() -> None:
-        realtime.publish_to_conversation(conversation_id, "conversation.left", addressed)
-        realtime.publish_to_user(user_id, "conversation.left", addressed)
-
-    transaction.on_commit(publish, robust=True)
+    transaction.on_commit(
+        lambda: realtime.publish_to_conversation(conversation_id, "conversation.left", addressed),
+        robust=True,
+    )
 
 
 def _next_change_seq(conversation_id: int) -> int:

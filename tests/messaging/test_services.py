@@ -3,8 +3,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import connection
 
 from core.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -12,6 +10,7 @@ from messaging import dedup
 from messaging.ids import message_id_floor, message_id_time, next_message_id
 from messaging.models import Conversation, Message
 from messaging.services import SendRequest, message_send, message_send_many
+from realtime import hub as fanout
 from tests.factories import make_direct, make_group, make_user
 
 
@@ -156,17 +155,21 @@ def test_duplicate_send_publishes_nothing(django_capture_on_commit_callbacks):
 
 
 @pytest.mark.django_db
-def test_group_creation_tells_every_member(django_capture_on_commit_callbacks):
+def test_group_creation_tells_every_member(django_capture_on_commit_callbacks, monkeypatch):
     owner, member = make_user(), make_user()
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(f"user.{member.pk}", channel)
+    published = []
+    monkeypatch.setattr(fanout, "publish_to_topics", published.extend)
     with django_capture_on_commit_callbacks(execute=True):
         group = make_group(owner, member, name="Crew")
-    event = async_to_sync(layer.receive)(channel)
-    assert event["type"] == "conversation.joined"
-    assert event["event"]["conversation"]["id"] == group.pk
-    assert event["event"]["conversation"]["title"] == "Crew"
+    joined = [
+        event
+        for topic, name, event in published
+        if topic == f"user.{member.pk}" and name == "conversation.joined"
+    ]
+    assert len(joined) == 1
+    event = joined[0]
+    assert event["conversation"]["id"] == group.pk
+    assert event["conversation"]["title"] == "Crew"
 
 
 @pytest.mark.postgres
