@@ -144,7 +144,7 @@ def main() -> None:
                 buckets[float(sample.labels["le"])] = sample.value
             if (
                 sample.name == "parley_fanout_latency_seconds_count"
-                and sample.labels.get("event") == "chat.message"
+                and sample.labels.get("event") == "message"
             ):
                 fanout = sample.value
     inf = buckets[float("inf")]

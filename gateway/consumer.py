@@ -272,7 +272,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
         conn = self.conn
         if conn is None:
             return
-        if name == "conversation.joined":
+        if name == "conversation":  # a new conversation: subscribe, then the frame
             await conn.live.joined(event["conversation"])
         elif name == "gateway.close":  # the system ended this socket (e.g. a ban)
             await self.close(code=event["code"])

@@ -262,15 +262,18 @@ class LiveConversations:
 
 Route = Callable[[LiveConversations, dict[str, Any], str], None]
 
-# Each conversation event's treatment on a socket, by its event name (realtime.publish).
+# Each conversation event's treatment on a socket, by its name: the `type` of the frame it
+# becomes, the name its service published it under (realtime.publish).
 EVENT_ROUTES: dict[str, Route] = {
-    "chat.message": LiveConversations._message,
-    "message.updated": LiveConversations._change,
-    "message.deleted": LiveConversations._change,
-    # thread_updated, reaction, pins (conversations.changes): numbered like edits.
-    "conversation.change": LiveConversations._change,
-    "message.preview": LiveConversations._preview,
-    "receipt.updated": LiveConversations._forward,
-    "typing.relayed": LiveConversations._typing,
-    "conversation.left": LiveConversations._left,
+    "message": LiveConversations._message,
+    "message_updated": LiveConversations._change,
+    "message_deleted": LiveConversations._change,
+    # conversations.changes: numbered like edits.
+    "thread_updated": LiveConversations._change,
+    "reaction": LiveConversations._change,
+    "pins": LiveConversations._change,
+    "preview": LiveConversations._preview,
+    "receipt": LiveConversations._forward,
+    "typing": LiveConversations._typing,
+    "conversation_left": LiveConversations._left,
 }

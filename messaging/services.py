@@ -220,7 +220,7 @@ def _store_messages(drafts: list[Draft]) -> list[Message]:
 
     def after_commit() -> None:
         realtime.publish_to_conversations(
-            "chat.message", [(event["conversation"], dict(event)) for event in events]
+            "message", [(event["conversation"], dict(event)) for event in events]
         )
         history_cache.messages_added(events)
 
@@ -567,10 +567,10 @@ def publish_conversation_joined(conversation_id: int, user_ids: list[int]) -> No
                 user_id=user_id, conversation_ids=[conversation_id]
             ):
                 event: ConversationJoinedEvent = {
-                    "type": "conversation.joined",
+                    "type": "conversation",
                     "conversation": summary,
                 }
-                realtime.publish_to_user(user_id, "conversation.joined", dict(event))
+                realtime.publish_to_user(user_id, event["type"], dict(event))
 
     transaction.on_commit(publish, robust=True)
 
@@ -617,7 +617,7 @@ def publish_conversation_left(conversation_id: int, user_id: int, *, reason: str
     addressed = {**event, "user": user_id}
 
     transaction.on_commit(
-        lambda: realtime.publish_to_conversation(conversation_id, "conversation.left", addressed),
+        lambda: realtime.publish_to_conversation(conversation_id, event["type"], addressed),
         robust=True,
     )
 
@@ -648,9 +648,10 @@ def _message_for_change(*, conversation_id: int, message_id: int) -> Message:
 
 def _publish_change(message: Message) -> MessageUpdatedEvent | MessageDeletedEvent:
     event = message_change_event(message)
-    handler = "message.deleted" if message.deleted_at else "message.updated"
     transaction.on_commit(
-        partial(realtime.publish_to_conversation, message.conversation_id, handler, dict(event)),
+        partial(
+            realtime.publish_to_conversation, message.conversation_id, event["type"], dict(event)
+        ),
         robust=True,
     )
     # The cached newest page holds the old text; an edit does not move last_seq, so the cache

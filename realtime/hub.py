@@ -233,8 +233,8 @@ class Hub:
             return
         envelope = json.loads(text)
         handler, event = envelope["handler"], envelope["event"]
-        # The frame sent to clients for a chat message is the event itself: encode it once.
-        frame_text = json.dumps(event) if handler == "chat.message" else ""
+        # The frame sent to clients for a message is the event itself: encode it once.
+        frame_text = json.dumps(event) if handler == "message" else ""
         for subscriber in list(members):
             try:
                 subscriber.fanout_event(handler, event, frame_text)

@@ -29,9 +29,9 @@ def user_group(user_id: int) -> str:
 
 def publish_to_conversation(conversation_id: int, handler: str, payload: dict[str, Any]) -> None:
     """Conversation events go through the fan-out hub: published once, handed to each local
-    socket by every server process (realtime/hub.py). The consumer method named after
-    `handler` ("message.updated" → message_updated) receives {"type", "event"}; "chat.message"
-    is ordered by seq on each socket."""
+    socket by every server process (realtime/hub.py). `handler` is the event's name, the same
+    as its frame's `type` ("message", "message_updated", ...): each socket routes it by that
+    name (gateway/live.py EVENT_ROUTES); messages are ordered by seq on each socket."""
     publish_to_conversations(handler, [(conversation_id, payload)])
 
 

@@ -111,7 +111,7 @@ def publish_receipt(event: ReceiptEvent, *, coalesce: bool) -> None:
     and this member's gate is closed. Runs after commit (sync)."""
     if coalesce and not _offer(event):
         return
-    realtime.publish_to_conversation(event["conversation"], "receipt.updated", dict(event))
+    realtime.publish_to_conversation(event["conversation"], event["type"], dict(event))
 
 
 def _offer(event: ReceiptEvent) -> bool:
@@ -139,7 +139,7 @@ def flush_due() -> int:
     """Publishes the held receipts whose gate opened; how many."""
     due = pop_due()
     for event in due:
-        realtime.publish_to_conversation(event["conversation"], "receipt.updated", dict(event))
+        realtime.publish_to_conversation(event["conversation"], event["type"], dict(event))
     return len(due)
 
 

@@ -310,11 +310,11 @@ async def test_live_messages_arriving_out_of_order_are_delivered_in_seq_order(
 
     messages = [await db(store_unpublished)(alice, direct, n) for n in (1, 2, 3)]
     for m in (messages[2], messages[0], messages[1]):
-        fanout.publish(direct.pk, "chat.message", message_event(m, alice))
+        fanout.publish(direct.pk, "message", message_event(m, alice))
     got = [await receive(b, "message") for _ in range(3)]
     assert [m["seq"] for m in got] == [1, 2, 3]
     # A duplicate of something already delivered is not shown twice.
-    fanout.publish(direct.pk, "chat.message", message_event(messages[1], alice))
+    fanout.publish(direct.pk, "message", message_event(messages[1], alice))
     assert await b.receive_nothing(timeout=0.3)
     await b.disconnect()
 
@@ -327,7 +327,7 @@ async def test_a_predecessor_that_never_arrives_is_read_from_the_database(
     b, _ = await ready_socket(bob)
 
     messages = [await db(store_unpublished)(alice, direct, n) for n in (1, 2, 3)]
-    fanout.publish(direct.pk, "chat.message", message_event(messages[2], alice))
+    fanout.publish(direct.pk, "message", message_event(messages[2], alice))
     got = [await receive(b, "message") for _ in range(3)]
     assert [m["seq"] for m in got] == [1, 2, 3]
     assert [m["body"] for m in got] == ["q1", "q2", "q3"]

@@ -32,10 +32,10 @@ def closes(reason: str) -> float:
 async def test_a_per_user_event_that_fails_to_be_handled_does_not_break_the_socket():
     alice, bob = await db(make_users)("alice", "bob")
     on_alice, _ = await ready_socket(alice)
-    # A conversation.joined without its summary: its handling fails, the socket goes on.
-    await db(realtime.publish_to_user)(alice.pk, "conversation.joined", {"no": "summary"})
+    # A new conversation without its summary: its handling fails, the socket goes on.
+    await db(realtime.publish_to_user)(alice.pk, "conversation", {"no": "summary"})
     await db(realtime.publish_to_user)(
-        alice.pk, "presence.changed", {"type": "presence", "user": bob.pk, "status": "online"}
+        alice.pk, "presence", {"type": "presence", "user": bob.pk, "status": "online"}
     )
     assert (await receive(on_alice, "presence"))["user"] == bob.pk
     await on_alice.send_json_to({"type": "ping"})
