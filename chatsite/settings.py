@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "search",
     "web",
     "protection",
+    "realtime",
     "uploads",
     "previews",
     "integrations",

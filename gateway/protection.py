@@ -17,7 +17,6 @@ no server; it also covers an event lost on the way (at-most-once).
 import asyncio
 import ipaddress
 import logging
-import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -177,19 +176,3 @@ class SocketProtection:
             if net.version == address.version and address in net:
                 self.address_blacklisted()
                 return
-
-
-_watches: dict[asyncio.AbstractEventLoop, AddressWatch] = {}
-_watches_lock = threading.Lock()
-
-
-def address_watch() -> AddressWatch:
-    """The watch of the running event loop (one per server process in production)."""
-    loop = asyncio.get_running_loop()
-    with _watches_lock:
-        watch = _watches.get(loop)
-        if watch is None:
-            for stale in [lp for lp in _watches if lp.is_closed()]:
-                del _watches[stale]
-            watch = _watches[loop] = AddressWatch()
-        return watch

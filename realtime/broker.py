@@ -4,7 +4,7 @@ It carries two kinds of channels alike: a conversation's (`conv.<id>`: messages,
 receipts, typing, leaves) and the user-side ones, named by a topic (`user.<id>`: a user's
 sockets; `session.<id>`: one login session's; `gateway.addresses`: every socket, for blacklist
 entries). Two implementations of one interface, chosen once per process from the settings
-(`process_broker`):
+(`broker_from_settings`, at start-up: `RealtimeConfig.ready`; `process_broker` is that one):
 
 - `RedisBroker` (REDIS_URL set): one PUBLISH on the channel `<PARLEY_FANOUT_PREFIX>.conv.<id>`
   (or `<PARLEY_FANOUT_PREFIX>.<topic>`), on the shard `shard_index` (`topic_shard_index`) picks
@@ -17,13 +17,13 @@ Publishing is called from sync code after commit; delivery is at-most-once eithe
 database and `seq` are the truth).
 """
 
-import functools
 import json
 import threading
 import weakref
 import zlib
 from typing import TYPE_CHECKING, Any, Protocol
 
+from django.apps import apps
 from django.conf import settings
 
 from chatsite.redis import shard_clients
@@ -143,9 +143,15 @@ class MemoryBroker:
             self.hubs.discard(hub)
 
 
-@functools.cache
-def process_broker() -> Broker:
-    """This process's broker, built once from the settings (like its Redis clients)."""
+def broker_from_settings() -> Broker:
+    """A broker as the settings ask: Redis when REDIS_URL is set, else in memory."""
     if settings.REDIS_URL:
         return RedisBroker(list(settings.REDIS_SHARD_URLS))
     return MemoryBroker()
+
+
+def process_broker() -> Broker:
+    """This process's broker, built once at start-up (`RealtimeConfig.ready`): services publish
+    through it, the ASGI runtime (gateway/runtime.py) attaches its hubs to it."""
+    broker: Broker = apps.get_app_config("realtime").broker  # type: ignore[attr-defined]
+    return broker
