@@ -12,7 +12,6 @@ from conversations.models import ConversationChange, Mention
 from conversations.state import with_conversation_state
 from core.errors import NotFound
 from previews.selectors import with_previews
-from receipts.selectors import with_receipts
 from uploads.selectors import with_attachments
 
 from . import history_cache
@@ -27,6 +26,7 @@ from .events import (
     message_event,
 )
 from .models import Conversation, Membership, Message, MessageKey
+from .signals import history_read
 
 MAX_PAGE = 500
 
@@ -237,7 +237,10 @@ def message_history(
         page, has_more = messages_before(
             conversation_id=conversation_id, before_seq=before_seq, limit=limit, floor_seq=floor
         )
-    page = with_receipts(page, viewer_id=user_id, conversation=membership.conversation)
+    # Receipts (and any other app that adds the viewer's view of a message) subscribe here.
+    history_read.send(
+        sender=None, page=page, viewer_id=user_id, conversation=membership.conversation
+    )
     page = with_conversation_state(
         page, viewer_id=user_id, any_changes=membership.conversation.last_change_seq > 0
     )
