@@ -40,7 +40,8 @@ from core.errors import (
 from integrations.websocket import frame_allowed
 from messaging.events import user_ref
 from messaging.features import server_features
-from messaging.selectors import conversation_ids_for_user, conversation_summaries
+from messaging.ready import ready_conversations
+from messaging.selectors import conversation_ids_for_user
 
 from .connection import Connection
 from .frames import FRAME_HANDLERS
@@ -49,7 +50,7 @@ from .instrumentation import Instrumentation
 from .live import LiveConversations
 from .outbox import Outbox
 from .protection import SocketProtection
-from .protocol import error_frame, frame_ref, parse_frame, unknown_type_detail
+from .protocol import error_frame, frame_ref, parse_frame, ready_since, unknown_type_detail
 from .runtime import Runtime
 from .user_channel import UserChannel
 
@@ -148,21 +149,23 @@ class GatewayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
         # after that read is also fanned out to this socket.
         conversation_ids = await db_hop(conversation_ids_for_user)(user_id=user.pk)
         await conn.live.subscribe(conversation_ids)
-        summaries = await db_hop(conversation_summaries)(user_id=user.pk)
+        listed = await db_hop(ready_conversations)(user_id=user.pk, since=ready_since(self.scope))
         users = await db_hop(ready_users)(user_id=user.pk)
         conn.outbox.put(
             {
                 "type": "ready",
                 "user": user_ref(user),
-                "conversations": summaries,
+                "conversations": listed.summaries,
                 # Profiles of the user and everyone they may see (accounts.selectors).
                 "users": users,
                 "heartbeat_interval": settings.PARLEY_HEARTBEAT_INTERVAL,
                 "features": server_features(),
+                # cursor, partial, removed: only for a client that sent ?since=.
+                **listed.ready_fields(),
             }
         )
         conn.outbox.open()
-        conn.live.start(summaries)
+        conn.live.start(listed.positions)
         conn.channel.start(self._user_event)
         await conn.heartbeat.start()
         conn.runtime.sockets_served()

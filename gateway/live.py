@@ -70,10 +70,11 @@ class LiveConversations:
         self.subscribed.update(conversation_ids)
         await self.hub.join(self.subscriber, conversation_ids)
 
-    def start(self, summaries: list[dict[str, Any]]) -> None:
-        """`ready` is written: from the snapshot on, events go through."""
-        self.cursors = {s["id"]: s["last_seq"] for s in summaries}
-        self.floors = {s["id"]: s["joined_seq"] for s in summaries}
+    def start(self, positions: dict[int, tuple[int, int]]) -> None:
+        """`ready` is written: from the snapshot on, events go through. `positions`: each
+        conversation's (last_seq, joined_seq) in that snapshot."""
+        self.cursors = {c: last_seq for c, (last_seq, _) in positions.items()}
+        self.floors = {c: joined_seq for c, (_, joined_seq) in positions.items()}
         early, self.early = self.early or [], None
         for handler, event, text in early:
             self.event(handler, event, text)
