@@ -93,3 +93,21 @@ async def test_own_reads_on_another_device_count_as_a_change():
     socket, ready = await ready_socket(alice, path=f"/ws/?since={first['cursor']}")
     assert [(c["id"], c["unread"]) for c in ready["conversations"]] == [(direct.pk, 0)]
     await socket.disconnect()
+
+
+async def test_last_messages_of_many_conversations_are_read_in_chunks(monkeypatch):
+    """SQLite refuses one expression over a thousand conversations; chunks of them add up to
+    the same previews."""
+    from messaging import selectors
+
+    monkeypatch.setattr(selectors, "LAST_MESSAGES_CHUNK", 2)
+    alice, bob = await db(make_users)("alice", "bob")
+    groups = [await db(make_group)(bob, alice, name=f"g{n}") for n in range(5)]
+    for n, group in enumerate(groups):
+        await db(message_send)(
+            sender=bob, conversation_id=group.pk, client_msg_id=f"m{n}", body=f"in g{n}"
+        )
+    socket, ready = await ready_socket(alice)
+    previews = {c["title"]: c["last_message"]["body"] for c in ready["conversations"]}
+    assert previews == {f"g{n}": f"in g{n}" for n in range(5)}
+    await socket.disconnect()
