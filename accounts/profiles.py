@@ -133,7 +133,7 @@ def _announce(*, user: User) -> None:
 
 
 def _publish(audience: list[int], event: dict[str, Any]) -> None:
-    realtime.publish_to_users(audience, "user.updated", event)
+    realtime.publish_to_users(audience, event["type"], event)
 
 
 def _forget_history(conversation_ids: list[int]) -> None:

@@ -66,8 +66,8 @@ def _publish_joined(conversation: Conversation, user_ids: list[int]) -> None:
         "joined_seq": 0,
         "last_change_seq": 0,
     }
-    event: ConversationJoinedEvent = {"type": "conversation.joined", "conversation": summary}
-    realtime.publish_to_users(user_ids, "conversation.joined", dict(event))
+    event: ConversationJoinedEvent = {"type": "conversation", "conversation": summary}
+    realtime.publish_to_users(user_ids, event["type"], dict(event))
 
 
 def announcement_conversation_ensure() -> int:

@@ -144,7 +144,7 @@ def main() -> None:
                 buckets[float(sample.labels["le"])] = sample.value
             if (
                 sample.name == "parley_fanout_latency_seconds_count"
-                and sample.labels.get("event") == "chat.message"
+                and sample.labels.get("event") == "message"
             ):
                 fanout = sample.value
     inf = buckets[float("inf")]
@@ -158,7 +158,7 @@ def main() -> None:
         f"server parley_ack_latency_seconds (from /metrics) ms: p50 {p50:.2f}  p99 {p99:.2f}"
         f"  count {inf:.0f}  within 500 ms {buckets[0.5] / inf:.4f}"
     )
-    print(f"fan-outs of chat.message counted: {fanout:.0f}")
+    print(f"fan-outs of messages counted: {fanout:.0f}")
     print(
         f"median ms: /metrics {metrics_ms:.2f}  /readyz {readyz_ms:.2f}  /healthz {healthz_ms:.2f}"
     )

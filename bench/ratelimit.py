@@ -35,8 +35,9 @@ def main() -> None:
     django.setup()
     from django.conf import settings
 
-    from protection.buckets import Rate, TokenBucket, memory
+    from protection.buckets import Rate, TokenBucket
     from protection.rules import AddressLists, Rule
+    from protection.state import protection_state
 
     bucket = TokenBucket("bench", Rate.parse("1000000/s:1000000"))
 
@@ -61,6 +62,7 @@ def main() -> None:
 
         summary("redis take (async)", asyncio.run(async_takes()))
     rate = Rate.parse("1000000/s:1000000")
+    memory = protection_state().buckets.memory
     summary("memory take", timed(lambda n: memory.take(f"bench-{n % 100}", rate, 1)))
     import ipaddress
 

@@ -16,6 +16,7 @@ from gateway.protection import HandshakeGuard  # noqa: E402
 from gateway.routing import websocket_urlpatterns  # noqa: E402
 from gateway.runtime import Runtime  # noqa: E402
 from messaging.partitions import partitions_ensure_in_background  # noqa: E402
+from realtime.broker import process_broker  # noqa: E402
 
 # daphne's own access log would print request URIs, query strings (?token=) included.
 install_daphne_access_log()
@@ -29,7 +30,7 @@ partitions_ensure_in_background()
 
 # The process's long-lived realtime objects (hub, send batcher, ...), built once here and
 # handed to every socket (gateway/runtime.py).
-runtime = Runtime()
+runtime = Runtime(process_broker())
 
 application = ProtocolTypeRouter(
     {

@@ -219,7 +219,7 @@ def fanout_resubscribed() -> None:
     fanout_resubscribes.inc()
 
 
-REALTIME_LOSS_REASONS = ("redis_restarted", "layer_receive")
+REALTIME_LOSS_REASONS = ("redis_restarted",)
 
 
 def realtime_loss_closed(*, reason: str) -> None:

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "search",
     "web",
     "protection",
+    "realtime",
     "uploads",
     "previews",
     "integrations",
@@ -418,6 +419,8 @@ PARLEY_MAX_FRAME_BYTES = env_int("PARLEY_MAX_FRAME_BYTES", 64 * 1024)
 # How long a socket holds a message that arrived ahead of its predecessor before it reads the
 # missing ones from the database.
 PARLEY_REORDER_WAIT = env_float("PARLEY_REORDER_WAIT", 0.5)
+# How long the server remembers the state a `ready` cursor names (`?since=`, messaging/ready.py).
+PARLEY_READY_CURSOR_TTL = env_int("PARLEY_READY_CURSOR_TTL", 7 * 86400)
 # Live frames queued for one socket before it counts as too slow and is closed with 1013.
 PARLEY_OUTBOX_LIMIT = env_int("PARLEY_OUTBOX_LIMIT", 2000)
 # Group commit of the gateway's sends (gateway/batching.py): the most sends stored in one

@@ -12,9 +12,6 @@ from messaging.models import Conversation
 
 from .models import ConversationChange
 
-# The consumer method that forwards these frames (gateway.consumer, conversation_change).
-HANDLER = "conversation.change"
-
 
 def change_seq_take(conversation_id: int) -> int:
     """The conversation's next change_seq; row-locks the conversation until commit."""
@@ -41,6 +38,7 @@ def change_record(
         defaults={"change_seq": event["change_seq"], "message_seq": message_seq, "event": event},
     )
     transaction.on_commit(
-        partial(realtime.publish_to_conversation, conversation_id, HANDLER, event), robust=True
+        partial(realtime.publish_to_conversation, conversation_id, event["type"], event),
+        robust=True,
     )
     return event

@@ -2,17 +2,16 @@
 
 The consumer only receives and hands on. Once a socket is authenticated its parts form a
 `Connection` (gateway/connection.py): its `Outbox` (every frame it writes, in one order), its
-`LiveConversations` (cursors, reordering, gap repair), its `UserChannel` (per-user events
-through the channel layer), its `Heartbeat`, its `SocketProtection` and its `Instrumentation`.
+`LiveConversations` (cursors, reordering, gap repair), its `UserChannel` (its user's, session's
+and the address channel), its `Heartbeat`, its `SocketProtection` and its `Instrumentation`.
 Inbound frames go to the handler FRAME_HANDLERS names for their type (gateway/frames.py), which
-makes one service call. Conversation events reach the socket through the process's hub
-(realtime/hub.py), held by the runtime (gateway/runtime.py).
+makes one service call. Conversation and per-user events reach the socket through the
+process's hub (realtime/hub.py), held by the runtime (gateway/runtime.py).
 
 Only channels' public hooks are used (`connect`, `receive`, `disconnect`, `close`), plus one
 override of `dispatch` (see there). When the realtime path itself may have lost this socket's
-events beyond what a database read repairs (its channel-layer receive failed, or the hub found
-Redis restarted, which loses group memberships), the socket is closed with 1012: the client
-reconnects, which rebuilds the memberships, and syncs.
+events beyond what a database read repairs (the hub found Redis restarted), the socket is
+closed with 1012: the client reconnects and syncs.
 """
 
 import asyncio
@@ -23,7 +22,6 @@ from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 import realtime
@@ -42,16 +40,17 @@ from core.errors import (
 from integrations.websocket import frame_allowed
 from messaging.events import user_ref
 from messaging.features import server_features
-from messaging.selectors import conversation_ids_for_user, conversation_summaries
+from messaging.ready import ready_conversations
+from messaging.selectors import conversation_ids_for_user
 
 from .connection import Connection
 from .frames import FRAME_HANDLERS
 from .heartbeat import Heartbeat
 from .instrumentation import Instrumentation
-from .live import EVENT_ROUTES, LiveConversations
+from .live import LiveConversations
 from .outbox import Outbox
 from .protection import SocketProtection
-from .protocol import error_frame, frame_ref, parse_frame, unknown_type_detail
+from .protocol import error_frame, frame_ref, parse_frame, ready_since, unknown_type_detail
 from .runtime import Runtime
 from .user_channel import UserChannel
 
@@ -59,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 
 class GatewayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels is untyped
-    # No channels-managed channel: the socket's UserChannel receives its per-user events.
+    # No channels-managed channel: per-user events come through the hub (UserChannel).
     channel_layer_alias = "__none__"
 
     def __init__(self, *args: Any, runtime: Runtime, **kwargs: Any) -> None:
@@ -105,8 +104,8 @@ class GatewayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
             await self.close(code=failure)
             return
         user = self.scope["user"]
-        channel = UserChannel(get_channel_layer())
-        self.channel_name = await channel.open()
+        channel = UserChannel(runtime.hub, subscriber=self)
+        self.channel_name = channel.open()
         conn = Connection(
             user=user,
             scope=self.scope,
@@ -150,22 +149,24 @@ class GatewayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
         # after that read is also fanned out to this socket.
         conversation_ids = await db_hop(conversation_ids_for_user)(user_id=user.pk)
         await conn.live.subscribe(conversation_ids)
-        summaries = await db_hop(conversation_summaries)(user_id=user.pk)
+        listed = await db_hop(ready_conversations)(user_id=user.pk, since=ready_since(self.scope))
         users = await db_hop(ready_users)(user_id=user.pk)
         conn.outbox.put(
             {
                 "type": "ready",
                 "user": user_ref(user),
-                "conversations": summaries,
+                "conversations": listed.summaries,
                 # Profiles of the user and everyone they may see (accounts.selectors).
                 "users": users,
                 "heartbeat_interval": settings.PARLEY_HEARTBEAT_INTERVAL,
                 "features": server_features(),
+                # cursor, partial, removed: only for a client that sent ?since=.
+                **listed.ready_fields(),
             }
         )
         conn.outbox.open()
-        conn.live.start(summaries)
-        conn.channel.start(self._user_event, lambda: self.realtime_lost("layer_receive"))
+        conn.live.start(listed.positions)
+        conn.channel.start(self._user_event)
         await conn.heartbeat.start()
         conn.runtime.sockets_served()
 
@@ -243,7 +244,8 @@ class GatewayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
 
     def realtime_lost(self, reason: str) -> None:
         """This socket may have missed events the database cannot replay (per-user events,
-        group memberships): close it with 1012 so the client reconnects and syncs."""
+        what it kept in a restarted Redis): close it with 1012 so the client reconnects and
+        syncs."""
         if self.lost is not None or self.conn is None:
             return
         metrics.realtime_loss_closed(reason=reason)
@@ -261,20 +263,23 @@ class GatewayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
         if self.conn is not None:
             self.conn.live.reset(conversation_ids)
 
-    # --- per-user events (the channel layer) ---------------------------------------------
+    def user_event(self, handler: str, event: dict[str, Any]) -> None:
+        """Called by the hub, in the event loop, once per event of the socket's user-side
+        channels; handled in order by its UserChannel."""
+        if self.conn is not None:
+            self.conn.channel.put(handler, event)
 
-    async def _user_event(self, message: dict[str, Any]) -> None:
+    # --- per-user events -----------------------------------------------------------------
+
+    async def _user_event(self, name: str, event: dict[str, Any]) -> None:
         conn = self.conn
         if conn is None:
             return
-        name, event = message["type"], message["event"]
-        if name == "conversation.joined":
+        if name == "conversation":  # a new conversation: subscribe, then the frame
             await conn.live.joined(event["conversation"])
         elif name == "gateway.close":  # the system ended this socket (e.g. a ban)
             await self.close(code=event["code"])
         elif name == "gateway.close_addresses":
             conn.protection.close_addresses(event)
-        elif name in EVENT_ROUTES:  # a conversation event addressed to the user (a leave)
-            conn.live.event(name, event, "")
         else:  # webhook.disabled, presence.changed, user.updated: the frame as it is
             conn.outbox.put(event)

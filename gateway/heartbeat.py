@@ -1,6 +1,5 @@
 """A socket's heartbeat: closed with 4408 once silent for the heartbeat timeout; until then its
-presence entry is kept fresh (once per heartbeat interval) and its channel-layer groups renewed
-(once per half `group_expiry`)."""
+presence entry is kept fresh (once per heartbeat interval)."""
 
 import asyncio
 import logging
@@ -17,7 +16,7 @@ from presence.services import (
     presence_timeout,
 )
 
-from .user_channel import UserChannel, renewal_interval
+from .user_channel import UserChannel
 
 logger = logging.getLogger(__name__)
 
@@ -58,19 +57,14 @@ class Heartbeat:
         loop = asyncio.get_running_loop()
         interval = settings.PARLEY_HEARTBEAT_INTERVAL
         next_refresh = loop.time() + interval
-        renew_every = renewal_interval(self.channel.layer)
-        next_renewal = loop.time() + renew_every
         while True:
-            await asyncio.sleep(min(interval, renew_every) / 2)
+            await asyncio.sleep(interval / 2)
             now = loop.time()
             if now - self.last_frame_at > presence_timeout():
                 self.closing = True
                 await self._leave_presence()
                 await self.close(Close.HEARTBEAT_TIMEOUT)
                 return
-            if now >= next_renewal:
-                next_renewal = now + renew_every
-                await self.channel.renew()
             if now >= next_refresh:
                 next_refresh = now + interval
                 try:

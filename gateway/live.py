@@ -70,10 +70,11 @@ class LiveConversations:
         self.subscribed.update(conversation_ids)
         await self.hub.join(self.subscriber, conversation_ids)
 
-    def start(self, summaries: list[dict[str, Any]]) -> None:
-        """`ready` is written: from the snapshot on, events go through."""
-        self.cursors = {s["id"]: s["last_seq"] for s in summaries}
-        self.floors = {s["id"]: s["joined_seq"] for s in summaries}
+    def start(self, positions: dict[int, tuple[int, int]]) -> None:
+        """`ready` is written: from the snapshot on, events go through. `positions`: each
+        conversation's (last_seq, joined_seq) in that snapshot."""
+        self.cursors = {c: last_seq for c, (last_seq, _) in positions.items()}
+        self.floors = {c: joined_seq for c, (_, joined_seq) in positions.items()}
         early, self.early = self.early or [], None
         for handler, event, text in early:
             self.event(handler, event, text)
@@ -262,15 +263,18 @@ class LiveConversations:
 
 Route = Callable[[LiveConversations, dict[str, Any], str], None]
 
-# Each conversation event's treatment on a socket, by its event name (realtime.publish).
+# Each conversation event's treatment on a socket, by its name: the `type` of the frame it
+# becomes, the name its service published it under (realtime.publish).
 EVENT_ROUTES: dict[str, Route] = {
-    "chat.message": LiveConversations._message,
-    "message.updated": LiveConversations._change,
-    "message.deleted": LiveConversations._change,
-    # thread_updated, reaction, pins (conversations.changes): numbered like edits.
-    "conversation.change": LiveConversations._change,
-    "message.preview": LiveConversations._preview,
-    "receipt.updated": LiveConversations._forward,
-    "typing.relayed": LiveConversations._typing,
-    "conversation.left": LiveConversations._left,
+    "message": LiveConversations._message,
+    "message_updated": LiveConversations._change,
+    "message_deleted": LiveConversations._change,
+    # conversations.changes: numbered like edits.
+    "thread_updated": LiveConversations._change,
+    "reaction": LiveConversations._change,
+    "pins": LiveConversations._change,
+    "preview": LiveConversations._preview,
+    "receipt": LiveConversations._forward,
+    "typing": LiveConversations._typing,
+    "conversation_left": LiveConversations._left,
 }

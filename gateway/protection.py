@@ -6,18 +6,17 @@ once with 4429. `SocketProtection` is each socket's: `rate_limit(name)` at the t
 handler raises RateLimited (an `error` frame, nothing done), sustained refusals close the socket
 with 4429, and a new blacklist entry covering the socket's address closes it with 4403.
 
-A blacklist entry reaches live sockets two ways: the service's channel-layer message (at once,
-where the layer is shared: Redis), and each process's `AddressWatch`, which checks the shared
-stamp every PARLEY_IP_LISTS_REFRESH seconds and closes its sockets that a changed blacklist
-covers. The second is what closes them on the embedded default when the change was made by
-another process (`manage.py blacklist add`), whose in-memory channel layer reaches no server;
-it also covers a channel-layer message lost on the way (at-most-once).
+A blacklist entry reaches live sockets two ways: the service's event on the broker's address
+channel (at once, where the broker is shared: Redis), and each process's `AddressWatch`, which
+checks the shared stamp every PARLEY_IP_LISTS_REFRESH seconds and closes its sockets that a
+changed blacklist covers. The second is what closes them on the embedded default when the
+change was made by another process (`manage.py blacklist add`), whose in-memory broker reaches
+no server; it also covers an event lost on the way (at-most-once).
 """
 
 import asyncio
 import ipaddress
 import logging
-import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -146,7 +145,7 @@ class SocketProtection:
         self.watch.discard(self)
 
     def address_blacklisted(self) -> None:
-        """Closes the socket with 4403, once (the watch and the channel layer may both ask)."""
+        """Closes the socket with 4403, once (the watch and the broker's event may both ask)."""
         if self.address_closing is None:
             self.address_closing = asyncio.get_running_loop().create_task(
                 self.close(Close.FORBIDDEN)
@@ -177,19 +176,3 @@ class SocketProtection:
             if net.version == address.version and address in net:
                 self.address_blacklisted()
                 return
-
-
-_watches: dict[asyncio.AbstractEventLoop, AddressWatch] = {}
-_watches_lock = threading.Lock()
-
-
-def address_watch() -> AddressWatch:
-    """The watch of the running event loop (one per server process in production)."""
-    loop = asyncio.get_running_loop()
-    with _watches_lock:
-        watch = _watches.get(loop)
-        if watch is None:
-            for stale in [lp for lp in _watches if lp.is_closed()]:
-                del _watches[stale]
-            watch = _watches[loop] = AddressWatch()
-        return watch

@@ -4,6 +4,7 @@ core/close_codes.py's: one table each, shared with REST."""
 
 import json
 from typing import Any
+from urllib.parse import parse_qs
 
 from core.errors import BadRequest, WireError
 
@@ -80,3 +81,11 @@ def message_id_field(frame: dict[str, Any], name: str = "id") -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
         raise BadRequest(f"{name} must be a message id (a string of digits)", field=name)
     return value
+
+
+def ready_since(scope: dict[str, Any]) -> str | None:
+    """The `?since=` cursor of the socket's URL (docs/protocol.md): None when absent, else its
+    value (maybe empty: "a cursor, please, and the full list")."""
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    since = values.get("since")
+    return since[-1] if since else None

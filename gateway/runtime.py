@@ -1,7 +1,8 @@
 """The gateway's runtime: the long-lived objects of one server process, built once at start-up
 (chatsite/asgi.py) and handed to every socket, instead of module-level registries.
 
-- `hub`: the process's sockets by conversation (realtime/hub.py), attached to its broker
+- `broker`: the process's (realtime/broker.py, built at start-up by `RealtimeConfig.ready`)
+- `hub`: the process's sockets by conversation and user (realtime/hub.py), attached to the broker
 - `batcher`: the group commit of every socket's sends (gateway/batching.py)
 - `address_watch`: closes sockets whose address a changed blacklist covers
 - the receipts flusher (receipts/coalescing.py), while sockets are served
@@ -16,7 +17,7 @@ import contextlib
 
 from django.conf import settings
 
-from realtime.broker import Broker, process_broker
+from realtime.broker import Broker
 from realtime.hub import Hub
 from receipts.coalescing import flush_forever
 
@@ -50,8 +51,8 @@ class LoopRuntime:
 
 
 class Runtime:
-    def __init__(self, broker: Broker | None = None) -> None:
-        self.broker = broker
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker  # the process's (realtime.broker.process_broker)
         self.current: LoopRuntime | None = None
 
     def here(self) -> LoopRuntime:
@@ -62,5 +63,5 @@ class Runtime:
             if current is not None:
                 with contextlib.suppress(Exception):
                     current.stop()
-            current = self.current = LoopRuntime(loop, self.broker or process_broker())
+            current = self.current = LoopRuntime(loop, self.broker)
         return current

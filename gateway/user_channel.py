@@ -1,88 +1,69 @@
-"""A socket's channel-layer side: the per-user, per-session and address groups it is in, and
-the task that receives their events.
+"""A socket's user-side channels: its user's, its session's and the address watch's, held in
+the process's hub (realtime/hub.py) like its conversations, and the task that handles their
+events one at a time, in the order published.
 
 Per-user events (a new conversation, a forced close, profile and presence changes) reach a
-socket through the channel layer; conversation events through the process's hub
-(realtime/hub.py). The layer forgets a membership `group_expiry` seconds after its group_add,
-so `renew` adds again (the heartbeat calls it every half expiry).
-
-When the layer's receive fails, this socket may have missed events no database read repairs
-(per-user events, group memberships): `on_lost` closes it with 1012 so the client reconnects,
-which rebuilds the memberships, and syncs.
+socket through the same broker as conversation events (realtime/broker.py); only their
+channels differ. The socket's presence connection id is made here too (`open`).
 """
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
-
-from .eager import run_eagerly
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
+UserEvent = tuple[str, dict[str, Any]]
 
-def renewal_interval(layer: Any) -> float:
-    """Half the layer's group expiry (both channels backends default to 86400 s)."""
-    return max(float(getattr(layer, "group_expiry", 86400)) / 2, 0.05)
+
+class Topics(Protocol):
+    """The process's hub, as a socket's user channel sees it (realtime/hub.py)."""
+
+    async def join_topics(self, subscriber: Any, topics: Iterable[str]) -> None: ...
+    async def leave_topics(self, subscriber: Any, topics: Iterable[str]) -> None: ...
 
 
 class UserChannel:
-    def __init__(self, layer: Any) -> None:
-        self.layer = layer
+    def __init__(self, hub: Topics, subscriber: Any) -> None:
+        self.hub = hub
+        self.subscriber = subscriber  # what the hub knows this socket as
         self.name = ""
-        self.groups: set[str] = set()
-        self.receiver: asyncio.Task[Any] | None = None
+        self.topics: set[str] = set()
+        # Events that came before `start`, then the ones the receiver has not handled yet.
+        self.queue: asyncio.Queue[UserEvent] = asyncio.Queue()
+        self.receiver: asyncio.Task[None] | None = None
 
-    async def open(self) -> str:
-        """A channel of its own (its name is also the socket's presence connection id)."""
-        self.name = await self.layer.new_channel() if self.layer is not None else ""
+    def open(self) -> str:
+        """A name of its own: the socket's presence connection id."""
+        self.name = f"ws.{uuid.uuid4().hex}"
         return self.name
 
-    async def join(self, group: str) -> None:
-        await self.layer.group_add(group, self.name)
-        self.groups.add(group)
+    async def join(self, topic: str) -> None:
+        self.topics.add(topic)  # added first: a handshake failing in the join still leaves it
+        await self.hub.join_topics(self.subscriber, [topic])
 
-    def start(
-        self,
-        handle: Callable[[dict[str, Any]], Awaitable[None]],
-        on_lost: Callable[[], None],
-    ) -> None:
-        """Hands each event received to `handle`, one at a time, in order. The first receive
-        is asked for at once (run eagerly), as channels does for its consumers."""
-        self.receiver = run_eagerly(self._receive(handle, on_lost))
+    def put(self, handler: str, event: dict[str, Any]) -> None:
+        """Called by the hub, in the event loop, once per event of one of the socket's topics."""
+        self.queue.put_nowait((handler, event))
 
-    async def _receive(
-        self,
-        handle: Callable[[dict[str, Any]], Awaitable[None]],
-        on_lost: Callable[[], None],
-    ) -> None:
+    def start(self, handle: Callable[[str, dict[str, Any]], Awaitable[None]]) -> None:
+        """Hands each event received to `handle`, one at a time, in order."""
+        self.receiver = asyncio.get_running_loop().create_task(self._receive(handle))
+
+    async def _receive(self, handle: Callable[[str, dict[str, Any]], Awaitable[None]]) -> None:
         while True:
+            handler, event = await self.queue.get()
             try:
-                message = await self.layer.receive(self.name)
+                await handle(handler, event)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.warning("channel layer receive failed; closing the socket", exc_info=True)
-                on_lost()
-                return
-            try:
-                await handle(message)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("handling a %s event failed", message.get("type"))
-
-    async def renew(self) -> None:
-        try:
-            for group in list(self.groups):
-                await self.layer.group_add(group, self.name)
-        except Exception:
-            # The layer is failing; its receive fails too and closes the socket (1012).
-            logger.warning("renewing group memberships failed", exc_info=True)
+                logger.exception("handling a %s event failed", handler)
 
     async def close(self) -> None:
         if self.receiver is not None:
             self.receiver.cancel()
-        for group in self.groups:
-            await self.layer.group_discard(group, self.name)
-        self.groups.clear()
+        topics, self.topics = list(self.topics), set()
+        await self.hub.leave_topics(self.subscriber, topics)

@@ -174,15 +174,18 @@ def _any_active() -> bool:
     return bool(_active["value"])
 
 
-# The realtime handlers that can become webhook events. Reactions travel as conversation
-# changes (conversations.changes.HANDLER) whose frame type is "reaction".
-WEBHOOK_HANDLERS = frozenset(
-    {"chat.message", "message.updated", "message.deleted", "conversation.change"}
-)
+# The realtime events (by name, their frame type) that can become webhook events, and the
+# webhook event each becomes ("message" depends on its system part, below).
+WEBHOOK_EVENTS = {
+    "message_updated": "message.updated",
+    "message_deleted": "message.deleted",
+    "reaction": "reaction",
+}
+WEBHOOK_HANDLERS = frozenset({"message", *WEBHOOK_EVENTS})
 
 
 def _event_name(handler: str, payload: dict[str, Any]) -> str | None:
-    if handler == "chat.message":
+    if handler == "message":
         system = payload.get("system")
         if not system:
             return "message.sent"
@@ -192,9 +195,7 @@ def _event_name(handler: str, payload: dict[str, Any]) -> str | None:
         if kind in {"member_removed", "member_left"}:
             return "member.removed"
         return None
-    if handler == "conversation.change":
-        return "reaction" if payload.get("type") == "reaction" else None
-    return handler if handler in WEBHOOK_HANDLERS else None
+    return WEBHOOK_EVENTS.get(handler)
 
 
 def _matching(conversation_id: int, event: str, sender_id: int | None) -> list[OutgoingWebhook]:
@@ -474,7 +475,7 @@ def webhook_disable(*, webhook_id: int, reason: str) -> None:
             "reason": reason,
         }
         transaction.on_commit(
-            partial(realtime.publish_to_user, webhook.owner_id, "webhook.disabled", event),
+            partial(realtime.publish_to_user, webhook.owner_id, event["type"], event),
             robust=True,
         )
         transaction.on_commit(_forget_active, robust=True)

@@ -162,7 +162,7 @@ def _messages_delete(user: User) -> int:
 
             def publish(events: list[tuple[int, dict[str, Any]]] = events) -> None:
                 for conversation_id, event in events:
-                    realtime.publish_to_conversation(conversation_id, "message.deleted", event)
+                    realtime.publish_to_conversation(conversation_id, event["type"], event)
                 for conversation_id in {c for c, _ in events}:
                     history_cache.history_cache_invalidate(conversation_id)
 

@@ -83,7 +83,7 @@ class ConversationSummary(TypedDict):
 class ConversationJoinedEvent(TypedDict):
     """Sent to a user's sockets when they become a member of a conversation."""
 
-    type: Literal["conversation.joined"]
+    type: Literal["conversation"]
     conversation: ConversationSummary
 
 

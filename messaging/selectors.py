@@ -12,7 +12,6 @@ from conversations.models import ConversationChange, Mention
 from conversations.state import with_conversation_state
 from core.errors import NotFound
 from previews.selectors import with_previews
-from receipts.selectors import with_receipts
 from uploads.selectors import with_attachments
 
 from . import history_cache
@@ -27,6 +26,7 @@ from .events import (
     message_event,
 )
 from .models import Conversation, Membership, Message, MessageKey
+from .signals import history_read
 
 MAX_PAGE = 500
 
@@ -138,19 +138,28 @@ def conversation_summaries(
     return summaries
 
 
+LAST_MESSAGES_CHUNK = 500
+
+
 def last_messages_of(memberships: list[Membership]) -> dict[int, MessageEvent]:
     """The newest message of each conversation that the member may see (after their join), by
-    conversation id: what a conversation list previews. Two queries whatever the number."""
-    wanted = Q()
-    for m in memberships:
-        last_seq = m.conversation.last_seq
-        if last_seq > m.joined_seq:
-            wanted |= Q(conversation_id=m.conversation_id, seq=last_seq)
-    if not wanted:
-        return {}
-    ids = list(MessageKey.objects.filter(wanted).values_list("message_id", flat=True))
-    rows = Message.objects.filter(id__in=ids).select_related("sender")
-    return {event["conversation"]: event for event in map(last_message_event, rows)}
+    conversation id: what a conversation list previews. Two queries per LAST_MESSAGES_CHUNK
+    conversations (SQLite refuses an expression deeper than 1,000 terms: a user in 2,000
+    conversations could not get `ready` on the embedded default)."""
+    keys = [
+        Q(conversation_id=m.conversation_id, seq=m.conversation.last_seq)
+        for m in memberships
+        if m.conversation.last_seq > m.joined_seq
+    ]
+    found: dict[int, MessageEvent] = {}
+    for start in range(0, len(keys), LAST_MESSAGES_CHUNK):
+        wanted = Q()
+        for key in keys[start : start + LAST_MESSAGES_CHUNK]:
+            wanted |= key
+        ids = list(MessageKey.objects.filter(wanted).values_list("message_id", flat=True))
+        rows = Message.objects.filter(id__in=ids).select_related("sender")
+        found.update((event["conversation"], event) for event in map(last_message_event, rows))
+    return found
 
 
 def last_message_event(message: Message) -> MessageEvent:
@@ -237,7 +246,10 @@ def message_history(
         page, has_more = messages_before(
             conversation_id=conversation_id, before_seq=before_seq, limit=limit, floor_seq=floor
         )
-    page = with_receipts(page, viewer_id=user_id, conversation=membership.conversation)
+    # Receipts (and any other app that adds the viewer's view of a message) subscribe here.
+    history_read.send(
+        sender=None, page=page, viewer_id=user_id, conversation=membership.conversation
+    )
     page = with_conversation_state(
         page, viewer_id=user_id, any_changes=membership.conversation.last_change_seq > 0
     )

@@ -220,7 +220,7 @@ def _store_messages(drafts: list[Draft]) -> list[Message]:
 
     def after_commit() -> None:
         realtime.publish_to_conversations(
-            "chat.message", [(event["conversation"], dict(event)) for event in events]
+            "message", [(event["conversation"], dict(event)) for event in events]
         )
         history_cache.messages_added(events)
 
@@ -567,10 +567,10 @@ def publish_conversation_joined(conversation_id: int, user_ids: list[int]) -> No
                 user_id=user_id, conversation_ids=[conversation_id]
             ):
                 event: ConversationJoinedEvent = {
-                    "type": "conversation.joined",
+                    "type": "conversation",
                     "conversation": summary,
                 }
-                realtime.publish_to_user(user_id, "conversation.joined", dict(event))
+                realtime.publish_to_user(user_id, event["type"], dict(event))
 
     transaction.on_commit(publish, robust=True)
 
@@ -606,9 +606,9 @@ def publish_conversation_left(conversation_id: int, user_id: int, *, reason: str
     conversation. Call inside the transaction that removed the membership, before storing the
     system message that records it.
 
-    It travels on the conversation's own fan-out channel, so every socket handles the leave
-    before that system message (same channel, same order), and also to the user's channel-layer
-    group in case the fan-out lost it; handling it twice is harmless."""
+    It travels once, on the conversation's own channel, so every socket handles the leave
+    before that system message (same channel, same order). Should it be lost (at-most-once),
+    the socket's next gap read of the conversation finds it no longer a member and leaves."""
     event: ConversationLeftEvent = {
         "type": "conversation_left",
         "conversation": conversation_id,
@@ -616,11 +616,10 @@ def publish_conversation_left(conversation_id: int, user_id: int, *, reason: str
     }
     addressed = {**event, "user": user_id}
 
-    def publish() -> None:
-        realtime.publish_to_conversation(conversation_id, "conversation.left", addressed)
-        realtime.publish_to_user(user_id, "conversation.left", addressed)
-
-    transaction.on_commit(publish, robust=True)
+    transaction.on_commit(
+        lambda: realtime.publish_to_conversation(conversation_id, event["type"], addressed),
+        robust=True,
+    )
 
 
 def _next_change_seq(conversation_id: int) -> int:
@@ -649,9 +648,10 @@ def _message_for_change(*, conversation_id: int, message_id: int) -> Message:
 
 def _publish_change(message: Message) -> MessageUpdatedEvent | MessageDeletedEvent:
     event = message_change_event(message)
-    handler = "message.deleted" if message.deleted_at else "message.updated"
     transaction.on_commit(
-        partial(realtime.publish_to_conversation, message.conversation_id, handler, dict(event)),
+        partial(
+            realtime.publish_to_conversation, message.conversation_id, event["type"], dict(event)
+        ),
         robust=True,
     )
     # The cached newest page holds the old text; an edit does not move last_seq, so the cache

@@ -48,7 +48,7 @@ def _announce(*, user_id: int, online: bool) -> None:
 
 
 def _publish(contacts: list[int], event: PresenceEvent) -> None:
-    realtime.publish_to_users(contacts, "presence.changed", dict(event))
+    realtime.publish_to_users(contacts, event["type"], dict(event))
 
 
 def _tell(audiences: dict[int, list[int]]) -> None:
@@ -169,7 +169,7 @@ def typing_relay(*, user: User, conversation_id: int) -> bool:
         return False
     event: TypingEvent = {"type": "typing", "conversation": conversation_id, "user": user.pk}
     transaction.on_commit(
-        partial(realtime.publish_to_conversation, conversation_id, "typing.relayed", dict(event)),
+        partial(realtime.publish_to_conversation, conversation_id, event["type"], dict(event)),
         robust=True,
     )
     return True

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from django.apps import apps
+
 from chatsite.redis import redis_client
 
 KEY_PREFIX = "parley:presence:"
@@ -219,13 +221,12 @@ class MemoryPresenceStore:
             self.throttles.clear()
 
 
-_memory = MemoryPresenceStore()
-
-
 def presence_store() -> PresenceStore:
     client = redis_client()
     if client is None:
-        return _memory
+        # The embedded default's, built once at start-up (PresenceConfig.ready).
+        memory: MemoryPresenceStore = apps.get_app_config("presence").memory_store  # type: ignore[attr-defined]
+        return memory
     # Building one is local (its scripts' SHA-1s, no round trip): cheaper than a registry of
     # clients to keep valid.
     return RedisPresenceStore(client)

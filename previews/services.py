@@ -120,9 +120,7 @@ def message_previews_fetch(*, message_id: int, conversation_id: int, urls: list[
             partial(history_cache.history_cache_invalidate, conversation_id), robust=True
         )
         transaction.on_commit(
-            partial(
-                realtime.publish_to_conversation, conversation_id, "message.preview", dict(event)
-            ),
+            partial(realtime.publish_to_conversation, conversation_id, event["type"], dict(event)),
             robust=True,
         )
     return len(rows)

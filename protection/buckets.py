@@ -82,7 +82,7 @@ class Verdict:
     retry_after: float  # seconds until the action would be allowed (0 when allowed)
 
 
-class _MemoryBuckets:
+class MemoryBuckets:
     """The embedded default's buckets: one process, so a dict under a lock is atomic enough."""
 
     def __init__(self) -> None:
@@ -118,11 +118,35 @@ class _MemoryBuckets:
             self.state.clear()
 
 
-memory = _MemoryBuckets()
-_scripts: dict[int, object] = {}
-_async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis]" = (
-    weakref.WeakKeyDictionary()
-)
+class BucketStores:
+    """Where one process keeps its buckets: the in-memory ones (embedded default), and its
+    registered Lua script per sync Redis client and asyncio client per event loop (Redis).
+    One per process, part of its protection state (protection/state.py)."""
+
+    def __init__(self) -> None:
+        self.memory = MemoryBuckets()
+        self.scripts: dict[int, object] = {}
+        self.async_clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, redis.asyncio.Redis
+        ] = weakref.WeakKeyDictionary()
+
+    def script(self, client: redis.Redis) -> object:
+        script = self.scripts.get(id(client))
+        if script is None:
+            script = self.scripts[id(client)] = client.register_script(TAKE_SCRIPT)
+        return script
+
+    def async_client(self) -> redis.asyncio.Redis:
+        """One asyncio Redis client per event loop (its connections belong to that loop)."""
+        loop = asyncio.get_running_loop()
+        client = self.async_clients.get(loop)
+        if client is None:
+            # Sized like the realtime tier's pools (a burst of handshakes overflowed 100 in the
+            # fault suite's reconnect storm), and like them without a socket timeout
+            # (REALTIME_REDIS_OPTIONS explains the lost cancellations).
+            client = async_client(settings.REDIS_URL, **settings.REALTIME_REDIS_OPTIONS)
+            self.async_clients[loop] = client
+        return client
 
 
 def _verdict(result: list) -> Verdict:
@@ -130,23 +154,16 @@ def _verdict(result: list) -> Verdict:
     return Verdict(bool(int(allowed)), float(wait))
 
 
-def _async_client() -> redis.asyncio.Redis:
-    """One asyncio Redis client per event loop (its connections belong to that loop)."""
-    loop = asyncio.get_running_loop()
-    client = _async_clients.get(loop)
-    if client is None:
-        # Sized like the realtime tier's pools (a burst of handshakes overflowed 100 in the
-        # fault suite's reconnect storm), and like them without a socket timeout
-        # (REALTIME_REDIS_OPTIONS explains the lost cancellations).
-        client = async_client(settings.REDIS_URL, **settings.REALTIME_REDIS_OPTIONS)
-        _async_clients[loop] = client
-    return client
-
-
 class TokenBucket:
-    def __init__(self, name: str, rate: Rate) -> None:
+    def __init__(self, name: str, rate: Rate, stores: BucketStores | None = None) -> None:
+        """`stores`: the process's (protection.state) unless given."""
         self.name = name
         self.rate = rate
+        if stores is None:
+            from .state import protection_state
+
+            stores = protection_state().buckets
+        self.stores = stores
 
     def _key(self, key: str) -> str:
         return f"{KEY_PREFIX}{self.name}:{key}"
@@ -155,10 +172,8 @@ class TokenBucket:
         """Takes `cost` tokens from the bucket of `key` if it holds them (sync callers)."""
         client = redis_client()
         if client is None:
-            return memory.take(self._key(key), self.rate, cost)
-        script = _scripts.get(id(client))
-        if script is None:
-            script = _scripts[id(client)] = client.register_script(TAKE_SCRIPT)
+            return self.stores.memory.take(self._key(key), self.rate, cost)
+        script = self.stores.script(client)
         try:
             return _verdict(script(keys=[self._key(key)], args=self._args(cost)))  # type: ignore[operator]
         except redis.RedisError:
@@ -169,7 +184,7 @@ class TokenBucket:
         """Fills the bucket of `key` again (a missing bucket is a full one)."""
         client = redis_client()
         if client is None:
-            memory.forget(self._key(key))
+            self.stores.memory.forget(self._key(key))
             return
         try:
             client.delete(self._key(key))
@@ -179,8 +194,8 @@ class TokenBucket:
     async def atake(self, key: str, cost: int = 1) -> Verdict:
         """As take, without blocking the event loop."""
         if not settings.REDIS_URL:
-            return memory.take(self._key(key), self.rate, cost)
-        client = _async_client()
+            return self.stores.memory.take(self._key(key), self.rate, cost)
+        client = self.stores.async_client()
         args = [self._key(key), *self._args(cost)]
         try:
             try:

@@ -6,24 +6,18 @@ refills it), `rest_write` (per user; per IP for anonymous writes).
 Whitelisted addresses are exempt from all of them except `login_account`.
 """
 
-import functools
-
 from django.conf import settings
 
 from chatsite import metrics
 from core.errors import RateLimited
 
-from .buckets import Rate, TokenBucket, Verdict
-
-
-@functools.cache
-def _bucket(name: str, rate_text: str) -> TokenBucket:
-    return TokenBucket(name, Rate.parse(rate_text))
+from .buckets import TokenBucket, Verdict
+from .state import protection_state
 
 
 def bucket(name: str) -> TokenBucket:
-    """The bucket for a named limit, built from the current setting."""
-    return _bucket(name, settings.PARLEY_RATE_LIMITS[name])
+    """The bucket for a named limit, built from the current setting (once per process)."""
+    return protection_state().bucket(name, settings.PARLEY_RATE_LIMITS[name])
 
 
 def take(name: str, key: str) -> Verdict:

@@ -97,11 +97,6 @@ class AddressLists:
         return _matches(self._white, ip)  # type: ignore[attr-defined]
 
 
-_lock = threading.Lock()
-_snapshot: AddressLists | None = None
-_checked_at = 0.0
-
-
 def _load(version: str) -> AddressLists:
     from .models import BlacklistEntry, WhitelistEntry
 
@@ -130,9 +125,52 @@ def _stamp() -> str:
     return version
 
 
-def is_fresh() -> bool:
-    age = time.monotonic() - _checked_at
-    return _snapshot is not None and age < settings.PARLEY_IP_LISTS_REFRESH
+class AddressListsCache:
+    """One process's copy of the lists and when its stamp was last checked; part of its
+    protection state (protection/state.py)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.snapshot: AddressLists | None = None
+        self.checked_at = 0.0
+
+    def is_fresh(self) -> bool:
+        age = time.monotonic() - self.checked_at
+        return self.snapshot is not None and age < settings.PARLEY_IP_LISTS_REFRESH
+
+    def get(self, *, recheck: bool = False) -> AddressLists:
+        snapshot = self.snapshot
+        if snapshot is not None and not recheck and self.is_fresh():
+            return snapshot
+        with self.lock:
+            snapshot = self.snapshot
+            if snapshot is not None and not recheck and self.is_fresh():
+                return snapshot
+            try:
+                version = _stamp()
+                if snapshot is None or snapshot.version != version:
+                    snapshot = self.snapshot = _load(version)
+            except Exception:
+                # Cache or database unavailable: keep serving the lists we have (none yet:
+                # none), and try again after the refresh interval rather than on every request.
+                logger.warning(
+                    "IP lists could not be refreshed; using the last copy", exc_info=True
+                )
+                if snapshot is None:
+                    snapshot = self.snapshot = AddressLists("unavailable", (), ())
+            self.checked_at = time.monotonic()
+            return snapshot
+
+    def forget(self) -> None:
+        """Drops the copy: the next lookup reloads."""
+        with self.lock:
+            self.snapshot = None
+
+
+def _cache() -> AddressListsCache:
+    from .state import protection_state
+
+    return protection_state().lists
 
 
 def address_lists(*, recheck: bool = False) -> AddressLists:
@@ -140,31 +178,16 @@ def address_lists(*, recheck: bool = False) -> AddressLists:
 
     `recheck`: read the stamp now, however fresh the copy (the socket watch, once an interval).
     """
-    global _snapshot, _checked_at
-    if is_fresh() and not recheck:
-        return _snapshot  # type: ignore[return-value]
-    with _lock:
-        if is_fresh() and not recheck:
-            return _snapshot  # type: ignore[return-value]
-        try:
-            version = _stamp()
-            if _snapshot is None or _snapshot.version != version:
-                _snapshot = _load(version)
-        except Exception:
-            # Cache or database unavailable: keep serving the lists we have (none yet: none),
-            # and try again after the refresh interval rather than on every request.
-            logger.warning("IP lists could not be refreshed; using the last copy", exc_info=True)
-            if _snapshot is None:
-                _snapshot = AddressLists("unavailable", (), ())
-        _checked_at = time.monotonic()
-        return _snapshot
+    return _cache().get(recheck=recheck)
 
 
 async def aaddress_lists(*, recheck: bool = False) -> AddressLists:
     """As address_lists, for async code: the refresh (if due) runs in a worker thread."""
-    if is_fresh() and not recheck:
-        return _snapshot  # type: ignore[return-value]
-    return await database_sync_to_async(address_lists)(recheck=recheck)
+    lists = _cache()
+    snapshot = lists.snapshot
+    if snapshot is not None and not recheck and lists.is_fresh():
+        return snapshot
+    return await database_sync_to_async(lists.get)(recheck=recheck)
 
 
 def change_recorded() -> None:
@@ -177,17 +200,8 @@ def change_recorded() -> None:
 
 def lists_changed() -> None:
     """After commit: a new cache stamp for all processes, an immediate reload here."""
-    global _snapshot
     try:
         cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
     except Exception:
         logger.warning("IP lists changed but the cache is unavailable", exc_info=True)
-    with _lock:
-        _snapshot = None
-
-
-def forget() -> None:
-    """Drops this process's snapshot (tests: the database was rolled back under it)."""
-    global _snapshot
-    with _lock:
-        _snapshot = None
+    _cache().forget()

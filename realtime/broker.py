@@ -1,11 +1,15 @@
-"""The broker: how a conversation event published once reaches every server process's hub.
+"""The broker: how an event published once reaches every server process's hub.
 
-Two implementations of one interface, chosen once per process from the settings
-(`process_broker`):
+It carries two kinds of channels alike: a conversation's (`conv.<id>`: messages, changes,
+receipts, typing, leaves) and the user-side ones, named by a topic (`user.<id>`: a user's
+sockets; `session.<id>`: one login session's; `gateway.addresses`: every socket, for blacklist
+entries). Two implementations of one interface, chosen once per process from the settings
+(`broker_from_settings`, at start-up: `RealtimeConfig.ready`; `process_broker` is that one):
 
-- `RedisBroker` (REDIS_URL set): one PUBLISH on the conversation's channel
-  `<PARLEY_FANOUT_PREFIX>.conv.<id>`, on the shard `shard_index` picks (REDIS_SHARD_URLS); each
-  hub subscribes to the channels of the conversations its sockets are in (realtime/hub.py).
+- `RedisBroker` (REDIS_URL set): one PUBLISH on the channel `<PARLEY_FANOUT_PREFIX>.conv.<id>`
+  (or `<PARLEY_FANOUT_PREFIX>.<topic>`), on the shard `shard_index` (`topic_shard_index`) picks
+  (REDIS_SHARD_URLS); each hub subscribes to the channels of the conversations, users and
+  sessions its sockets hold (realtime/hub.py).
 - `MemoryBroker` (the embedded default: one process): a publish hands the event straight to
   every hub attached in this process, on the hub's own event loop.
 
@@ -13,13 +17,13 @@ Publishing is called from sync code after commit; delivery is at-most-once eithe
 database and `seq` are the truth).
 """
 
-import functools
 import json
 import threading
 import weakref
 import zlib
 from typing import TYPE_CHECKING, Any, Protocol
 
+from django.apps import apps
 from django.conf import settings
 
 from chatsite.redis import shard_clients
@@ -29,10 +33,16 @@ if TYPE_CHECKING:
 
 # (conversation_id, event name, event)
 Event = tuple[int, str, dict[str, Any]]
+# (topic, event name, event): a user-side channel ("user.42", "session.ab12", ...)
+TopicEvent = tuple[str, str, dict[str, Any]]
 
 
 def channel_name(conversation_id: int) -> str:
     return f"{settings.PARLEY_FANOUT_PREFIX}.conv.{int(conversation_id)}"
+
+
+def topic_channel_name(topic: str) -> str:
+    return f"{settings.PARLEY_FANOUT_PREFIX}.{topic}"
 
 
 def encode(handler: str, event: dict[str, Any]) -> str:
@@ -46,11 +56,19 @@ def shard_index(conversation_id: int, shard_count: int) -> int:
     return zlib.crc32(str(int(conversation_id)).encode()) % shard_count
 
 
+def topic_shard_index(topic: str, shard_count: int) -> int:
+    """The shard of a user-side channel: the same in every process and after restarts."""
+    if shard_count <= 1:
+        return 0
+    return zlib.crc32(topic.encode()) % shard_count
+
+
 class Broker(Protocol):
     # The Redis URLs a hub subscribes to, by shard (none: events come to it directly).
     shard_urls: list[str]
 
     def publish_many(self, events: list[Event]) -> None: ...
+    def publish_to_topics(self, events: list[TopicEvent]) -> None: ...
     def attach(self, hub: "Hub") -> None: ...
     def detach(self, hub: "Hub") -> None: ...
 
@@ -68,6 +86,18 @@ class RedisBroker:
             if index not in pipelines:
                 pipelines[index] = clients[index].pipeline(transaction=False)
             pipelines[index].publish(channel_name(conversation_id), encode(handler, event))
+        for pipeline in pipelines.values():
+            pipeline.execute()
+
+    def publish_to_topics(self, events: list[TopicEvent]) -> None:
+        """Each event once, in order: one pipelined round trip per Redis shard."""
+        clients = shard_clients()
+        pipelines: dict[int, Any] = {}
+        for topic, handler, event in events:
+            index = topic_shard_index(topic, len(clients))
+            if index not in pipelines:
+                pipelines[index] = clients[index].pipeline(transaction=False)
+            pipelines[index].publish(topic_channel_name(topic), encode(handler, event))
         for pipeline in pipelines.values():
             pipeline.execute()
 
@@ -95,6 +125,15 @@ class MemoryBroker:
                 for conversation_id, text in encoded:
                     hub.loop.call_soon_threadsafe(hub.deliver, conversation_id, text)
 
+    def publish_to_topics(self, events: list[TopicEvent]) -> None:
+        encoded = [(topic, encode(handler, event)) for topic, handler, event in events]
+        with self.lock:
+            hubs = list(self.hubs)
+        for hub in hubs:
+            if not hub.loop.is_closed():
+                for topic, text in encoded:
+                    hub.loop.call_soon_threadsafe(hub.deliver_to_topic, topic, text)
+
     def attach(self, hub: "Hub") -> None:
         with self.lock:
             self.hubs.add(hub)
@@ -104,9 +143,15 @@ class MemoryBroker:
             self.hubs.discard(hub)
 
 
-@functools.cache
-def process_broker() -> Broker:
-    """This process's broker, built once from the settings (like its Redis clients)."""
+def broker_from_settings() -> Broker:
+    """A broker as the settings ask: Redis when REDIS_URL is set, else in memory."""
     if settings.REDIS_URL:
         return RedisBroker(list(settings.REDIS_SHARD_URLS))
     return MemoryBroker()
+
+
+def process_broker() -> Broker:
+    """This process's broker, built once at start-up (`RealtimeConfig.ready`): services publish
+    through it, the ASGI runtime (gateway/runtime.py) attaches its hubs to it."""
+    broker: Broker = apps.get_app_config("realtime").broker  # type: ignore[attr-defined]
+    return broker

@@ -1,4 +1,4 @@
-"""Conversation fan-out: each message is published once and handed to local sockets directly.
+"""Fan-out: each event is published once and handed to local sockets directly.
 
 A service publishes a conversation event once: with Redis, one PUBLISH on the channel
 `<PARLEY_FANOUT_PREFIX>.conv.<id>`; on the embedded default, straight into this process. Every
@@ -6,6 +6,10 @@ server process that has a socket in that conversation is subscribed to its chann
 the event once, decodes it once, and hands the same frame text to each of its local sockets
 from a process-local registry. The cost per message is one publish plus one receive per
 process, instead of one channel-layer message per recipient.
+
+Per-user events travel the same way on the user-side channels (`<prefix>.user.<id>`,
+`<prefix>.session.<id>`, `<prefix>.gateway.addresses`): a socket holds its user's, its
+session's and the address channel (`join_topics`) and gets their events through `user_event`.
 
 With several Redis instances (REDIS_SHARD_URLS) a conversation's channel lives on the shard
 `shard_index` picks from a stable hash of its id: the service publishes there, and each process
@@ -15,10 +19,12 @@ Pub/sub is at-most-once, like the channel layer: when a shard's subscription bre
 sees the error, or redis-py reconnects it by itself), the hub resubscribes and tells every local
 socket of that shard's conversations to re-read them from the database (`fanout_reset`), so the
 gap heals without the client noticing. When the Redis behind the subscription is not the one it
-subscribed to (its run_id changed: a restart or a failover), the channel layer's group
-memberships and queued messages on it are gone too, which no database read repairs: the hub
-then closes every socket of this process with 1012 (`realtime_lost`), and clients reconnect,
-which rebuilds the memberships, and sync.
+subscribed to (its run_id changed: a restart or a failover), what the sockets keep in it
+(presence entries, held receipts, rate limits) is gone too, which no database read repairs:
+the hub then closes every socket of this process with 1012 (`realtime_lost`), and clients
+reconnect and sync. Per-user events published during a short break to the same server are
+lost (at-most-once, as on the channel layer): a removal heals through the gap read (the
+socket is no longer a member), a missed new conversation at the next `ready`.
 """
 
 import asyncio
@@ -34,7 +40,15 @@ from django.conf import settings
 from chatsite import metrics
 from chatsite.redis_url import async_client
 
-from .broker import Broker, channel_name, process_broker, shard_index
+from .broker import (
+    Broker,
+    TopicEvent,
+    channel_name,
+    process_broker,
+    shard_index,
+    topic_channel_name,
+    topic_shard_index,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +57,7 @@ RESUBSCRIBE_BACKOFF = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 class Subscriber(Protocol):
     def fanout_event(self, handler: str, event: dict[str, Any], text: str) -> None: ...
+    def user_event(self, handler: str, event: dict[str, Any]) -> None: ...
     def fanout_reset(self, conversation_ids: Iterable[int]) -> None: ...
     def realtime_lost(self, reason: str) -> None: ...
 
@@ -91,6 +106,8 @@ class Hub:
         self.loop = loop
         self.broker = broker
         self.local: dict[int, set[Subscriber]] = {}
+        # The user-side channels ("user.42", "session.ab12", "gateway.addresses") by topic.
+        self.topics: dict[str, set[Subscriber]] = {}
         self.shard_urls: list[str] = list(broker.shard_urls)
         self.subscriptions: dict[int, Subscription] = {}
         # Every socket of this loop, with or without conversations.
@@ -99,11 +116,28 @@ class Hub:
     def shard_of(self, conversation_id: int) -> int:
         return shard_index(conversation_id, len(self.shard_urls))
 
-    def _by_shard(self, conversation_ids: Iterable[int]) -> dict[int, list[int]]:
-        shards: dict[int, list[int]] = {}
+    def topic_shard_of(self, topic: str) -> int:
+        return topic_shard_index(topic, len(self.shard_urls))
+
+    def _by_shard(self, conversation_ids: Iterable[int]) -> dict[int, list[str]]:
+        shards: dict[int, list[str]] = {}
         for conversation_id in conversation_ids:
-            shards.setdefault(self.shard_of(conversation_id), []).append(conversation_id)
+            shards.setdefault(self.shard_of(conversation_id), []).append(
+                channel_name(conversation_id)
+            )
         return shards
+
+    def _topics_by_shard(self, topics: Iterable[str]) -> dict[int, list[str]]:
+        shards: dict[int, list[str]] = {}
+        for topic in topics:
+            shards.setdefault(self.topic_shard_of(topic), []).append(topic_channel_name(topic))
+        return shards
+
+    def _held_channels(self, index: int) -> list[str]:
+        """Every channel of shard `index` this hub's sockets hold."""
+        return [channel_name(c) for c in self.local if self.shard_of(c) == index] + [
+            topic_channel_name(t) for t in self.topics if self.topic_shard_of(t) == index
+        ]
 
     # --- registry ----------------------------------------------------------------------
 
@@ -115,13 +149,28 @@ class Hub:
             if not members:
                 new.append(conversation_id)
             members.add(subscriber)
-        if not new or not self.shard_urls:
-            return
-        for index, ids in self._by_shard(new).items():
+        if new and self.shard_urls:
+            await self._subscribe(self._by_shard(new))
+
+    async def join_topics(self, subscriber: Subscriber, topics: Iterable[str]) -> None:
+        """The socket receives the events of these user-side channels (its user's, its
+        session's, the address watch's) through `user_event`."""
+        self.sockets.add(subscriber)
+        new = []
+        for topic in topics:
+            members = self.topics.setdefault(topic, set())
+            if not members:
+                new.append(topic)
+            members.add(subscriber)
+        if new and self.shard_urls:
+            await self._subscribe(self._topics_by_shard(new))
+
+    async def _subscribe(self, channels_by_shard: dict[int, list[str]]) -> None:
+        for index, channels in channels_by_shard.items():
             subscription = self._subscription(index)
             async with subscription.lock:
                 pubsub = await self._ensure_pubsub(subscription)
-                await pubsub.subscribe(*(channel_name(c) for c in ids))
+                await pubsub.subscribe(*channels)
 
     async def leave(self, subscriber: Subscriber, conversation_ids: Iterable[int]) -> None:
         gone = []
@@ -133,15 +182,30 @@ class Hub:
             if not members:
                 del self.local[conversation_id]
                 gone.append(conversation_id)
-        for index, ids in self._by_shard(gone).items():
+        await self._unsubscribe(self._by_shard(gone))
+
+    async def leave_topics(self, subscriber: Subscriber, topics: Iterable[str]) -> None:
+        gone = []
+        for topic in topics:
+            members = self.topics.get(topic)
+            if not members:
+                continue
+            members.discard(subscriber)
+            if not members:
+                del self.topics[topic]
+                gone.append(topic)
+        await self._unsubscribe(self._topics_by_shard(gone))
+
+    async def _unsubscribe(self, channels_by_shard: dict[int, list[str]]) -> None:
+        for index, channels in channels_by_shard.items():
             subscription = self.subscriptions.get(index)
             if subscription is None or subscription.pubsub is None:
                 continue
-            # On a broken connection the resubscribe covers only conversations still held.
+            # On a broken connection the resubscribe covers only channels still held.
             async with subscription.lock:
                 with contextlib.suppress(aioredis.ConnectionError, aioredis.TimeoutError, OSError):
                     if subscription.pubsub is not None:
-                        await subscription.pubsub.unsubscribe(*(channel_name(c) for c in ids))
+                        await subscription.pubsub.unsubscribe(*channels)
 
     def detach(self, subscriber: Subscriber) -> None:
         """The socket is gone: after `leave` for its conversations."""
@@ -169,13 +233,27 @@ class Hub:
             return
         envelope = json.loads(text)
         handler, event = envelope["handler"], envelope["event"]
-        # The frame sent to clients for a chat message is the event itself: encode it once.
-        frame_text = json.dumps(event) if handler == "chat.message" else ""
+        # The frame sent to clients for a message is the event itself: encode it once.
+        frame_text = json.dumps(event) if handler == "message" else ""
         for subscriber in list(members):
             try:
                 subscriber.fanout_event(handler, event, frame_text)
             except Exception:
                 logger.exception("fan-out to a socket failed")
+
+    def deliver_to_topic(self, topic: str, text: str) -> None:
+        """One published user-side event: decoded once, handed to every local socket holding
+        the topic, in the order published."""
+        members = self.topics.get(topic)
+        if not members:
+            return
+        envelope = json.loads(text)
+        handler, event = envelope["handler"], envelope["event"]
+        for subscriber in list(members):
+            try:
+                subscriber.user_event(handler, event)
+            except Exception:
+                logger.exception("a user event to a socket failed")
 
     # --- Redis subscriptions -------------------------------------------------------------
 
@@ -216,6 +294,8 @@ class Hub:
         return subscription.pubsub
 
     async def _read(self, subscription: Subscription) -> None:
+        topic_prefix = f"{settings.PARLEY_FANOUT_PREFIX}.".encode()
+        conversation_prefix = topic_prefix + b"conv."
         while True:
             pubsub = subscription.pubsub
             try:
@@ -225,8 +305,13 @@ class Hub:
                 message = await pubsub.get_message(timeout=1.0)
                 if message is None or message["type"] != "message":
                     continue
-                conversation_id = int(message["channel"].rsplit(b".", 1)[1])
-                self.deliver(conversation_id, message["data"].decode())
+                channel: bytes = message["channel"]
+                if channel.startswith(conversation_prefix):
+                    self.deliver(int(channel[len(conversation_prefix) :]), message["data"].decode())
+                else:
+                    self.deliver_to_topic(
+                        channel[len(topic_prefix) :].decode(), message["data"].decode()
+                    )
             except asyncio.CancelledError:
                 raise
             except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
@@ -252,11 +337,7 @@ class Hub:
                     return
                 pubsub = self._new_pubsub(subscription, subscription.redis)
                 try:
-                    channels = [
-                        channel_name(c)
-                        for c in self.local
-                        if self.shard_of(c) == subscription.index
-                    ]
+                    channels = self._held_channels(subscription.index)
                     if channels:
                         await pubsub.subscribe(*channels)
                 except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
@@ -281,8 +362,8 @@ class Hub:
 
     async def _recover(self, subscription: Subscription) -> None:
         """After a broken subscription: the same Redis server means only what was published in
-        between is lost (sockets re-read it); another one (restart, failover) means group
-        memberships and queued per-user events may be gone too (sockets close with 1012)."""
+        between is lost (sockets re-read it); another one (restart, failover) means what the
+        sockets keep in Redis may be gone too (sockets close with 1012)."""
         metrics.fanout_resubscribed()
         if subscription.redis is None:
             return
@@ -316,3 +397,9 @@ def publish_many(events: list[tuple[int, str, dict[str, Any]]]) -> None:
     """Publishes (conversation_id, handler, event) each once, in order, through this process's
     broker (called from sync code, after commit)."""
     process_broker().publish_many(events)
+
+
+def publish_to_topics(events: list[TopicEvent]) -> None:
+    """Publishes (topic, handler, event) each once, in order, on the user-side channels
+    (called from sync code, after commit)."""
+    process_broker().publish_to_topics(events)

@@ -1,18 +1,15 @@
-"""Publishing events to live sockets: conversation events through the fan-out hub
-(realtime/hub.py), per-user events through the channel layer.
+"""Publishing events to live sockets through the process's broker (realtime/broker.py):
+conversation events on their conversation's channel, per-user events on the user's (session's,
+addresses') channel; each server process's hub hands them to its sockets (realtime/hub.py).
 
-Group names come from trusted ids only. Group delivery is at-most-once: the database and `seq`
-are the truth, these frames are a fast hint that sockets repair with a database read.
+Channel names come from trusted ids only. Delivery is at-most-once: the database and `seq` are
+the truth, these frames are a fast hint that sockets repair with a database read.
 """
 
-import asyncio
 import logging
 from time import perf_counter
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.exceptions import ChannelFull
-from channels.layers import get_channel_layer
 from django.dispatch import Signal
 
 from chatsite import metrics
@@ -30,27 +27,11 @@ def user_group(user_id: int) -> str:
     return f"user.{int(user_id)}"
 
 
-def _group_send(group: str, handler: str, payload: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    started = perf_counter()
-    try:
-        async_to_sync(layer.group_send)(group, {"type": handler, "event": payload})
-    except Exception as exc:
-        # The message is already committed; sockets heal from the database (gap fill, sync).
-        reason = "channel_full" if isinstance(exc, ChannelFull) else "error"
-        metrics.channel_layer_send_failed(event=handler, reason=reason)
-        logger.exception("channel layer group_send to %s failed", group)
-    else:
-        metrics.fanout_done(event=handler, seconds=perf_counter() - started)
-
-
 def publish_to_conversation(conversation_id: int, handler: str, payload: dict[str, Any]) -> None:
     """Conversation events go through the fan-out hub: published once, handed to each local
-    socket by every server process (realtime/hub.py). The consumer method named after
-    `handler` ("message.updated" → message_updated) receives {"type", "event"}; "chat.message"
-    is ordered by seq on each socket."""
+    socket by every server process (realtime/hub.py). `handler` is the event's name, the same
+    as its frame's `type` ("message", "message_updated", ...): each socket routes it by that
+    name (gateway/live.py EVENT_ROUTES); messages are ordered by seq on each socket."""
     publish_to_conversations(handler, [(conversation_id, payload)])
 
 
@@ -73,39 +54,32 @@ def publish_to_conversations(handler: str, events: list[tuple[int, dict[str, Any
 
 
 def publish_to_user(user_id: int, handler: str, payload: dict[str, Any]) -> None:
-    _group_send(user_group(user_id), handler, payload)
+    """An event to every socket of the user, on every server process."""
+    _publish_to_topics(handler, [user_group(user_id)], payload)
 
 
 def publish_to_users(user_ids: list[int], handler: str, payload: dict[str, Any]) -> None:
-    """The same event to many users' sockets in one trip into the event loop (a per-user
-    `publish_to_user` pays the sync-to-async hop for every user)."""
-    layer = get_channel_layer()
-    if layer is None or not user_ids:
+    """The same event to many users' sockets: one pipelined trip per Redis shard."""
+    _publish_to_topics(handler, [user_group(user_id) for user_id in user_ids], payload)
+
+
+def _publish_to_topics(handler: str, topics: list[str], payload: dict[str, Any]) -> None:
+    if not topics:
         return
-    message = {"type": handler, "event": payload}
-
-    async def send_one(user_id: int) -> None:
-        started = perf_counter()
-        try:
-            await layer.group_send(user_group(user_id), message)
-        except Exception as exc:
-            reason = "channel_full" if isinstance(exc, ChannelFull) else "error"
-            metrics.channel_layer_send_failed(event=handler, reason=reason)
-            logger.exception("channel layer group_send to %s failed", user_group(user_id))
-        else:
-            metrics.fanout_done(event=handler, seconds=perf_counter() - started)
-
-    async def send_all() -> None:
-        # Bounded concurrency: overlaps Redis round trips without flooding the pool.
-        for start in range(0, len(user_ids), 100):
-            await asyncio.gather(*(send_one(uid) for uid in user_ids[start : start + 100]))
-
-    async_to_sync(send_all)()
+    started = perf_counter()
+    try:
+        fanout.publish_to_topics([(topic, handler, payload) for topic in topics])
+    except Exception:
+        # Committed all the same; at-most-once, like the conversation events.
+        metrics.channel_layer_send_failed(event=handler, reason="error")
+        logger.exception("publishing %s to %d user channels failed", handler, len(topics))
+    else:
+        metrics.fanout_done(event=handler, seconds=perf_counter() - started)
 
 
 def close_user_sockets(user_id: int, code: int) -> None:
     """Closes every live socket of the user, on every server process, with `code`."""
-    _group_send(user_group(user_id), "gateway.close", {"code": int(code)})
+    _publish_to_topics("gateway.close", [user_group(user_id)], {"code": int(code)})
 
 
 def session_group(session_id: str) -> str:
@@ -117,7 +91,7 @@ def session_group(session_id: str) -> str:
 
 def close_session_sockets(session_id: str, code: int) -> None:
     """Closes the sockets of one login session (a logout), on every server process."""
-    _group_send(session_group(session_id), "gateway.close", {"code": int(code)})
+    _publish_to_topics("gateway.close", [session_group(session_id)], {"code": int(code)})
 
 
 ADDRESSES_GROUP = "gateway.addresses"
@@ -126,7 +100,7 @@ ADDRESSES_GROUP = "gateway.addresses"
 def close_address_sockets(networks: list[str]) -> None:
     """Closes every live socket whose client address is in one of `networks`, on every process.
 
-    Every socket is in one group and checks its own address: a CIDR entry cannot be turned
+    Every socket holds one channel and checks its own address: a CIDR entry cannot be turned
     into the set of addresses it covers. Blacklisting is rare, so one fan-out per entry is cheap.
     """
-    _group_send(ADDRESSES_GROUP, "gateway.close_addresses", {"networks": list(networks)})
+    _publish_to_topics("gateway.close_addresses", [ADDRESSES_GROUP], {"networks": list(networks)})

@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.apps import apps
 
 import realtime
 from chatsite.redis import redis_client
@@ -64,7 +65,7 @@ return out
 """
 
 
-class _MemoryGates:
+class MemoryGates:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.gates: dict[str, float] = {}  # member -> when the gate opens
@@ -97,7 +98,10 @@ class _MemoryGates:
             self.held.clear()
 
 
-_memory = _MemoryGates()
+def memory_gates() -> MemoryGates:
+    """The embedded default's gates, built once at start-up (ReceiptsConfig.ready)."""
+    gates: MemoryGates = apps.get_app_config("receipts").memory_gates  # type: ignore[attr-defined]
+    return gates
 
 
 def _redis_scripts(client) -> tuple[Any, Any]:  # type: ignore[no-untyped-def]
@@ -111,14 +115,14 @@ def publish_receipt(event: ReceiptEvent, *, coalesce: bool) -> None:
     and this member's gate is closed. Runs after commit (sync)."""
     if coalesce and not _offer(event):
         return
-    realtime.publish_to_conversation(event["conversation"], "receipt.updated", dict(event))
+    realtime.publish_to_conversation(event["conversation"], event["type"], dict(event))
 
 
 def _offer(event: ReceiptEvent) -> bool:
     member = f"{event['conversation']}:{event['user']}"
     client = redis_client()
     if client is None:
-        return _memory.offer(member, event)
+        return memory_gates().offer(member, event)
     offer, _ = _redis_scripts(client)
     keys = [f"{PREFIX}gate:{member}", f"{PREFIX}held:{member}", DUE]
     args = [member, json.dumps(event), int(time.time() * 1000), int(WINDOW * 1000)]
@@ -129,7 +133,7 @@ def pop_due(limit: int = 500) -> list[ReceiptEvent]:
     """Held receipts whose gate has opened, each handed out once (closing its gate again)."""
     client = redis_client()
     if client is None:
-        return _memory.pop_due(limit)
+        return memory_gates().pop_due(limit)
     _, pop = _redis_scripts(client)
     args = [PREFIX, int(time.time() * 1000), limit, int(WINDOW * 1000)]
     return [json.loads(payload) for payload in pop(keys=[DUE], args=args)]
@@ -139,7 +143,7 @@ def flush_due() -> int:
     """Publishes the held receipts whose gate opened; how many."""
     due = pop_due()
     for event in due:
-        realtime.publish_to_conversation(event["conversation"], "receipt.updated", dict(event))
+        realtime.publish_to_conversation(event["conversation"], event["type"], dict(event))
     return len(due)
 
 

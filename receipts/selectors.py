@@ -60,6 +60,13 @@ def with_receipts(
     return page
 
 
+def on_history_read(
+    *, page: list[MessageEvent], viewer_id: int, conversation: Conversation, **kwargs: Any
+) -> None:
+    """messaging.signals.history_read: the viewer's receipt state on their own messages."""
+    page[:] = with_receipts(page, viewer_id=viewer_id, conversation=conversation)
+
+
 def _histogram(cursors: QuerySet[Any], *, first: int, last: int) -> QuerySet[Any]:
     return (
         cursors.filter(delivered_seq__gte=first, joined_seq__lt=last)

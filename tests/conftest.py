@@ -109,11 +109,11 @@ def _fresh_realtime_state():
         redis.Redis.from_url(settings.REDIS_URL).flushdb()
     else:
         from presence.store import presence_store
-        from receipts.coalescing import _memory as held_receipts
+        from receipts.coalescing import memory_gates
 
         async_to_sync(get_channel_layer().flush)()
         presence_store().clear()
-        held_receipts.clear()
+        memory_gates().clear()
     cache.clear()
     protection_state_reset()
 

@@ -107,7 +107,7 @@ async def test_a_scripted_session_moves_the_counters():
     # Both acks (the duplicate too) were timed; two messages were fanned out after commit.
     assert delta(after, before, "parley_ack_latency_seconds_count") == 2
     assert delta(after, before, "parley_ack_latency_seconds_bucket", le="+Inf") == 2
-    assert delta(after, before, "parley_fanout_latency_seconds_count", event="chat.message") == 2
+    assert delta(after, before, "parley_fanout_latency_seconds_count", event="message") == 2
     assert value(after, "parley_channel_layer_send_failures_total") == 0
     # django-prometheus's HTTP metrics count the REST call too.
     assert delta(after, before, "django_http_responses_total_by_status_total", status="201") >= 1

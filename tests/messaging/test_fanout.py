@@ -76,7 +76,7 @@ async def test_a_socket_that_cannot_keep_up_is_closed_with_1013(settings):
     slow.output_queue._maxsize = slow.output_queue.qsize() + 1
     hub = runtime.here().hub
     for seq in range(1, 21):
-        hub.deliver(direct.pk, encode("chat.message", fake_message(direct.pk, seq)))
+        hub.deliver(direct.pk, encode("message", fake_message(direct.pk, seq)))
     slow.output_queue._maxsize = 0  # reading again
     seqs = []
     while True:
@@ -98,9 +98,9 @@ async def test_frames_for_an_idle_socket_are_written_in_order_without_waiting():
     socket, _ = await ready_socket(bob)
     hub = runtime.here().hub
     # Out of order: 2 waits for 1; then 1 releases both, in seq order.
-    hub.deliver(direct.pk, encode("chat.message", fake_message(direct.pk, 2)))
-    hub.deliver(direct.pk, encode("chat.message", fake_message(direct.pk, 1)))
-    hub.deliver(direct.pk, encode("chat.message", fake_message(direct.pk, 3)))
+    hub.deliver(direct.pk, encode("message", fake_message(direct.pk, 2)))
+    hub.deliver(direct.pk, encode("message", fake_message(direct.pk, 1)))
+    hub.deliver(direct.pk, encode("message", fake_message(direct.pk, 3)))
     # Written during deliver() itself: already in the communicator's output, no task in between.
     assert socket.output_queue.qsize() >= 3
     assert [(await receive(socket, "message"))["seq"] for _ in range(3)] == [1, 2, 3]

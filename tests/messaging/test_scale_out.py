@@ -164,7 +164,7 @@ def test_a_group_spanning_two_processes_and_two_redis_shards_gets_every_message_
             chat = [
                 e["event"]
                 for c, e in carried[index]
-                if c in groups and e["handler"] == "chat.message" and e["event"]["sender"]
+                if c in groups and e["handler"] == "message" and e["event"]["sender"]
             ]
             assert len(chat) == expected * GROUPS // 2
 

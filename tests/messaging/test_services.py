@@ -3,8 +3,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import connection
 
 from core.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -12,6 +10,7 @@ from messaging import dedup
 from messaging.ids import message_id_floor, message_id_time, next_message_id
 from messaging.models import Conversation, Message
 from messaging.services import SendRequest, message_send, message_send_many
+from realtime import hub as fanout
 from tests.factories import make_direct, make_group, make_user
 
 
@@ -140,7 +139,7 @@ def test_message_is_published_only_after_commit(django_capture_on_commit_callbac
     for callback in callbacks:
         callback()
     [(conversation_id, handler, event)] = published
-    assert (conversation_id, handler) == (direct.pk, "chat.message")
+    assert (conversation_id, handler) == (direct.pk, "message")
     assert event["body"] == "after commit" and event["seq"] == 1
 
 
@@ -156,17 +155,21 @@ def test_duplicate_send_publishes_nothing(django_capture_on_commit_callbacks):
 
 
 @pytest.mark.django_db
-def test_group_creation_tells_every_member(django_capture_on_commit_callbacks):
+def test_group_creation_tells_every_member(django_capture_on_commit_callbacks, monkeypatch):
     owner, member = make_user(), make_user()
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(f"user.{member.pk}", channel)
+    published = []
+    monkeypatch.setattr(fanout, "publish_to_topics", published.extend)
     with django_capture_on_commit_callbacks(execute=True):
         group = make_group(owner, member, name="Crew")
-    event = async_to_sync(layer.receive)(channel)
-    assert event["type"] == "conversation.joined"
-    assert event["event"]["conversation"]["id"] == group.pk
-    assert event["event"]["conversation"]["title"] == "Crew"
+    joined = [
+        event
+        for topic, name, event in published
+        if topic == f"user.{member.pk}" and name == "conversation"
+    ]
+    assert len(joined) == 1
+    event = joined[0]
+    assert event["conversation"]["id"] == group.pk
+    assert event["conversation"]["title"] == "Crew"
 
 
 @pytest.mark.postgres
@@ -252,3 +255,65 @@ def test_batches_over_the_same_conversations_in_opposite_orders_neither_deadlock
     for group in groups:
         seqs = sorted(r["seq"] for r in results if r["conversation"] == group.pk)
         assert seqs == list(range(first[group.pk] + 1, first[group.pk] + 41))
+
+
+# Published only to close sockets, never written to one: they name an action, not a frame.
+CONTROL_EVENTS = {"gateway.close", "gateway.close_addresses"}
+
+
+@pytest.mark.django_db
+def test_every_event_is_published_under_its_frame_type(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    """One name per event, end to end: what a service publishes is what the hub routes on and
+    the `type` of the frame the client gets."""
+    from conversations.services import pin_set, reaction_set
+    from groups.services import group_member_remove
+    from messaging.services import message_delete, message_edit
+    from presence.services import typing_relay
+    from receipts.services import receipt_mark
+
+    published: list[tuple[str, dict]] = []
+    monkeypatch.setattr(
+        fanout, "publish_many", lambda events: published.extend((n, e) for _, n, e in events)
+    )
+    monkeypatch.setattr(
+        fanout, "publish_to_topics", lambda events: published.extend((n, e) for _, n, e in events)
+    )
+    owner, member, other = make_user(), make_user(), make_user()
+    with django_capture_on_commit_callbacks(execute=True):
+        group = make_group(owner, member, other, name="Crew")
+    with django_capture_on_commit_callbacks(execute=True):
+        ack = message_send(sender=owner, conversation_id=group.pk, client_msg_id="m", body="hi")
+    message_id = int(ack["id"])
+    steps = [
+        lambda: message_edit(
+            editor=owner, conversation_id=group.pk, message_id=message_id, body="hello"
+        ),
+        lambda: reaction_set(
+            user=member, conversation_id=group.pk, message_id=message_id, emoji="👍", on=True
+        ),
+        lambda: pin_set(user=owner, conversation_id=group.pk, message_id=message_id, on=True),
+        lambda: typing_relay(user=member, conversation_id=group.pk),
+        lambda: receipt_mark(user_id=member.pk, conversation_id=group.pk, seq=1, read=True),
+        lambda: message_delete(actor=owner, conversation_id=group.pk, message_id=message_id),
+        lambda: group_member_remove(actor=owner, group_id=group.pk, user_id=other.pk),
+    ]
+    for step in steps:
+        with django_capture_on_commit_callbacks(execute=True):
+            step()
+    names = {name for name, _ in published}
+    assert {
+        "conversation",
+        "message",
+        "message_updated",
+        "reaction",
+        "pins",
+        "typing",
+        "receipt",
+        "message_deleted",
+        "conversation_left",
+    } <= names
+    for name, event in published:
+        if name not in CONTROL_EVENTS:
+            assert event["type"] == name, (name, event)
