@@ -56,6 +56,9 @@ from .user_channel import UserChannel
 
 logger = logging.getLogger(__name__)
 
+# The user-side event the hub's `user_reset` queues (never published: no frame has this type).
+USER_RESET = "gateway.user_reset"
+
 
 class GatewayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels is untyped
     # No channels-managed channel: per-user events come through the hub (UserChannel).
@@ -263,6 +266,12 @@ class GatewayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
         if self.conn is not None:
             self.conn.live.reset(conversation_ids)
 
+    def user_reset(self) -> None:
+        """The hub may have missed events of this socket's user-side channels: check the user
+        again, in order with the events that follow (`_user_reset`)."""
+        if self.conn is not None:
+            self.conn.channel.put(USER_RESET, {})
+
     def user_event(self, handler: str, event: dict[str, Any]) -> None:
         """Called by the hub, in the event loop, once per event of the socket's user-side
         channels; handled in order by its UserChannel."""
@@ -277,9 +286,32 @@ class GatewayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
             return
         if name == "conversation":  # a new conversation: subscribe, then the frame
             await conn.live.joined(event["conversation"])
+        elif name == USER_RESET:
+            await self._user_reset(conn)
         elif name == "gateway.close":  # the system ended this socket (e.g. a ban)
             await self.close(code=event["code"])
         elif name == "gateway.close_addresses":
             conn.protection.close_addresses(event)
         else:  # webhook.disabled, presence.changed, user.updated: the frame as it is
             conn.outbox.put(event)
+
+    async def _user_reset(self, conn: Connection) -> None:
+        """What a missed per-user event would have done, read from the database: close the
+        socket of a user banned, revoked or logged out meanwhile; join the conversations they
+        were added to meanwhile (the `conversation` frame, then its messages, as live)."""
+        refusal = await db_hop(socket_refusal)(
+            user_id=conn.user.pk,
+            token_generation=conn.user.token_generation,
+            session_id=self.scope.get("auth_session"),
+        )
+        if refusal is not None:
+            await self.close(code=Close.FORBIDDEN if refusal == "banned" else Close.UNAUTHORIZED)
+            return
+        member_of = await db_hop(conversation_ids_for_user)(user_id=conn.user.pk)
+        joined = set(member_of) - set(conn.live.cursors)
+        if not joined:
+            return
+        listed = await db_hop(ready_conversations)(user_id=conn.user.pk, since=None)
+        for summary in listed.summaries:
+            if summary["id"] in joined:
+                await conn.live.joined(summary)

@@ -23,8 +23,10 @@ subscribed to (its run_id changed: a restart or a failover), what the sockets ke
 (presence entries, held receipts, rate limits) is gone too, which no database read repairs:
 the hub then closes every socket of this process with 1012 (`realtime_lost`), and clients
 reconnect and sync. Per-user events published during a short break to the same server are
-lost (at-most-once, as on the channel layer): a removal heals through the gap read (the
-socket is no longer a member), a missed new conversation at the next `ready`.
+lost (at-most-once, as on the channel layer), so the sockets holding user-side channels of
+that shard check their user again (`user_reset`): a ban or a revocation missed closes the
+socket as the event would have, a conversation joined meanwhile is joined now; a removal heals
+through the gap read (the socket is no longer a member).
 """
 
 import asyncio
@@ -59,6 +61,7 @@ class Subscriber(Protocol):
     def fanout_event(self, handler: str, event: dict[str, Any], text: str) -> None: ...
     def user_event(self, handler: str, event: dict[str, Any]) -> None: ...
     def fanout_reset(self, conversation_ids: Iterable[int]) -> None: ...
+    def user_reset(self) -> None: ...
     def realtime_lost(self, reason: str) -> None: ...
 
 
@@ -386,6 +389,12 @@ class Hub:
                 held.setdefault(subscriber, []).append(conversation_id)
         for subscriber, conversation_ids in held.items():
             subscriber.fanout_reset(conversation_ids)
+        missed_user_events: set[Subscriber] = set()
+        for topic, members in self.topics.items():
+            if self.topic_shard_of(topic) == subscription.index:
+                missed_user_events.update(members)
+        for subscriber in missed_user_events:
+            subscriber.user_reset()
 
 
 def publish(conversation_id: int, handler: str, event: dict[str, Any]) -> None:

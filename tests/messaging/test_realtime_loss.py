@@ -19,7 +19,7 @@ from realtime import hub as fanout
 from tests.conftest import postgres_env_for_subprocess
 from tests.factories import access_token, make_direct, make_users
 from tests.servers import daphne, free_port, redis_server
-from tests.ws import close_code, ready_socket, receive
+from tests.ws import close_code, ready_socket, receive, receive_nothing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 db = database_sync_to_async
@@ -140,3 +140,57 @@ def test_a_redis_restart_closes_the_server_process_sockets_with_1012_and_they_co
             stack.enter_context(redis_server(redis_port, tmp_path))
 
         asyncio.run(scenario(port, restart))
+
+
+def _kill_pubsub_connections() -> int:
+    client = redis_client()
+    db_index = client.connection_pool.connection_kwargs.get("db", 0)
+    killed = 0
+    for entry in client.client_list(_type="pubsub"):
+        if int(entry.get("db", 0)) == db_index:
+            client.client_kill_filter(_id=entry["id"])
+            killed += 1
+    return killed
+
+
+@pytest.mark.postgres
+async def test_a_group_joined_while_the_subscription_was_down_still_reaches_the_socket(
+    monkeypatch,
+):
+    """The same Redis server: only what was published during the break is lost. The
+    `conversation` event telling bob he was added to a group is one of those (stored, never
+    published here): his socket learns of the group anyway, and gets its messages live."""
+    import realtime.publish
+    from groups.services import group_create
+
+    alice, bob = await db(make_users)("alice", "bob")
+    socket, _ = await ready_socket(bob)
+    # Stored, its event lost (as if published while the subscription was down); then the
+    # break that the hub notices.
+    monkeypatch.setattr(realtime.publish, "_publish_to_topics", lambda *args: None)
+    group = await db(group_create)(creator=alice, name="Made meanwhile", member_ids=[bob.pk])
+    assert await receive_nothing(socket, wait=0.5)
+    assert _kill_pubsub_connections() >= 1
+    frame = await receive(socket, "conversation")
+    assert frame["conversation"]["id"] == group.pk
+    assert frame["conversation"]["title"] == "Made meanwhile"
+    monkeypatch.undo()
+    await db(message_send)(sender=alice, conversation_id=group.pk, client_msg_id="g", body="hi")
+    message = await receive(socket, "message")
+    assert (message["conversation"], message["body"]) == (group.pk, "hi")
+    await socket.disconnect()
+
+
+@pytest.mark.postgres
+async def test_a_ban_missed_during_a_subscription_break_still_closes_the_socket(monkeypatch):
+    import realtime.publish
+    from moderation.services import user_ban
+
+    moderator, bob = await db(make_users)("moderator", "bob")
+    socket, _ = await ready_socket(bob)
+    monkeypatch.setattr(realtime.publish, "_publish_to_topics", lambda *args: None)
+    await db(user_ban)(actor=moderator, user=bob, reason="spam")
+    assert await receive_nothing(socket, wait=0.5)
+    assert _kill_pubsub_connections() >= 1
+    assert await close_code(socket, wait=15) == 4403
+    await socket.disconnect()
