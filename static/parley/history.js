@@ -44,7 +44,7 @@ export async function fetchOlder(ctx, conv, oldest) {
       `/api/conversations/${conv.id}/messages/?before_seq=${oldest}&limit=${PAGE}`,
     );
     for (const message of page.results) ctx.ingest(conv, message);
-    if (page.results.length && conv.windowSeq != null) {
+    if (page.results.length) {
       const { to } = windowBounds(conv);
       setWindow(conv, seqIndex(conv, page.results[0].seq), to, "top");
     }

@@ -14,9 +14,9 @@ const DEFAULT_FEATURES = {
   max_body_chars: 4000,
 };
 
-export const WINDOW = 150; // message rows in the DOM when a conversation opens
-export const WINDOW_STEP = 100; // rows added from memory per step when scrolling
-export const MAX_ROWS = 300; // at most this many message rows in the DOM
+export const WINDOW = 60; // message rows in the DOM when a conversation opens (about three screens)
+export const WINDOW_STEP = 50; // rows added from memory per step when scrolling
+export const MAX_ROWS = 200; // at most this many message rows in the DOM
 export const AROUND = 20; // messages shown above a found message or the first unread
 export const TYPING_SHOWN_MS = 4000;
 
@@ -400,7 +400,8 @@ export function setWindow(conv, from, to, keep) {
     if (keep === "top") to = from + MAX_ROWS - 1;
     else from = to - MAX_ROWS + 1;
   }
-  conv.windowSeq = from > 0 ? seqs[from] : null;
+  // An explicit start even at the oldest: null would mean "the newest WINDOW" (settleWindow).
+  conv.windowSeq = seqs.length ? seqs[from] : null;
   conv.windowEndSeq = to < seqs.length - 1 ? seqs[to] : null;
 }
 

@@ -422,3 +422,42 @@ def test_seen_by_popover_names_who_read_a_group_message(open_page, base_url):
     expect(details).to_contain_text("3 members (before this page opened)")
     page.mouse.click(5, 700)  # a click elsewhere closes it
     expect(details).to_be_hidden()
+
+
+def test_a_long_conversation_keeps_a_bounded_window_of_rows_and_scrolls_through_all(
+    open_page, base_url
+):
+    alice, bob = Account.register(base_url, "alice"), Account.register(base_url, "bob")
+    conversation = alice.direct_with(bob)
+    total = 260
+    for n in range(1, total + 1):
+        alice.send(conversation, f"line {n}")
+    bob.call("POST", f"/api/conversations/{conversation}/read/", {"seq": total})
+    page = open_page(bob)
+    conversation_row(page, alice.username).get_by_role("button").click()
+    rows = page.locator("#messages li.message")
+    expect(rows.last).to_contain_text(f"line {total}")
+
+    # Scrolling up to the beginning: every message shows up once, in order, without gaps,
+    # while the list never holds more than a window of rows (messagelist.js, store.js).
+    seen: set[int] = set()
+    for _ in range(60):
+        seqs = rows.evaluate_all("nodes => nodes.map(n => Number(n.dataset.seq))")
+        assert len(seqs) <= 200
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+        seen.update(seqs)
+        if seqs[0] == 1:
+            break
+        page.locator("#history").evaluate(
+            "node => { node.scrollTop = 0; node.dispatchEvent(new Event('scroll')); }"
+        )
+        expect(rows.first).not_to_have_attribute("data-seq", str(seqs[0]))
+    assert seen == set(range(1, total + 1))
+    expect(page.locator("#history-status")).to_have_text(
+        "This is the beginning of the conversation."
+    )
+    expect(rows.last).not_to_contain_text(f"line {total}")  # the newest rows were dropped
+
+    page.get_by_role("button", name="Jump to latest").click()
+    expect(rows.last).to_contain_text(f"line {total}")
+    assert rows.count() <= 200
