@@ -15,7 +15,7 @@ const DEFAULT_FEATURES = {
 };
 
 export const WINDOW = 60; // message rows in the DOM when a conversation opens (about three screens)
-export const WINDOW_STEP = 50; // rows added from memory per step when scrolling
+export const WINDOW_STEP = 100; // rows added from memory per step when scrolling
 export const MAX_ROWS = 200; // at most this many message rows in the DOM
 export const AROUND = 20; // messages shown above a found message or the first unread
 export const TYPING_SHOWN_MS = 4000;
