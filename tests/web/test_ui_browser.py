@@ -406,6 +406,7 @@ def test_seen_by_popover_names_who_read_a_group_message(open_page, base_url):
     expect(readers).to_have_text([bob.username, carol.username])
     expect(details).not_to_contain_text(dave.username)
     assert_accessible(page, "read details")
+    screenshot(page, "seen-by")
 
     # It stays current while receipts arrive, and Escape gives focus back to the mark.
     dave.call("POST", f"/api/conversations/{group}/read/", {"seq": seq})
