@@ -28,7 +28,7 @@ import { setUpSearch } from "./search.js";
 import { createSidebar } from "./sidebar.js";
 import { adoptConversation, createStore, oldestSeq, resetWindow, sortedConversations, windowAround } from "./store.js";
 import { setUpThemeSwitch } from "./theme-switch.js";
-import { setUpThreads, takeReplyTarget } from "./threads.js";
+import { createThreads } from "./threads.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -53,6 +53,13 @@ function start() {
   const scheduler = createScheduler(render);
   ctx.refresh = (...parts) => scheduler.refresh(...parts);
 
+  // Replies and the thread panel (threads.js): row builders for the message list, and the
+  // hook that keeps an open thread current.
+  ctx.threads = createThreads({
+    store,
+    send: (conv, text, replyTo) => actions.sendMessage(conv, text, [], replyTo),
+    body: (m) => messageBody(m, me, () => linkify(m.body || "")),
+  });
   const sidebar = createSidebar(ctx);
   const header = createHeader(ctx);
   const messages = createMessageList(ctx);
@@ -80,6 +87,7 @@ function start() {
   const protocol = createProtocol({
     store,
     client,
+    threads: ctx.threads,
     refresh: ctx.refresh,
     ui: {
       notify: (conv, message) => notifications.notify(conv, message),
@@ -217,7 +225,7 @@ function start() {
     if (conv === store.current && conv.hasOlder && messages.fitsWithoutScrolling()) loadOlder(conv);
   }
 
-  function sendMessage(conv, text, attachments = [], replyTo = takeReplyTarget(conv)) {
+  function sendMessage(conv, text, attachments = [], replyTo = ctx.threads.takeReplyTarget(conv)) {
     client.send(conv.id, text, { attachments, replyTo });
     protocol.changed(conv);
   }
@@ -372,11 +380,6 @@ function start() {
       ctx.send({ type: "react", conversation: conv.id, message: message.id, emoji, on }) ||
       flash("Not connected: the reaction was not sent."),
     nameOf: (conv, id) => (id === me.id ? "you" : conv.members.find((u) => u.id === id)?.username || `user ${id}`),
-  });
-  setUpThreads({
-    me,
-    send: (conv, text, replyTo) => sendMessage(conv, text, [], replyTo),
-    body: (m) => messageBody(m, me, () => linkify(m.body || "")),
   });
   setUpFeatureModules({ client, api, toast, confirmDialog, currentConversation: () => store.current });
 

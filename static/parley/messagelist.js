@@ -23,16 +23,15 @@ import {
   typingNames,
   windowBounds,
 } from "./store.js";
-import { replyButton, replyQuote, threadButton } from "./threads.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000; // messages closer than this under one header
 const MARK_TEXT = { sent: "✓ Sent", delivered: "✓✓ Delivered", read: "✓✓ Read" };
 
 const $ = (id) => document.getElementById(id);
 
-// ctx: {store, client, actions: {startEditing, deleteMessage, retry, discard}}
+// ctx: {store, client, threads (threads.js), actions: {startEditing, deleteMessage, retry, discard}}
 export function createMessageList(ctx) {
-  const { store } = ctx;
+  const { store, threads } = ctx;
   const history = $("history");
   const list = $("messages");
 
@@ -194,7 +193,7 @@ export function createMessageList(ctx) {
       : messageBody(m, me, () => linkify(m.body));
     if (!deleted) bodyNode.setAttribute("dir", "auto");
     const actions = [];
-    if (!deleted) actions.push(replyButton(conv, m), pinAction(conv, m));
+    if (!deleted) actions.push(threads.replyButton(conv, m), pinAction(conv, m));
     if (mine && !deleted && editable) {
       actions.push(el("button", { type: "button", class: "tool", onclick: () => ctx.actions.startEditing(conv, m), "aria-label": "Edit this message" }, "Edit"));
     }
@@ -218,11 +217,11 @@ export function createMessageList(ctx) {
         m.edited_at && !deleted ? editedMark(conv, m) : null,
         deleted ? null : pinMark(m),
       ),
-      replyQuote(m),
+      threads.replyQuote(m),
       bodyNode,
       deleted ? null : attachmentsNode(m.attachments),
       deleted ? null : previewsNode(m.previews),
-      threadButton(conv, m),
+      threads.threadButton(conv, m),
       deleted ? null : reactionBar(conv, m),
       mark && !deleted ? markNode(conv, m, mark) : null,
       actions.length

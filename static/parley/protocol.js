@@ -3,7 +3,7 @@
 // each change ends in `ctx.refresh(part…)` (one render per animation frame, scheduler.js) and
 // what the user must be told goes through `ctx.ui` (views, toasts).
 //
-// ctx: {store, client, refresh(...parts), ui: {notify, onSystemEvent, onLeft, onEditRefused,
+// ctx: {store, client, threads (threads.js), refresh(...parts), ui: {notify, onSystemEvent, onLeft, onEditRefused,
 //       onError, onReady, onUserUpdated}}
 
 import { api } from "./api.js";
@@ -27,7 +27,6 @@ import {
   onlyMineSince,
   TYPING_SHOWN_MS,
 } from "./store.js";
-import { threadMessage } from "./threads.js";
 
 export function createProtocol(ctx) {
   const { store, client } = ctx;
@@ -116,7 +115,7 @@ export function createProtocol(ctx) {
     const conv = store.conversations.get(message.conversation);
     if (!conv) return;
     ingestMessage(conv, message, { live });
-    threadMessage(message);
+    ctx.threads.threadMessage(message);
     changed(conv);
   }
 
@@ -173,7 +172,7 @@ export function createProtocol(ctx) {
   function onConversationChange(frame, update) {
     const message = applyConversationChange(store, frame, update);
     if (!message) return;
-    threadMessage(message);
+    ctx.threads.threadMessage(message);
     changed(store.conversations.get(frame.conversation));
   }
 

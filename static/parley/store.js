@@ -32,6 +32,8 @@ export function createStore({ me, drafts = {} }) {
     lastTypingSent: 0,
     online: false, // our own connection is ready (presence is unknown otherwise)
     readDetailsSeq: null, // the message whose read-details popover is open
+    replying: null, // {conv, message}: the composer's next message answers it (threads.js)
+    thread: null, // the open thread panel: {conv, rootId, root, messages} (threads.js)
     savedDrafts: drafts, // drafts read at start-up, by conversation id
   };
 }
