@@ -308,6 +308,7 @@ function start() {
       protocol.changed(conv);
     },
     discard: (cid) => client.discard(cid),
+    loadReceipts: (conv) => protocol.loadReceipts(conv),
     scrollToBottom: () => messages.scrollToBottom(),
   });
 

@@ -29,7 +29,8 @@ const MARK_TEXT = { sent: "✓ Sent", delivered: "✓✓ Delivered", read: "✓�
 
 const $ = (id) => document.getElementById(id);
 
-// ctx: {store, client, threads (threads.js), actions: {startEditing, deleteMessage, retry, discard}}
+// ctx: {store, client, threads (threads.js), actions: {startEditing, deleteMessage, retry, discard,
+//       loadReceipts}}
 export function createMessageList(ctx) {
   const { store, threads } = ctx;
   const history = $("history");
@@ -311,6 +312,7 @@ export function createMessageList(ctx) {
     store.readDetailsSeq = m.seq;
     button.setAttribute("aria-expanded", "true");
     renderReadDetails();
+    ctx.actions.loadReceipts(conv); // names for receipts sent before this page opened
     popover.querySelector("button")?.focus();
   }
 

@@ -251,6 +251,23 @@ export function createProtocol(ctx) {
 
   // --- members and presence (REST) ----------------------------------------------------------
 
+  // Every member's receipt cursors in a group (GET /api/groups/<id>/members/): the receipts
+  // sent before this page opened, so "Seen by" can name those readers too.
+  async function loadReceipts(conv) {
+    let members;
+    try {
+      members = await api("GET", `/api/groups/${conv.id}/members/`);
+    } catch {
+      return; // the popover keeps what the live receipts told
+    }
+    for (const m of Array.isArray(members) ? members : []) {
+      const user = m.user && m.user.id;
+      if (!user || user === store.me.id || m.read_seq == null) continue;
+      applyReceipt(store, { conversation: conv.id, user, delivered_seq: m.delivered_seq, read_seq: m.read_seq });
+    }
+    if (conv === store.current) ctx.refresh("messages");
+  }
+
   async function loadMembers() {
     // Members (for presence dots and group panels); previews come with the summaries.
     try {
@@ -308,6 +325,7 @@ export function createProtocol(ctx) {
     markRead,
     markAllRead,
     loadPresence,
+    loadReceipts,
     refreshMembers,
     changed,
   };
