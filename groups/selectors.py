@@ -1,5 +1,6 @@
 """Reads of groups, for their members only (strangers get NotFound, as for conversations)."""
 
+from datetime import datetime
 from typing import TypedDict
 
 from django.conf import settings
@@ -18,6 +19,10 @@ class GroupMember(TypedDict):
     user: UserRef
     role: str
     joined_at: str
+    # The member's receipt cursors (what `receipt` frames already tell every member live), so
+    # a page opened later can name who has read a message ("Seen by").
+    delivered_seq: int
+    read_seq: int
 
 
 class GroupDetail(TypedDict):
@@ -67,16 +72,23 @@ def group_detail(*, user_id: int, group_id: int) -> GroupDetail:
     }
 
 
+MEMBER_FIELDS = (
+    *(f"user__{f}" for f in PUBLIC_USER_FIELDS),
+    "role",
+    "joined_at",
+    "delivered_seq",
+    "read_seq",
+)
+
+
 def group_members(*, user_id: int, group_id: int) -> list[GroupMember]:
     """Members in join order (owner and admins are marked by role)."""
     _membership(user_id=user_id, group_id=group_id)
     return [
-        {"user": _person(uid, name, shown, key), "role": role, "joined_at": iso(joined)}
-        for uid, name, shown, key, role, joined in Membership.objects.filter(
-            conversation_id=group_id
-        )
+        _member(*row)
+        for row in Membership.objects.filter(conversation_id=group_id)
         .order_by("joined_at", "pk")
-        .values_list("user_id", *(f"user__{f}" for f in PUBLIC_USER_FIELDS), "role", "joined_at")
+        .values_list("user_id", *MEMBER_FIELDS)
     ]
 
 
@@ -84,13 +96,31 @@ def group_member(*, user_id: int, group_id: int, member_id: int) -> GroupMember:
     _membership(user_id=user_id, group_id=group_id)
     row = (
         Membership.objects.filter(conversation_id=group_id, user_id=member_id)
-        .values_list("user_id", *(f"user__{f}" for f in PUBLIC_USER_FIELDS), "role", "joined_at")
+        .values_list("user_id", *MEMBER_FIELDS)
         .first()
     )
     if row is None:
         raise NotFound("That user is not a member of this group.", field="user")
-    uid, name, shown, key, role, joined = row
-    return {"user": _person(uid, name, shown, key), "role": role, "joined_at": iso(joined)}
+    return _member(*row)
+
+
+def _member(
+    uid: int,
+    name: str,
+    shown: str,
+    key: str,
+    role: str,
+    joined: datetime,
+    delivered_seq: int,
+    read_seq: int,
+) -> GroupMember:
+    return {
+        "user": _person(uid, name, shown, key),
+        "role": role,
+        "joined_at": iso(joined),
+        "delivered_seq": delivered_seq,
+        "read_seq": read_seq,
+    }
 
 
 def _person(uid: int, username: str, display_name: str, avatar_key: str) -> UserRef:

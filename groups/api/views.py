@@ -74,6 +74,12 @@ class GroupMemberSerializer(serializers.Serializer):
     user = UserRefSerializer()
     role = serializers.ChoiceField(choices=ROLES)
     joined_at = serializers.DateTimeField()
+    delivered_seq = serializers.IntegerField(
+        help_text="The member's delivery cursor (as in `receipt` frames)"
+    )
+    read_seq = serializers.IntegerField(
+        help_text="The member's read cursor: they have read every message up to this seq"
+    )
 
 
 class MemberAddSerializer(serializers.Serializer):

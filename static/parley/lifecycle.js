@@ -1,6 +1,7 @@
 // The data lifecycle in the browser (issue 22): the retention notice of the open conversation
-// ("Messages here are deleted after N days"), its retention setting and export in the details
-// panel, and on the settings page "Export my data" and "Delete my account".
+// ("Messages here are deleted after N days"), its retention setting and data download in the
+// details panel, and on the settings page the data download and the account deletion.
+// (Header comments here avoid the two module keywords: docs/ui.md, "Static files".)
 //
 // A module of its own with two hooks: app.js dispatches `parley:conversation-opened` on
 // `document` ({detail: {id, kind}}, or {detail: null} when none is open) and the templates

@@ -6,6 +6,7 @@ import pytest
 from audit.models import AuditLogEntry
 from messaging.models import Membership
 from messaging.services import message_send
+from receipts.services import receipt_mark
 from tests.factories import make_group, make_user, make_users
 
 pytestmark = pytest.mark.django_db
@@ -51,6 +52,22 @@ def test_creator_is_owner_and_members_see_the_group(team, client_for):
         "admin": "admin",
         "member": "member",
     }
+
+
+def test_members_carry_their_receipt_cursors(team, client_for):
+    group, owner, admin, member, _outsider = team
+    seqs = [
+        message_send(sender=owner, conversation_id=group.pk, client_msg_id=f"c{i}", body="hi")[
+            "seq"
+        ]
+        for i in range(3)
+    ]
+    receipt_mark(user_id=admin.pk, conversation_id=group.pk, seq=seqs[2], read=True)
+    receipt_mark(user_id=member.pk, conversation_id=group.pk, seq=seqs[1], read=False)
+    members = client_for(member).get(url(group, "members")).json()
+    cursors = {m["user"]["username"]: (m["delivered_seq"], m["read_seq"]) for m in members}
+    assert cursors["admin"] == (seqs[2], seqs[2])
+    assert cursors["member"] == (seqs[1], 0)
 
 
 @pytest.mark.parametrize(

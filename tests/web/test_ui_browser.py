@@ -375,3 +375,90 @@ def test_group_details_description_ownership_and_a_confirmed_removal(open_page, 
     details.get_by_role("button", name=f"Make {bob.username} the owner").click()
     page.get_by_role("alertdialog").get_by_role("button", name="Make owner").click()
     expect(details.locator(f'#member-list li[data-user-id="{bob.id}"] .role')).to_have_text("owner")
+
+
+def test_seen_by_popover_names_who_read_a_group_message(open_page, base_url):
+    alice, bob, carol, dave = (
+        Account.register(base_url, name) for name in ("alice", "bob", "carol", "dave")
+    )
+    group = alice.call(
+        "POST", "/api/groups/", {"name": "Standup", "members": [bob.id, carol.id, dave.id]}
+    )["id"]
+    page = open_page(alice)
+    conversation_row(page, "Standup").get_by_role("button").click()
+    write(page, "Ship it today")
+    mine = page.locator("#messages li.message.mine").filter(has_text="Ship it today")
+    expect(mine).to_have_attribute("data-seq", re.compile(r"\d+"))
+    seq = int(mine.get_attribute("data-seq"))
+    for reader in (bob, carol):
+        reader.call("POST", f"/api/conversations/{group}/read/", {"seq": seq})
+    expect(mine).to_have_attribute("data-status", "read by 2")
+
+    # Keyboard: the read mark is a button; Enter opens who has read, focus moves into it.
+    seen = mine.get_by_role("button", name="✓✓ Read by 2")
+    seen.focus()
+    page.keyboard.press("Enter")
+    details = page.get_by_role("dialog", name="Seen by")
+    expect(details).to_be_visible()
+    expect(details.get_by_role("button", name="Close")).to_be_focused()
+    expect(mine.locator(".seen-by")).to_have_attribute("aria-expanded", "true")
+    readers = details.get_by_role("listitem")
+    expect(readers).to_have_text([bob.username, carol.username])
+    expect(details).not_to_contain_text(dave.username)
+    assert_accessible(page, "read details")
+    screenshot(page, "seen-by")
+
+    # It stays current while receipts arrive, and Escape gives focus back to the mark.
+    dave.call("POST", f"/api/conversations/{group}/read/", {"seq": seq})
+    expect(readers).to_have_text([bob.username, carol.username, dave.username])
+    page.keyboard.press("Escape")
+    expect(details).to_be_hidden()
+    expect(mine.get_by_role("button", name="✓✓ Read by 3")).to_be_focused()
+    expect(mine.locator(".seen-by")).to_have_attribute("aria-expanded", "false")
+
+    # After a reload the receipts came before the page: it asks the server who read.
+    page.reload()
+    conversation_row(page, "Standup").get_by_role("button").click()
+    mine.get_by_role("button", name="✓✓ Read by 3").click()
+    expect(readers).to_have_text([bob.username, carol.username, dave.username])
+    page.mouse.click(5, 700)  # a click elsewhere closes it
+    expect(details).to_be_hidden()
+
+
+def test_a_long_conversation_keeps_a_bounded_window_of_rows_and_scrolls_through_all(
+    open_page, base_url
+):
+    alice, bob = Account.register(base_url, "alice"), Account.register(base_url, "bob")
+    conversation = alice.direct_with(bob)
+    total = 260
+    for n in range(1, total + 1):
+        alice.send(conversation, f"line {n}")
+    bob.call("POST", f"/api/conversations/{conversation}/read/", {"seq": total})
+    page = open_page(bob)
+    conversation_row(page, alice.username).get_by_role("button").click()
+    rows = page.locator("#messages li.message")
+    expect(rows.last).to_contain_text(f"line {total}")
+
+    # Scrolling up to the beginning: every message shows up once, in order, without gaps,
+    # while the list never holds more than a window of rows (messagelist.js, store.js).
+    seen: set[int] = set()
+    for _ in range(60):
+        seqs = rows.evaluate_all("nodes => nodes.map(n => Number(n.dataset.seq))")
+        assert len(seqs) <= 200
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+        seen.update(seqs)
+        if seqs[0] == 1:
+            break
+        page.locator("#history").evaluate(
+            "node => { node.scrollTop = 0; node.dispatchEvent(new Event('scroll')); }"
+        )
+        expect(rows.first).not_to_have_attribute("data-seq", str(seqs[0]))
+    assert seen == set(range(1, total + 1))
+    expect(page.locator("#history-status")).to_have_text(
+        "This is the beginning of the conversation."
+    )
+    expect(rows.last).not_to_contain_text(f"line {total}")  # the newest rows were dropped
+
+    page.get_by_role("button", name="Jump to latest").click()
+    expect(rows.last).to_contain_text(f"line {total}")
+    assert rows.count() <= 200
