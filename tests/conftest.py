@@ -16,6 +16,15 @@ from tests.factories import access_token, make_user
 
 REAL_SERVICES = bool(settings.USES_POSTGRES and settings.REDIS_URL)
 
+
+def tool_missing(name: str) -> bool:
+    """For `skipif`: a command-line tool the test needs is not installed. Never with CI=true,
+    where a missing tool is a failure (the test runs and says what is missing), not a skip."""
+    import shutil
+
+    return shutil.which(name) is None and os.environ.get("CI") != "true"
+
+
 # Sockets in tests hop into a shared worker thread for the database; with persistent
 # connections that thread would keep one open past the test and block dropping the test
 # database. Close after every hop instead (production does too on PostgreSQL, where the pool

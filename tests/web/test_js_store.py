@@ -7,14 +7,15 @@ import subprocess
 
 import pytest
 
+from tests.conftest import tool_missing
 from tests.servers import ROOT
 
-NODE = shutil.which("node")
+NODE = shutil.which("node") or "node"  # missing: FileNotFoundError names it
 SCRIPT = ROOT / "tests" / "web" / "store_check.mjs"
 STORE = ROOT / "static" / "parley" / "store.js"
 
 
-@pytest.mark.skipif(NODE is None, reason="Node.js is not installed")
+@pytest.mark.skipif(tool_missing("node"), reason="Node.js is not installed")
 def test_the_store_counts_unread_names_readers_and_windows_long_conversations():
     run = subprocess.run(
         [NODE, "--no-warnings", str(SCRIPT), str(STORE)],
