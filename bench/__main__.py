@@ -176,6 +176,11 @@ def main(argv: list[str] | None = None) -> int:
         help="herd-add: one POST /api/groups/ with the members, or one POST per member",
     )
     parser.add_argument(
+        "--no-reads",
+        action="store_true",
+        help="pairs --setup api: receivers send no `read` frames",
+    )
+    parser.add_argument(
         "--rest-concurrency", type=int, default=8, help="--setup api: REST calls in flight"
     )
     parser.add_argument(
@@ -224,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.scenario not in ("idle", "pairs", "fanout"):
                 parser.error("--setup applies to idle, pairs and fanout (herds always use api)")
             params["setup"] = args.setup
+            if args.scenario == "pairs" and args.no_reads:
+                params["reads"] = False
         plan = [(args.scenario, params)]
     else:
         parser.error("give --suite or --scenario")

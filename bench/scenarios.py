@@ -136,14 +136,21 @@ async def idle(target: Target, *, sockets: int, hold: float, setup: str = "db") 
 
 
 async def pairs(
-    target: Target, *, count: int, rate: float, duration: float, setup: str = "db"
+    target: Target,
+    *,
+    count: int,
+    rate: float,
+    duration: float,
+    setup: str = "db",
+    reads: bool = True,
 ) -> dict:
     """`count` 1:1 pairs; each sender sends to its peer. rate=0: closed loop (next message when
     the peer received the last); else `rate` messages/s in total, spread over the pairs.
 
     setup="api" (Parley only): users register and log in over REST, each sender opens the
     direct chat over REST, and each peer answers every message it receives with a `read`
-    frame, as the browser does for the conversation on screen (docs/protocol.md)."""
+    frame, as the browser does for the conversation on screen (docs/protocol.md); reads=False
+    leaves the read frames out (to tell their cost apart)."""
     setup_started = time.monotonic()
     population: public.Population | None = None
     conversations = []
@@ -171,7 +178,7 @@ async def pairs(
     senders = [_client(target, fixture, 2 * i, room=f"pair{i}") for i in range(count)]
     peers = [_client(target, fixture, 2 * i + 1, room=f"pair{i}") for i in range(count)]
     reads_sent = Counter[str]()
-    if setup == "api":
+    if setup == "api" and reads:
         for peer in peers:
             _read_on_receipt(peer, reads_sent)
         for sender in senders:
@@ -240,6 +247,7 @@ async def pairs(
     extra: dict = {}
     if setup == "api":
         extra = {
+            "reads": reads,
             "read_frames_sent": reads_sent["sent"],
             "read_frames_unsent": reads_sent["unsent"],
             # `receipt` frames telling a sender its peer read up to a seq above 0.
