@@ -6,6 +6,15 @@ Examples:
     python -m bench --target baseline --scenario pairs --pairs 50 --duration 10
     python -m bench --suite quick --target parley --target baseline --json var/bench/quick.json
     python -m bench --scenario search --messages 1000000   (bench/search.py: no server, in-process)
+    python -m bench --scenario pairs --setup api --pairs 250 --duration 15
+    python -m bench --scenario herd-announce --users 5000
+    python -m bench --scenario herd-add --users 5000 [--add-via members]
+
+`--setup db` (the default) writes users, tokens and conversations straight to the database;
+`--setup api` makes them through the public API only, as real clients do (bench/public.py):
+register and log in over REST, direct chats and groups over REST, `read` frames from receivers.
+The herd scenarios always use the API (a first announcement; a mass add to a group, both while
+every user is connected).
 
 Servers are started by the tool (daphne, or uvicorn with --server uvicorn, pinned to core 0;
 the load generator pins itself to core 1), with the configuration in the environment:
@@ -77,9 +86,13 @@ def run_one(
     pin: bool,
     server: str = "daphne",
     connect_concurrency: int = 50,
+    rest_concurrency: int = 8,
 ) -> dict:
     if target_kind == "parley":
         _migrate()
+    # Tokens must outlive the run (the servers only check signature and expiry); an API
+    # population's access tokens come from the servers, which read this at start-up.
+    os.environ.setdefault("JWT_ACCESS_MINUTES", "240")
     with spawn(
         target_kind, count=servers, server_core="0" if pin else "", server=server
     ) as running:
@@ -88,9 +101,11 @@ def run_one(
             ws_urls=[f"ws://127.0.0.1:{port}" for port, _ in running],
             server_pids=[pid for _, pid in running],
             connect_concurrency=connect_concurrency,
+            env=dict(os.environ),
+            rest_concurrency=rest_concurrency,
         )
         time.sleep(1)  # let the servers settle after start-up before measuring memory
-        function = getattr(scenarios, scenario)
+        function = getattr(scenarios, scenario.replace("-", "_"))
         started = time.monotonic()
         result = asyncio.run(function(target, **params))
     return {
@@ -114,13 +129,17 @@ def _row(result: dict) -> str:
         "deliveries_per_second",
         "lost_live",
         "lost_after_sync",
+        "received_live",
+        "closed_by_server",
+        "heartbeat_closes_4408",
+        "recovered_by_sync",
     ]
     parts = [
-        f"{result['target']:8} {result['server']:7} {result['scenario']:8} "
+        f"{result['target']:8} {result['server']:7} {result['scenario']:13} "
         f"{json.dumps(result['params'])}  load={result['load_average_1min']}"
     ]
     parts += [f"{k}={result[k]}" for k in keys if k in result]
-    for k in ("ack_latency_ms", "delivery_latency_ms"):
+    for k in ("ack_latency_ms", "delivery_latency_ms", "since_trigger_ms"):
         if k in result:
             lat = result[k]
             parts.append(f"{k.split('_')[0]} p50/p95/p99={lat['p50']}/{lat['p95']}/{lat['p99']}")
@@ -135,7 +154,35 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--target", action="append", choices=["parley", "baseline"])
     parser.add_argument("--suite", choices=sorted(SUITES))
-    parser.add_argument("--scenario", choices=["idle", "pairs", "fanout", "announce", "search"])
+    parser.add_argument(
+        "--scenario",
+        choices=["idle", "pairs", "fanout", "announce", "herd-announce", "herd-add", "search"],
+    )
+    parser.add_argument(
+        "--setup",
+        choices=["db", "api"],
+        default="db",
+        help="idle/pairs/fanout: population written to the database (db) or made through the "
+        "public API (api); the herd scenarios always use the API",
+    )
+    parser.add_argument("--users", type=int, default=200, help="herds: connected users")
+    parser.add_argument(
+        "--window", type=float, default=30, help="herds: seconds to wait for live delivery"
+    )
+    parser.add_argument(
+        "--add-via",
+        choices=["create", "members"],
+        default="create",
+        help="herd-add: one POST /api/groups/ with the members, or one POST per member",
+    )
+    parser.add_argument(
+        "--no-reads",
+        action="store_true",
+        help="pairs --setup api: receivers send no `read` frames",
+    )
+    parser.add_argument(
+        "--rest-concurrency", type=int, default=8, help="--setup api: REST calls in flight"
+    )
     parser.add_argument(
         "--messages", type=int, default=None, help="search: messages to generate (bench/search.py)"
     )
@@ -175,7 +222,15 @@ def main(argv: list[str] | None = None) -> int:
             "pairs": {"count": args.pairs, "rate": args.rate, "duration": args.duration},
             "fanout": {"members": args.members, "rate": args.rate, "duration": args.duration},
             "announce": {"sockets": args.sockets},
+            "herd-announce": {"users": args.users, "window": args.window},
+            "herd-add": {"users": args.users, "window": args.window, "add_via": args.add_via},
         }[args.scenario]
+        if args.setup != "db":
+            if args.scenario not in ("idle", "pairs", "fanout"):
+                parser.error("--setup applies to idle, pairs and fanout (herds always use api)")
+            params["setup"] = args.setup
+            if args.scenario == "pairs" and args.no_reads:
+                params["reads"] = False
         plan = [(args.scenario, params)]
     else:
         parser.error("give --suite or --scenario")
@@ -195,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
                 pin=not args.no_pin,
                 server=args.server,
                 connect_concurrency=args.connect_concurrency,
+                rest_concurrency=args.rest_concurrency,
             )
             if target == "baseline":
                 result["baseline_redis_pool"] = args.baseline_pool or "plain URL (100)"

@@ -5,8 +5,12 @@ import asyncio
 import contextlib
 import itertools
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
+from parley_client import Message, Receipt
+
+from . import public
 from .clients import SEND_FAILURES, Client, connect_all, read_stamp, stamp_body
 from .fixtures import Fixture, make_conversation, make_users
 from .servers import cpu_seconds, rss_kib
@@ -22,9 +26,18 @@ class Target:
     # within 5 s, and Parley's handshake makes database hops on one thread per process: too many
     # at once on a busy machine and the tail of them times out.
     connect_concurrency: int = 50
+    # The servers' environment, for the operator steps of `--setup api` (bench/public.py);
+    # None: this process's own.
+    env: dict[str, str] | None = None
+    # REST calls in flight at once while an `--setup api` population registers and logs in.
+    rest_concurrency: int = 8
 
     def url_for(self, index: int) -> str:
         return self.ws_urls[index % len(self.ws_urls)]
+
+    @property
+    def http_urls(self) -> list[str]:
+        return [public.http_base(url) for url in self.ws_urls]
 
     def rss_kib(self) -> int:
         return sum(rss_kib(pid) for pid in self.server_pids)
@@ -86,9 +99,14 @@ async def _heal_by_sync(receivers: list[Receiver], conversation_of, expected: se
     return still_missing
 
 
-async def idle(target: Target, *, sockets: int, hold: float) -> dict:
-    """Holds `sockets` authenticated sockets open, heart-beating, for `hold` seconds."""
-    fixture = await _users(target, sockets)
+async def idle(target: Target, *, sockets: int, hold: float, setup: str = "db") -> dict:
+    """Holds `sockets` authenticated sockets open, heart-beating, for `hold` seconds
+    (setup="api": users registered and logged in over REST first)."""
+    population: public.Population | None = None
+    if setup == "api":
+        _require_parley(target, setup)
+        population = await _api_population(target, sockets)
+    fixture = population or await _users(target, sockets)
     rss_before = target.rss_kib()
     clients = [_client(target, fixture, i, room=f"idle{i}") for i in range(sockets)]
     started = time.monotonic()
@@ -98,8 +116,14 @@ async def idle(target: Target, *, sockets: int, hold: float) -> dict:
     rss_after = target.rss_kib()
     dropped = sum(1 for c in clients if c not in failed and c.dropped)
     held = sockets - len(failed) - dropped
+    closes = _close_codes(clients)
     await asyncio.gather(*(c.close() for c in clients if c not in failed))
+    if population is not None:
+        await population.close()
     return {
+        "setup": setup,
+        "closed_by_server": dict(closes),
+        "heartbeat_closes_4408": closes.get("4408", 0),
         "sockets": sockets,
         "held": held,
         "failed_to_connect": len(failed),
@@ -111,19 +135,56 @@ async def idle(target: Target, *, sockets: int, hold: float) -> dict:
     }
 
 
-async def pairs(target: Target, *, count: int, rate: float, duration: float) -> dict:
+async def pairs(
+    target: Target,
+    *,
+    count: int,
+    rate: float,
+    duration: float,
+    setup: str = "db",
+    reads: bool = True,
+) -> dict:
     """`count` 1:1 pairs; each sender sends to its peer. rate=0: closed loop (next message when
-    the peer received the last); else `rate` messages/s in total, spread over the pairs."""
-    fixture = await _users(target, count * 2)
+    the peer received the last); else `rate` messages/s in total, spread over the pairs.
+
+    setup="api" (Parley only): users register and log in over REST, each sender opens the
+    direct chat over REST, and each peer answers every message it receives with a `read`
+    frame, as the browser does for the conversation on screen (docs/protocol.md); reads=False
+    leaves the read frames out (to tell their cost apart)."""
+    setup_started = time.monotonic()
+    population: public.Population | None = None
     conversations = []
-    if target.kind == "parley":
-        conversations = [
-            await _conversation("direct", [fixture.user_ids[2 * i], fixture.user_ids[2 * i + 1]])
-            for i in range(count)
-        ]
+    if setup == "api":
+        _require_parley(target, setup)
+        population = await _api_population(target, count * 2)
+        fixture: Fixture | public.Population = population
+        rests = population.rests
+        conversations = await _bounded(
+            [
+                lambda i=i: public.direct_chat(rests[2 * i], population.user_ids[2 * i + 1])
+                for i in range(count)
+            ],
+            target.rest_concurrency,
+        )
+    else:
+        fixture = await _users(target, count * 2)
+        if target.kind == "parley":
+            conversations = [
+                await _conversation(
+                    "direct", [fixture.user_ids[2 * i], fixture.user_ids[2 * i + 1]]
+                )
+                for i in range(count)
+            ]
     senders = [_client(target, fixture, 2 * i, room=f"pair{i}") for i in range(count)]
     peers = [_client(target, fixture, 2 * i + 1, room=f"pair{i}") for i in range(count)]
+    reads_sent = Counter[str]()
+    if setup == "api" and reads:
+        for peer in peers:
+            _read_on_receipt(peer, reads_sent)
+        for sender in senders:
+            _count_read_receipts(sender, reads_sent)
     failed = await connect_all(senders + peers, concurrency=target.connect_concurrency)
+    setup_seconds = time.monotonic() - setup_started
     if failed:
         # A pair with a side that could not connect cannot be measured: drop it, report it.
         broken = {i for i in range(count) if senders[i] in failed or peers[i] in failed}
@@ -180,7 +241,24 @@ async def pairs(target: Target, *, count: int, rate: float, duration: float) -> 
                 [r], lambda _r, i=i: conversations[i], expected_of[id(r)]
             )
     await asyncio.gather(*(c.close() for c in senders + peers))
+    closes = _close_codes(senders + peers)
+    if population is not None:
+        await population.close()
+    extra: dict = {}
+    if setup == "api":
+        extra = {
+            "reads": reads,
+            "read_frames_sent": reads_sent["sent"],
+            "read_frames_unsent": reads_sent["unsent"],
+            # `receipt` frames telling a sender its peer read up to a seq above 0.
+            "read_receipts_seen_by_senders": reads_sent["seen"],
+            "closed_by_server": dict(closes),
+            "heartbeat_closes_4408": closes.get("4408", 0),
+        }
     return {
+        "setup": setup,
+        "setup_seconds": round(setup_seconds, 1),
+        **extra,
         "pairs": count,
         "failed_to_connect": len(failed),
         "offered_rate": rate or "closed-loop",
@@ -198,12 +276,30 @@ async def pairs(target: Target, *, count: int, rate: float, duration: float) -> 
 
 
 async def fanout(
-    target: Target, *, members: int, rate: float, duration: float, kind: str = "group"
+    target: Target,
+    *,
+    members: int,
+    rate: float,
+    duration: float,
+    kind: str = "group",
+    setup: str = "db",
 ) -> dict:
     """One sender sends `rate` messages/s for `duration` s into a group of `members` (sender
-    included); every other member's socket is connected and counts deliveries."""
-    fixture = await _users(target, members, staff_first=True)
-    conversation = await _conversation(kind, fixture.user_ids) if target.kind == "parley" else 0
+    included); every other member's socket is connected and counts deliveries (setup="api":
+    users registered over REST, the sender creates the group over REST with the others)."""
+    population: public.Population | None = None
+    if setup == "api":
+        _require_parley(target, setup)
+        if kind != "group":
+            raise ValueError("setup='api' makes groups only (see herd_announce)")
+        population = await _api_population(target, members)
+        fixture: Fixture | public.Population = population
+        conversation = await public.group_with_members(
+            population.rests[0], population.user_ids[1:], name="fanout"
+        )
+    else:
+        fixture = await _users(target, members, staff_first=True)
+        conversation = await _conversation(kind, fixture.user_ids) if target.kind == "parley" else 0
     clients = [_client(target, fixture, i, room="fanout") for i in range(members)]
     failed = await connect_all(clients, concurrency=target.connect_concurrency)
     if clients[0] in failed:
@@ -237,7 +333,10 @@ async def fanout(
         expected = {(0, n) for n in range(total)}
         missing_after_sync = await _heal_by_sync(receivers, lambda _r: conversation, expected)
     await asyncio.gather(*(c.close() for c in clients))
+    if population is not None:
+        await population.close()
     return {
+        "setup": setup,
         "members": members,
         "failed_to_connect": len(failed),
         "rate": rate,
@@ -261,6 +360,221 @@ async def announce(target: Target, *, sockets: int) -> dict:
     result["all_received"] = result["lost_live"] == 0
     result["time_to_last_ms"] = result["delivery_latency_ms"]["max"]
     return result
+
+
+async def herd_announce(target: Target, *, users: int, window: float = 30.0) -> dict:
+    """`users` connected users registered over REST; a staff user posts the FIRST announcement
+    (`POST /api/broadcasts/`), which creates the announcement conversation and joins every
+    connected socket to it at once. Who had it live within `window` s, how fast, which sockets
+    the server closed, and what a `sync` afterwards still had to recover."""
+    _require_parley(target, "api")
+    # Operator steps (no public API): an earlier run's announcement conversation goes, so this
+    # broadcast is a first one again.
+    removed = await asyncio.to_thread(public.operator_reset_announcements, target.env)
+
+    async def trigger(actor: Client, rest, body: str) -> int:  # type: ignore[no-untyped-def]
+        ack = await rest.request(
+            "POST", "/api/broadcasts/", json_body={"client_msg_id": "herd-0", "body": body}
+        )
+        return int(ack["conversation"])
+
+    result = await _herd(target, users=users, window=window, trigger=trigger, staff=True)
+    return {"earlier_announcement_conversation_removed": bool(removed), **result}
+
+
+async def herd_add(
+    target: Target, *, users: int, window: float = 30.0, add_via: str = "create"
+) -> dict:
+    """`users` connected users registered over REST; one owner adds all of them to a group over
+    REST, then sends one message on its socket. add_via="create": `POST /api/groups/` with the
+    members (at most 10,000 a call; more are added one call each); "members": the group is
+    created empty and each user added with `POST /api/groups/{id}/members/` (one per call, the
+    API's only per-member path), `rest_concurrency` calls at a time."""
+    _require_parley(target, "api")
+    if add_via not in ("create", "members"):
+        raise ValueError(f"add_via must be 'create' or 'members', not {add_via!r}")
+    stamps: dict[str, float] = {}
+    member_ids: list[int] = []
+
+    async def trigger(actor: Client, rest, body: str) -> int:  # type: ignore[no-untyped-def]
+        if add_via == "create":
+            group_id = await public.group_with_members(rest, member_ids, name="herd")
+        else:
+            group_id = await public.group_with_members(rest, [], name="herd")
+            await public.add_members(rest, group_id, member_ids, target.rest_concurrency)
+        # The message's own clock starts when it is sent (the body's stamp says when).
+        stamps["sent"] = time.time()
+        ack = await actor.send(group_id, "herd-0", stamp_body(stamps["sent"], 0, 0))
+        await asyncio.wait_for(ack, timeout=120)
+        return group_id
+
+    return await _herd(
+        target,
+        users=users,
+        window=window,
+        trigger=trigger,
+        staff=False,
+        members_out=member_ids,
+        stamps=stamps,
+        label=f"group add ({add_via})",
+    )
+
+
+async def _herd(
+    target: Target,
+    *,
+    users: int,
+    window: float,
+    trigger,  # type: ignore[no-untyped-def]
+    staff: bool,
+    members_out: list[int] | None = None,
+    stamps: dict[str, float] | None = None,
+    label: str = "",
+) -> dict:
+    """The herds' common part: user 0 acts (`trigger` returns the conversation it made),
+    users 1..`users` are connected receivers."""
+    setup_started = time.monotonic()
+    population = await _api_population(target, users + 1)
+    clients: list[Client] = []
+    try:
+        if staff:
+            await asyncio.to_thread(public.operator_make_staff, population.user_ids[0], target.env)
+        if members_out is not None:
+            members_out.extend(population.user_ids[1:])
+        clients = [_client(target, population, i, room="herd") for i in range(users + 1)]
+        failed = await connect_all(clients, concurrency=target.connect_concurrency)
+        if clients[0] in failed:
+            raise RuntimeError("the acting user could not connect")
+        result = await _herd_measure(
+            target, clients, failed, population, trigger=trigger, window=window, stamps=stamps
+        )
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
+        await population.close()
+    return {
+        "setup": "api",
+        "variant": label or "first announcement",
+        "users": users,
+        "setup_seconds": round(result.pop("measure_started") - setup_started, 1),
+        **result,
+    }
+
+
+async def _herd_measure(
+    target: Target,
+    clients: list[Client],
+    failed: list[Client],
+    population: public.Population,
+    *,
+    trigger,  # type: ignore[no-untyped-def]
+    window: float,
+    stamps: dict[str, float] | None,
+) -> dict:
+    actor = clients[0]
+    others = [c for c in clients[1:] if c not in failed]
+    latencies: list[float] = []
+    receivers = [Receiver(c, latencies, set()) for c in others]
+    measure_started = time.monotonic()
+    await _server_quiet(target)
+    cpu_before = target.cpu_seconds()
+    trigger_at = time.time()
+    started = time.monotonic()
+    conversation = await trigger(actor, population.rests[0], stamp_body(trigger_at, 0, 0))
+    trigger_seconds = time.monotonic() - started
+    sent_at = (stamps or {}).get("sent", trigger_at)
+    deadline = started + window
+    while time.monotonic() < deadline and sum(r.count for r in receivers) < len(receivers):  # noqa: ASYNC110 (polls counters the receivers' callbacks move)
+        await asyncio.sleep(0.05)
+    cpu = target.cpu_seconds() - cpu_before
+    live = sum(1 for r in receivers if r.count)
+    closes = _close_codes(clients)
+    closed = [r for r in receivers if r.client.dropped]
+    missed_open = [r for r in receivers if not r.count and not r.client.dropped]
+    still_missing = await _heal_by_sync(missed_open, lambda _r: conversation, {(0, 0)})
+    from_trigger = [lat + (sent_at - trigger_at) for lat in latencies]
+    return {
+        "measure_started": measure_started,
+        "failed_to_connect": len(failed),
+        "connected": len(receivers),
+        "trigger_seconds": round(trigger_seconds, 2),
+        "window_seconds": window,
+        "received_live": live,
+        "all_received": live == len(receivers) and not failed,
+        "lost_live": len(receivers) - live,
+        "delivery_latency_ms": latency_summary(latencies),
+        "since_trigger_ms": latency_summary(from_trigger),
+        "closed_by_server": dict(closes),
+        "heartbeat_closes_4408": closes.get("4408", 0),
+        "missed_on_closed_sockets": sum(1 for r in closed if not r.count),
+        "recovered_by_sync": len(missed_open) - still_missing,
+        "lost_after_sync": still_missing + sum(1 for r in closed if not r.count),
+        "server_cpu_seconds": round(cpu, 2),
+    }
+
+
+def _require_parley(target: Target, setup: str) -> None:
+    if target.kind != "parley":
+        raise ValueError(f"setup={setup!r} drives Parley's public API: target must be parley")
+
+
+async def _api_population(target: Target, count: int) -> public.Population:
+    return await public.register_and_login(
+        target.http_urls, count, concurrency=target.rest_concurrency
+    )
+
+
+async def _bounded(calls: list, concurrency: int) -> list:
+    """Runs the coroutine functions `calls`, `concurrency` at a time; results in order."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(call):  # type: ignore[no-untyped-def]
+        async with gate:
+            return await call()
+
+    return list(await asyncio.gather(*(one(c) for c in calls)))
+
+
+def _read_on_receipt(client: Client, counts: Counter[str]) -> None:
+    """The browser with the conversation on screen: every message received from someone else
+    is answered with a `read` frame up to its seq."""
+    sdk = client.sdk
+    assert sdk is not None
+
+    async def on_event(event: object) -> None:
+        if type(event) is not Message or event.sender is None:
+            return
+        if sdk.user is not None and event.sender.id == sdk.user.id:
+            return
+        counts["sent" if await sdk.read(event.conversation, event.seq) else "unsent"] += 1
+
+    sdk.on(on_event)
+
+
+def _count_read_receipts(client: Client, counts: Counter[str]) -> None:
+    sdk = client.sdk
+    assert sdk is not None
+
+    def on_event(event: object) -> None:
+        if (
+            type(event) is Receipt
+            and event.read_seq
+            and event.user != getattr(sdk.user, "id", None)
+        ):
+            counts["seen"] += 1
+
+    sdk.on(on_event)
+
+
+def _close_codes(clients: list[Client]) -> Counter[str]:
+    """Sockets the server (or the network) closed while the benchmark held them, by close
+    code ("none": the connection ended without a close frame)."""
+    codes: Counter[str] = Counter()
+    for client in clients:
+        if client.sdk is None:
+            continue
+        for session in client.sdk.unexpected_closes():
+            codes[str(session.code) if session.code is not None else "none"] += 1
+    return codes
 
 
 async def _server_quiet(target: Target, *, busy: float = 0.1, limit: float = 120.0) -> None:

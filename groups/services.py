@@ -17,6 +17,7 @@ from core.errors import BadRequest, Conflict, Forbidden, MemberLimit, NotFound
 from messaging.events import user_ref
 from messaging.models import Conversation, Membership
 from messaging.services import (
+    publish_conversation_created,
     publish_conversation_joined,
     publish_conversation_left,
     system_message_store,
@@ -60,7 +61,7 @@ def group_create(*, creator: User, name: str, member_ids: list[int]) -> Conversa
             [Membership(conversation=group, user=creator, role=Role.OWNER)]
             + [Membership(conversation=group, user_id=uid) for uid in sorted(found)]
         )
-        publish_conversation_joined(group.pk, [creator.pk, *sorted(found)])
+        publish_conversation_created(group.pk, [creator.pk, *sorted(found)])
         presence_group_joined(group_id=group.pk, user_ids=[creator.pk, *sorted(found)])
     return group
 

@@ -575,6 +575,24 @@ def publish_conversation_joined(conversation_id: int, user_ids: list[int]) -> No
     transaction.on_commit(publish, robust=True)
 
 
+def publish_conversation_created(conversation_id: int, user_ids: list[int]) -> None:
+    """After commit, tells the first members of a conversation just created about it in one
+    publish: nothing is sent or read in it yet, so every member's summary is the same (one
+    title, nothing unread) and is built once, not once per member (a group created with
+    thousands of members). Call inside the transaction that created it."""
+
+    def publish() -> None:
+        if not user_ids:
+            return
+        for summary in conversation_summaries(
+            user_id=user_ids[0], conversation_ids=[conversation_id]
+        ):
+            event: ConversationJoinedEvent = {"type": "conversation", "conversation": summary}
+            realtime.publish_to_users(user_ids, event["type"], dict(event))
+
+    transaction.on_commit(publish, robust=True)
+
+
 def conversation_direct_open(*, user: User, other_id: int) -> tuple[Conversation, bool]:
     """The one direct conversation of a pair, created on first use; (conversation, created)."""
     if other_id == user.pk:

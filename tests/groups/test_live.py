@@ -101,3 +101,20 @@ async def test_new_member_sync_starts_at_the_join():
     assert messages[0]["system"]["event"] == "member_added"
     assert done["last_seq"] == 4
     await d.disconnect()
+
+
+async def test_a_group_created_with_members_is_announced_to_each_of_their_sockets():
+    owner, bob, carol = await db(make_users)("owner", "bob", "carol")
+    sockets = [(await ready_socket(u))[0] for u in (owner, bob, carol)]
+
+    group = await db(make_group)(owner, bob, carol, name="crew")
+    for socket in sockets:
+        joined = (await receive(socket, "conversation"))["conversation"]
+        assert joined["id"] == group.pk and joined["kind"] == "group"
+        assert joined["title"] == "crew"
+        assert (joined["last_seq"], joined["unread"], joined["joined_seq"]) == (0, 0, 0)
+    await db(message_send)(sender=bob, conversation_id=group.pk, client_msg_id="b1", body="hi")
+    for socket in (sockets[0], sockets[2]):
+        assert (await receive(socket, "message"))["body"] == "hi"
+    for socket in sockets:
+        await socket.disconnect()
