@@ -18,6 +18,7 @@ import { fetchFrom, fetchNewest, fetchOlder, PAGE } from "./history.js";
 import { messageBody, setUpMentionAutocomplete } from "./markup.js";
 import { createMessageList } from "./messagelist.js";
 import { createNotifications } from "./notifications.js";
+import { createPeople } from "./people.js";
 import { pinsFor, setUpPins } from "./pins.js";
 import { setUpFeatureModules } from "./plugins.js";
 import { createProtocol } from "./protocol.js";
@@ -49,7 +50,7 @@ function start() {
   });
 
   const actions = {};
-  const ctx = { store, client, actions, send: (frame) => client.sendFrame(frame) };
+  const ctx = { store, client, actions, send: (frame) => client.sendFrame(frame), people: createPeople(store) };
   const scheduler = createScheduler(render);
   ctx.refresh = (...parts) => scheduler.refresh(...parts);
 

@@ -7,7 +7,6 @@ import { attachmentsNode } from "./attachments.js";
 import { NO_MESSAGES } from "./history.js";
 import { botBadge } from "./integrations.js";
 import { mentionsMe, messageBody } from "./markup.js";
-import { avatarOf, displayName, personVersion, showUserCard } from "./people.js";
 import { editedMark, pinAction, pinMark } from "./pins.js";
 import { previewsNode } from "./previews.js";
 import { reactionBar } from "./reactions.js";
@@ -29,10 +28,11 @@ const MARK_TEXT = { sent: "✓ Sent", delivered: "✓✓ Delivered", read: "✓�
 
 const $ = (id) => document.getElementById(id);
 
-// ctx: {store, client, threads (threads.js), actions: {startEditing, deleteMessage, retry, discard,
+// ctx: {store, client, people (people.js), threads (threads.js), actions: {startEditing, deleteMessage, retry, discard,
 //       loadReceipts}}
 export function createMessageList(ctx) {
   const { store, threads } = ctx;
+  const { avatarOf, displayName, personVersion, showUserCard } = ctx.people;
   const history = $("history");
   const list = $("messages");
 

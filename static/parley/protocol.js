@@ -9,7 +9,6 @@
 import { api } from "./api.js";
 import { debounce } from "./debounce.js";
 import { onCommandError, onEphemeral, onWebhookDisabled } from "./integrations.js";
-import { rememberPeople } from "./people.js";
 import { applyPreview } from "./previews.js";
 import { applyReaction } from "./reactions.js";
 import {
@@ -25,6 +24,7 @@ import {
   ingest,
   isMine,
   onlyMineSince,
+  rememberPeople,
   TYPING_SHOWN_MS,
 } from "./store.js";
 
@@ -86,7 +86,7 @@ export function createProtocol(ctx) {
       case "preview":
         return changed(applyPreview(store.conversations, frame));
       case "user_updated":
-        rememberPeople([frame.user]);
+        rememberPeople(store, [frame.user]);
         return ctx.refresh("sidebar", "header", "messages");
       default:
         return undefined; // frames this client does not know are ignored
@@ -95,7 +95,7 @@ export function createProtocol(ctx) {
 
   function onReady(frame) {
     store.online = true;
-    rememberPeople(frame.users);
+    rememberPeople(store, frame.users);
     for (const conv of applyReady(store, frame)) requestChanges(conv, conv.changeSeq);
     ctx.ui.onReady();
     ctx.refresh("sidebar", "header", "messages");
