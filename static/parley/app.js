@@ -19,10 +19,10 @@ import { messageBody, setUpMentionAutocomplete } from "./markup.js";
 import { createMessageList } from "./messagelist.js";
 import { createNotifications } from "./notifications.js";
 import { createPeople } from "./people.js";
-import { pinsFor, setUpPins } from "./pins.js";
+import { createPins } from "./pins.js";
 import { setUpFeatureModules } from "./plugins.js";
 import { createProtocol } from "./protocol.js";
-import { setUpReactions } from "./reactions.js";
+import { createReactions } from "./reactions.js";
 import { linkify } from "./render.js";
 import { createScheduler } from "./scheduler.js";
 import { setUpSearch } from "./search.js";
@@ -60,6 +60,15 @@ function start() {
     store,
     send: (conv, text, replyTo) => actions.sendMessage(conv, text, [], replyTo),
     body: (m) => messageBody(m, me, () => linkify(m.body || "")),
+  });
+  // Pin/Unpin, the 📌 mark, "(edited)" and the "Pinned" list (pins.js); its popover is its own.
+  ctx.pins = createPins({ current: () => store.current, flash });
+  // The reaction bar under a message and its emoji picker (reactions.js).
+  ctx.reactions = createReactions({
+    react: (conv, message, emoji, on) =>
+      ctx.send({ type: "react", conversation: conv.id, message: message.id, emoji, on }) ||
+      flash("Not connected: the reaction was not sent."),
+    nameOf: (conv, id) => (id === me.id ? "you" : conv.members.find((u) => u.id === id)?.username || `user ${id}`),
   });
   const sidebar = createSidebar(ctx);
   const header = createHeader(ctx);
@@ -159,7 +168,7 @@ function start() {
     store.current = conv;
     messages.clear();
     details.close();
-    pinsFor(conv);
+    ctx.pins.pinsFor(conv);
     const writable = composer.show(conv);
     header.render();
     if (!conv) {
@@ -374,14 +383,6 @@ function start() {
     open: (conv) => openConversation(conv),
     flash,
     isMember: (id) => store.conversations.has(id),
-  });
-  setUpPins({ current: () => store.current, flash });
-  setUpReactions({
-    me,
-    react: (conv, message, emoji, on) =>
-      ctx.send({ type: "react", conversation: conv.id, message: message.id, emoji, on }) ||
-      flash("Not connected: the reaction was not sent."),
-    nameOf: (conv, id) => (id === me.id ? "you" : conv.members.find((u) => u.id === id)?.username || `user ${id}`),
   });
   setUpFeatureModules({ client, api, toast, confirmDialog, currentConversation: () => store.current });
 
