@@ -15,6 +15,7 @@ import { setUpGroups } from "./groups.js";
 import { createHeader } from "./header.js";
 import { debounce } from "./debounce.js";
 import { fetchFrom, fetchNewest, fetchOlder, PAGE } from "./history.js";
+import { createIntegrations } from "./integrations.js";
 import { messageBody, setUpMentionAutocomplete } from "./markup.js";
 import { createMessageList } from "./messagelist.js";
 import { createNotifications } from "./notifications.js";
@@ -61,6 +62,8 @@ function start() {
     send: (conv, text, replyTo) => actions.sendMessage(conv, text, [], replyTo),
     body: (m) => messageBody(m, me, () => linkify(m.body || "")),
   });
+  // The Integrations dialog, bot badges and slash commands (integrations.js).
+  ctx.integrations = createIntegrations(store);
   // Pin/Unpin, the 📌 mark, "(edited)" and the "Pinned" list (pins.js); its popover is its own.
   ctx.pins = createPins({ current: () => store.current, flash });
   // The reaction bar under a message and its emoji picker (reactions.js).
@@ -98,6 +101,7 @@ function start() {
     store,
     client,
     threads: ctx.threads,
+    integrations: ctx.integrations,
     refresh: ctx.refresh,
     ui: {
       notify: (conv, message) => notifications.notify(conv, message),

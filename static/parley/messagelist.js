@@ -5,7 +5,6 @@
 
 import { attachmentsNode } from "./attachments.js";
 import { NO_MESSAGES } from "./history.js";
-import { botBadge } from "./integrations.js";
 import { mentionsMe, messageBody } from "./markup.js";
 import { previewsNode } from "./previews.js";
 import { dayKey, dayLabel, el, linkify, relativeTime, timeOf } from "./render.js";
@@ -27,13 +26,14 @@ const MARK_TEXT = { sent: "✓ Sent", delivered: "✓✓ Delivered", read: "✓�
 const $ = (id) => document.getElementById(id);
 
 // ctx: {store, client, people (people.js), pins (pins.js), reactions (reactions.js),
-//       threads (threads.js), actions: {startEditing, deleteMessage, retry, discard,
+//       integrations (integrations.js), threads (threads.js), actions: {startEditing, deleteMessage, retry, discard,
 //       loadReceipts}}
 export function createMessageList(ctx) {
   const { store, threads } = ctx;
   const { avatarOf, displayName, personVersion, showUserCard } = ctx.people;
   const { editedMark, pinAction, pinMark } = ctx.pins;
   const { reactionBar } = ctx.reactions;
+  const { botBadge } = ctx.integrations;
   const history = $("history");
   const list = $("messages");
 

@@ -3,12 +3,12 @@
 // each change ends in `ctx.refresh(part…)` (one render per animation frame, scheduler.js) and
 // what the user must be told goes through `ctx.ui` (views, toasts).
 //
-// ctx: {store, client, threads (threads.js), refresh(...parts), ui: {notify, onSystemEvent, onLeft, onEditRefused,
+// ctx: {store, client, threads (threads.js), integrations (integrations.js: command answers,
+//       webhook notices), refresh(...parts), ui: {notify, onSystemEvent, onLeft, onEditRefused,
 //       onError, onReady, onUserUpdated}}
 
 import { api } from "./api.js";
 import { debounce } from "./debounce.js";
-import { onCommandError, onEphemeral, onWebhookDisabled } from "./integrations.js";
 import { applyPreview } from "./previews.js";
 import { applyReaction } from "./reactions.js";
 import {
@@ -30,6 +30,7 @@ import {
 
 export function createProtocol(ctx) {
   const { store, client } = ctx;
+  const { onCommandError, onEphemeral, onWebhookDisabled } = ctx.integrations;
   const send = (frame) => client.sendFrame(frame);
 
   // A conversation's state changed: its row in the sidebar, and the list when it is open.

@@ -35,6 +35,9 @@ export function createStore({ me, drafts = {} }) {
     readDetailsSeq: null, // the message whose read-details popover is open
     replying: null, // {conv, message}: the composer's next message answers it (threads.js)
     thread: null, // the open thread panel: {conv, rootId, root, messages} (threads.js)
+    bots: new Set(), // ids of the bots this user shares a conversation with: their rows get a badge (integrations.js)
+    commandRefs: new Set(), // client_msg_ids of the slash commands sent from this page (integrations.js)
+    commandLists: new Map(), // conversation id -> [{command, description}] available there (integrations.js)
     savedDrafts: drafts, // drafts read at start-up, by conversation id
   };
 }
