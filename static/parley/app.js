@@ -11,7 +11,7 @@ import { createDetails } from "./details.js";
 import { setUpDialogs } from "./dialogs.js";
 import { createDrafts } from "./drafts.js";
 import { composerError, confirmDialog, toast } from "./feedback.js";
-import { setUpGroups } from "./groups.js";
+import { createGroups } from "./groups.js";
 import { createHeader } from "./header.js";
 import { debounce } from "./debounce.js";
 import { fetchFrom, fetchNewest, fetchOlder, PAGE } from "./history.js";
@@ -72,6 +72,18 @@ function start() {
       ctx.send({ type: "react", conversation: conv.id, message: message.id, emoji, on }) ||
       flash("Not connected: the reaction was not sent."),
     nameOf: (conv, id) => (id === me.id ? "you" : conv.members.find((u) => u.id === id)?.username || `user ${id}`),
+  });
+  // "Browse groups", and a group's visibility and invite link in its details (groups.js).
+  ctx.groups = createGroups({
+    adopt: (summary) => {
+      const conv = adopt(summary);
+      ctx.refresh("sidebar");
+      return conv;
+    },
+    conversation: (id) => store.conversations.get(id),
+    open: (conv) => openConversation(conv),
+    flash,
+    isMember: (id) => store.conversations.has(id),
   });
   const sidebar = createSidebar(ctx);
   const header = createHeader(ctx);
@@ -377,17 +389,6 @@ function start() {
     openAt: openConversationAt,
   });
   setUpMentionAutocomplete($("composer"), $("composer-input"), () => store.current?.members, me);
-  setUpGroups({
-    adopt: (summary) => {
-      const conv = adopt(summary);
-      ctx.refresh("sidebar");
-      return conv;
-    },
-    conversation: (id) => store.conversations.get(id),
-    open: (conv) => openConversation(conv),
-    flash,
-    isMember: (id) => store.conversations.has(id),
-  });
   setUpFeatureModules({ client, api, toast, confirmDialog, currentConversation: () => store.current });
 
   header.render();
