@@ -17,7 +17,8 @@ function newRef() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-// ctx: {store, send(frame), integrations (integrations.js: slash commands), actions: {sendMessage, saveDraft, scrollToBottom}}
+// ctx: {store, send(frame), integrations (integrations.js: slash commands),
+//       actions: {sendMessage, saveDraft, scrollToBottom}}
 export function createComposer(ctx) {
   const { store } = ctx;
   const { runCommand, suggestCommands } = ctx.integrations;
