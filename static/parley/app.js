@@ -11,17 +11,19 @@ import { createDetails } from "./details.js";
 import { setUpDialogs } from "./dialogs.js";
 import { createDrafts } from "./drafts.js";
 import { composerError, confirmDialog, toast } from "./feedback.js";
-import { setUpGroups } from "./groups.js";
+import { createGroups } from "./groups.js";
 import { createHeader } from "./header.js";
 import { debounce } from "./debounce.js";
 import { fetchFrom, fetchNewest, fetchOlder, PAGE } from "./history.js";
+import { createIntegrations } from "./integrations.js";
 import { messageBody, setUpMentionAutocomplete } from "./markup.js";
 import { createMessageList } from "./messagelist.js";
 import { createNotifications } from "./notifications.js";
-import { pinsFor, setUpPins } from "./pins.js";
+import { createPeople } from "./people.js";
+import { createPins } from "./pins.js";
 import { setUpFeatureModules } from "./plugins.js";
 import { createProtocol } from "./protocol.js";
-import { setUpReactions } from "./reactions.js";
+import { createReactions } from "./reactions.js";
 import { linkify } from "./render.js";
 import { createScheduler } from "./scheduler.js";
 import { setUpSearch } from "./search.js";
@@ -49,7 +51,7 @@ function start() {
   });
 
   const actions = {};
-  const ctx = { store, client, actions, send: (frame) => client.sendFrame(frame) };
+  const ctx = { store, client, actions, send: (frame) => client.sendFrame(frame), people: createPeople(store) };
   const scheduler = createScheduler(render);
   ctx.refresh = (...parts) => scheduler.refresh(...parts);
 
@@ -59,6 +61,29 @@ function start() {
     store,
     send: (conv, text, replyTo) => actions.sendMessage(conv, text, [], replyTo),
     body: (m) => messageBody(m, me, () => linkify(m.body || "")),
+  });
+  // The Integrations dialog, bot badges and slash commands (integrations.js).
+  ctx.integrations = createIntegrations(store);
+  // Pin/Unpin, the 📌 mark, "(edited)" and the "Pinned" list (pins.js); its popover is its own.
+  ctx.pins = createPins({ current: () => store.current, flash });
+  // The reaction bar under a message and its emoji picker (reactions.js).
+  ctx.reactions = createReactions({
+    react: (conv, message, emoji, on) =>
+      ctx.send({ type: "react", conversation: conv.id, message: message.id, emoji, on }) ||
+      flash("Not connected: the reaction was not sent."),
+    nameOf: (conv, id) => (id === me.id ? "you" : conv.members.find((u) => u.id === id)?.username || `user ${id}`),
+  });
+  // "Browse groups", and a group's visibility and invite link in its details (groups.js).
+  ctx.groups = createGroups({
+    adopt: (summary) => {
+      const conv = adopt(summary);
+      ctx.refresh("sidebar");
+      return conv;
+    },
+    conversation: (id) => store.conversations.get(id),
+    open: (conv) => openConversation(conv),
+    flash,
+    isMember: (id) => store.conversations.has(id),
   });
   const sidebar = createSidebar(ctx);
   const header = createHeader(ctx);
@@ -88,6 +113,7 @@ function start() {
     store,
     client,
     threads: ctx.threads,
+    integrations: ctx.integrations,
     refresh: ctx.refresh,
     ui: {
       notify: (conv, message) => notifications.notify(conv, message),
@@ -158,7 +184,7 @@ function start() {
     store.current = conv;
     messages.clear();
     details.close();
-    pinsFor(conv);
+    ctx.pins.pinsFor(conv);
     const writable = composer.show(conv);
     header.render();
     if (!conv) {
@@ -363,25 +389,6 @@ function start() {
     openAt: openConversationAt,
   });
   setUpMentionAutocomplete($("composer"), $("composer-input"), () => store.current?.members, me);
-  setUpGroups({
-    adopt: (summary) => {
-      const conv = adopt(summary);
-      ctx.refresh("sidebar");
-      return conv;
-    },
-    conversation: (id) => store.conversations.get(id),
-    open: (conv) => openConversation(conv),
-    flash,
-    isMember: (id) => store.conversations.has(id),
-  });
-  setUpPins({ current: () => store.current, flash });
-  setUpReactions({
-    me,
-    react: (conv, message, emoji, on) =>
-      ctx.send({ type: "react", conversation: conv.id, message: message.id, emoji, on }) ||
-      flash("Not connected: the reaction was not sent."),
-    nameOf: (conv, id) => (id === me.id ? "you" : conv.members.find((u) => u.id === id)?.username || `user ${id}`),
-  });
   setUpFeatureModules({ client, api, toast, confirmDialog, currentConversation: () => store.current });
 
   header.render();

@@ -176,9 +176,9 @@ export function setUpAttachments({ form, input, dropZone, onChange = () => {} })
   };
 }
 
-let lightbox = null;
-
+// The one lightbox of the page, made on first use; the page holds it, not this module.
 function openLightbox(attachment) {
+  let lightbox = document.querySelector("dialog.lightbox");
   if (!lightbox) {
     const image = el("img", { class: "lightbox-image", alt: "" });
     const caption = el("a", { class: "lightbox-caption", target: "_blank", rel: "noopener" });

@@ -4,7 +4,7 @@
 
 import { setUpAttachments } from "./attachments.js";
 import { composerError } from "./feedback.js";
-import { isCommand, runCommand, suggestCommands } from "./integrations.js";
+import { isCommand } from "./integrations.js";
 import { isMine, tooLong } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
@@ -17,9 +17,11 @@ function newRef() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-// ctx: {store, send(frame), actions: {sendMessage, saveDraft, scrollToBottom}}
+// ctx: {store, send(frame), integrations (integrations.js: slash commands),
+//       actions: {sendMessage, saveDraft, scrollToBottom}}
 export function createComposer(ctx) {
   const { store } = ctx;
+  const { runCommand, suggestCommands } = ctx.integrations;
   const form = $("composer");
   const input = $("composer-input");
   const files = setUpAttachments({ form, input, dropZone: $("pane") });

@@ -4,7 +4,6 @@
 import { api } from "./api.js";
 import { debounce } from "./debounce.js";
 import { confirmDialog } from "./feedback.js";
-import { renderGroupExtras } from "./groups.js";
 import { el } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
@@ -25,7 +24,8 @@ function memberRows(conv, members) {
   });
 }
 
-// ctx: {store, refresh(...parts), actions: {openConversation}}
+// ctx: {store, refresh(...parts), groups (groups.js: the visibility switch and invite link),
+//       actions: {openConversation}}
 export function createDetails(ctx) {
   const { store } = ctx;
 
@@ -83,7 +83,7 @@ export function createDetails(ctx) {
     const filter = filterBox.hidden ? "" : filterBox.value.trim().toLowerCase();
     $("add-member-form").hidden = !manager;
     $("leave-button").hidden = !group;
-    renderGroupExtras(conv, group);
+    ctx.groups.renderGroupExtras(conv, group);
     $("member-list").replaceChildren(
       ...members.filter((m) => !filter || (m.username || "").toLowerCase().includes(filter)).map((m) => {
         const buttons = [];

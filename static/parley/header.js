@@ -1,7 +1,6 @@
 // View: the open conversation's header (title, presence or member count) and the pane's
 // empty state.
 
-import { displayName } from "./people.js";
 import { relativeTime } from "./render.js";
 import { directPartner, presenceOf } from "./store.js";
 
@@ -9,6 +8,7 @@ const $ = (id) => document.getElementById(id);
 
 export function createHeader(ctx) {
   const { store } = ctx;
+  const { displayName } = ctx.people;
 
   function subtitleOf(conv) {
     if (conv.kind === "direct") {

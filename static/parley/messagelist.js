@@ -5,12 +5,8 @@
 
 import { attachmentsNode } from "./attachments.js";
 import { NO_MESSAGES } from "./history.js";
-import { botBadge } from "./integrations.js";
 import { mentionsMe, messageBody } from "./markup.js";
-import { avatarOf, displayName, personVersion, showUserCard } from "./people.js";
-import { editedMark, pinAction, pinMark } from "./pins.js";
 import { previewsNode } from "./previews.js";
-import { reactionBar } from "./reactions.js";
 import { dayKey, dayLabel, el, linkify, relativeTime, timeOf } from "./render.js";
 import {
   canEdit,
@@ -29,10 +25,15 @@ const MARK_TEXT = { sent: "✓ Sent", delivered: "✓✓ Delivered", read: "✓�
 
 const $ = (id) => document.getElementById(id);
 
-// ctx: {store, client, threads (threads.js), actions: {startEditing, deleteMessage, retry, discard,
+// ctx: {store, client, people (people.js), pins (pins.js), reactions (reactions.js),
+//       integrations (integrations.js), threads (threads.js), actions: {startEditing, deleteMessage, retry, discard,
 //       loadReceipts}}
 export function createMessageList(ctx) {
   const { store, threads } = ctx;
+  const { avatarOf, displayName, personVersion, showUserCard } = ctx.people;
+  const { editedMark, pinAction, pinMark } = ctx.pins;
+  const { reactionBar } = ctx.reactions;
+  const { botBadge } = ctx.integrations;
   const history = $("history");
   const list = $("messages");
 

@@ -3,13 +3,12 @@
 // each change ends in `ctx.refresh(part…)` (one render per animation frame, scheduler.js) and
 // what the user must be told goes through `ctx.ui` (views, toasts).
 //
-// ctx: {store, client, threads (threads.js), refresh(...parts), ui: {notify, onSystemEvent, onLeft, onEditRefused,
+// ctx: {store, client, threads (threads.js), integrations (integrations.js: command answers,
+//       webhook notices), refresh(...parts), ui: {notify, onSystemEvent, onLeft, onEditRefused,
 //       onError, onReady, onUserUpdated}}
 
 import { api } from "./api.js";
 import { debounce } from "./debounce.js";
-import { onCommandError, onEphemeral, onWebhookDisabled } from "./integrations.js";
-import { rememberPeople } from "./people.js";
 import { applyPreview } from "./previews.js";
 import { applyReaction } from "./reactions.js";
 import {
@@ -25,11 +24,13 @@ import {
   ingest,
   isMine,
   onlyMineSince,
+  rememberPeople,
   TYPING_SHOWN_MS,
 } from "./store.js";
 
 export function createProtocol(ctx) {
   const { store, client } = ctx;
+  const { onCommandError, onEphemeral, onWebhookDisabled } = ctx.integrations;
   const send = (frame) => client.sendFrame(frame);
 
   // A conversation's state changed: its row in the sidebar, and the list when it is open.
@@ -86,7 +87,7 @@ export function createProtocol(ctx) {
       case "preview":
         return changed(applyPreview(store.conversations, frame));
       case "user_updated":
-        rememberPeople([frame.user]);
+        rememberPeople(store, [frame.user]);
         return ctx.refresh("sidebar", "header", "messages");
       default:
         return undefined; // frames this client does not know are ignored
@@ -95,7 +96,7 @@ export function createProtocol(ctx) {
 
   function onReady(frame) {
     store.online = true;
-    rememberPeople(frame.users);
+    rememberPeople(store, frame.users);
     for (const conv of applyReady(store, frame)) requestChanges(conv, conv.changeSeq);
     ctx.ui.onReady();
     ctx.refresh("sidebar", "header", "messages");

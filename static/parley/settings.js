@@ -163,10 +163,10 @@ async function showLevels() {
   $("notify-levels").replaceChildren(...rows);
 }
 
-let twofactorEnabled = false;
-
+// Whether the code form turns two-factor login off (it is on) or confirms a new setup is the
+// form's own state, in `data-enabled`.
 function showTwofactor(state) {
-  twofactorEnabled = state.enabled;
+  $("twofactor-form").dataset.enabled = state.enabled ? "1" : "";
   $("twofactor-state").textContent = state.enabled
     ? `On. ${state.recovery_codes_left} recovery codes left.`
     : "Off: a password alone logs you in.";
@@ -194,7 +194,7 @@ async function submitTwofactor(event) {
   event.preventDefault();
   const code = $("twofactor-code").value.trim();
   try {
-    if (twofactorEnabled) {
+    if ($("twofactor-form").dataset.enabled) {
       await api("POST", "/api/auth/2fa/disable/", { code });
       say("twofactor-note", "Two-factor login is off");
     } else {

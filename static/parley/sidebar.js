@@ -1,12 +1,11 @@
 // View: the conversation list (#sidebar), the page title's and the favicon's unread count.
 
-import { avatarOf, displayName } from "./people.js";
 import { el } from "./render.js";
 import { directPartner, isMine, presenceOf, sortedConversations, unreadTotal } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
 
-function previewText(store, conv) {
+function previewText(store, displayName, conv) {
   const m = conv.preview;
   if (!m) return conv.kind === "announcement" ? "Announcements from the staff" : "No messages yet";
   if (m.deleted || m.body === null || m.body === undefined) return "Message deleted";
@@ -16,9 +15,10 @@ function previewText(store, conv) {
   return who && conv.kind !== "direct" ? `${who}: ${text}` : mine ? `You: ${text}` : text;
 }
 
-// ctx: {store, actions: {openConversation}}
+// ctx: {store, people (people.js), actions: {openConversation}}
 export function createSidebar(ctx) {
   const { store } = ctx;
+  const { avatarOf, displayName } = ctx.people;
   const list = $("conversation-list");
   const favicon = { count: -1 };
 
@@ -67,7 +67,7 @@ export function createSidebar(ctx) {
         "span",
         { class: "conversation-text" },
         el("span", { class: "conversation-title", dir: "auto" }, partner ? displayName(partner) : conv.title),
-        el("span", { class: "conversation-preview", dir: "auto" }, previewText(store, conv)),
+        el("span", { class: "conversation-preview", dir: "auto" }, previewText(store, displayName, conv)),
       ),
       conv.unreadMentions ? el("span", { class: "badge mention-badge", "aria-hidden": "true" }, "@") : null,
       conv.unread ? el("span", { class: "badge", "aria-hidden": "true" }, String(conv.unread)) : null,

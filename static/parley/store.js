@@ -26,6 +26,7 @@ export function createStore({ me, drafts = {} }) {
     features: { ...DEFAULT_FEATURES },
     conversations: new Map(), // id -> conversation (conversationFrom)
     presence: new Map(), // user id -> {status, last_seen}
+    people: new Map(), // user id -> card (accounts.events.UserCard or PublicUser): names, avatars, status (people.js shows them)
     current: null, // the open conversation
     editing: null, // {conv, message}: the message the composer edits
     editsInFlight: new Map(), // ref (the edit frame's client_msg_id) -> {conv, message, text}
@@ -34,8 +35,18 @@ export function createStore({ me, drafts = {} }) {
     readDetailsSeq: null, // the message whose read-details popover is open
     replying: null, // {conv, message}: the composer's next message answers it (threads.js)
     thread: null, // the open thread panel: {conv, rootId, root, messages} (threads.js)
+    bots: new Set(), // ids of the bots this user shares a conversation with: their rows get a badge (integrations.js)
+    commandRefs: new Set(), // client_msg_ids of the slash commands sent from this page (integrations.js)
+    commandLists: new Map(), // conversation id -> [{command, description}] available there (integrations.js)
     savedDrafts: drafts, // drafts read at start-up, by conversation id
   };
+}
+
+// What `ready.users` and `user_updated` frames say about people, merged into what was known.
+export function rememberPeople(store, users) {
+  for (const user of users || []) {
+    store.people.set(user.id, { ...(store.people.get(user.id) || {}), ...user });
+  }
 }
 
 export function conversationFrom(store, summary, rank) {

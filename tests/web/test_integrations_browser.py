@@ -2,6 +2,7 @@
 secret once, and revokes the token (static/parley/integrations.js)."""
 
 import json
+import re
 import urllib.error
 import urllib.request
 
@@ -79,6 +80,8 @@ def test_an_incoming_webhook_and_a_slash_command_in_the_open_group(open_page, ba
         assert response.read() == b"ok"
     message = page.locator("#messages li.message").filter(has_text="v1.2 is live")
     expect(message).to_be_visible()
+    # The webhook posts as its bot, which this page learnt of when the webhook was made.
+    expect(message.locator(".bot-badge")).to_have_text("bot")
 
     # The composer suggests commands after "/", and /shrug posts through the command frame.
     box = page.get_by_label("Message", exact=True)
@@ -88,3 +91,10 @@ def test_an_incoming_webhook_and_a_slash_command_in_the_open_group(open_page, ba
     box.fill("/shrug ok")
     box.press("Enter")
     expect(page.locator("#messages li.message").filter(has_text="ok ¯\\_(ツ)_/¯")).to_be_visible()
+    # A command the server does not know is answered above the composer, to the sender only.
+    box.fill("/nope")
+    box.press("Enter")
+    expect(page.locator("#ephemeral")).to_contain_text("Command failed:")
+    expect(page.locator("#ephemeral .form-error")).to_have_text(re.compile(r"\S"))
+    page.locator("#ephemeral").get_by_role("button", name="Dismiss").click()
+    expect(page.locator("#ephemeral")).to_have_text("")

@@ -123,3 +123,11 @@ def test_two_factor_login_in_the_browser(open_page, base_url):  # noqa: F811
     fresh.get_by_role("button", name="Verify").click()
     expect(fresh.locator("#banner")).to_have_attribute("data-state", "online")
     context.close()
+
+    # The same form now turns it off (it knows two-factor login is on), with another code.
+    expect(page.get_by_role("button", name="Turn off")).to_be_visible()
+    other = page.locator("#twofactor-code-list li").nth(1).inner_text()
+    page.get_by_label("Code (or a recovery code) to turn it off").fill(other)
+    page.get_by_role("button", name="Turn off").click()
+    expect(page.locator("#twofactor-note")).to_have_text("Two-factor login is off")
+    expect(page.locator("#twofactor-state")).to_have_text("Off: a password alone logs you in.")
