@@ -78,26 +78,33 @@ class RedisBroker:
         self.shard_urls = shard_urls
 
     def publish_many(self, events: list[Event]) -> None:
-        """Each event once, in order: one pipelined round trip per Redis shard."""
         clients = shard_clients()
-        pipelines: dict[int, Any] = {}
-        for conversation_id, handler, event in events:
-            index = shard_index(conversation_id, len(clients))
-            if index not in pipelines:
-                pipelines[index] = clients[index].pipeline(transaction=False)
-            pipelines[index].publish(channel_name(conversation_id), encode(handler, event))
-        for pipeline in pipelines.values():
-            pipeline.execute()
+        self._publish(
+            clients,
+            [
+                (shard_index(c, len(clients)), channel_name(c), encode(handler, event))
+                for c, handler, event in events
+            ],
+        )
 
     def publish_to_topics(self, events: list[TopicEvent]) -> None:
-        """Each event once, in order: one pipelined round trip per Redis shard."""
         clients = shard_clients()
+        self._publish(
+            clients,
+            [
+                (topic_shard_index(t, len(clients)), topic_channel_name(t), encode(handler, event))
+                for t, handler, event in events
+            ],
+        )
+
+    @staticmethod
+    def _publish(clients: tuple[Any, ...], messages: list[tuple[int, str, str]]) -> None:
+        """Each (shard, channel, text) once, in order: one pipelined round trip per shard."""
         pipelines: dict[int, Any] = {}
-        for topic, handler, event in events:
-            index = topic_shard_index(topic, len(clients))
+        for index, channel, text in messages:
             if index not in pipelines:
                 pipelines[index] = clients[index].pipeline(transaction=False)
-            pipelines[index].publish(topic_channel_name(topic), encode(handler, event))
+            pipelines[index].publish(channel, text)
         for pipeline in pipelines.values():
             pipeline.execute()
 
