@@ -10,6 +10,14 @@ export const PAGE = 50;
 const AROUND_PAGES = 40; // at most this many pages of 500 from a found message to the newest
 export const NO_MESSAGES = "No messages yet. Write the first one below.";
 const BEGINNING = "This is the beginning of the conversation.";
+// Where history starts when the retention policy deleted what came before (`first_seq` > 1).
+const TRIMMED = "Earlier messages were deleted by this conversation's retention policy.";
+
+// What the top of a fully loaded history says: its beginning, or that retention trimmed it.
+function start(conv, page, empty) {
+  if (page.first_seq > 1) return TRIMMED;
+  return empty && !conv.messages.size ? NO_MESSAGES : BEGINNING;
+}
 
 // The newest page. Returns true when it loaded. `client.known` tells the SDK where sync starts.
 export async function fetchNewest(ctx, conv) {
@@ -26,7 +34,7 @@ export async function fetchNewest(ctx, conv) {
       page.results.map((m) => m.seq),
       { through: conv.messages.has(page.last_seq) ? page.last_seq : 0 },
     );
-    conv.historyStatus = conv.hasOlder ? "" : conv.messages.size ? BEGINNING : NO_MESSAGES;
+    conv.historyStatus = conv.hasOlder ? "" : start(conv, page, true);
     return true;
   } catch (error) {
     conv.historyStatus = `Could not load messages: ${error.message}`;
@@ -49,7 +57,7 @@ export async function fetchOlder(ctx, conv, oldest) {
       setWindow(conv, seqIndex(conv, page.results[0].seq), to, "top");
     }
     conv.hasOlder = page.has_more;
-    conv.historyStatus = conv.hasOlder ? "" : BEGINNING;
+    conv.historyStatus = conv.hasOlder ? "" : start(conv, page, false);
     return true;
   } catch (error) {
     conv.historyStatus = `Could not load earlier messages: ${error.message}`;

@@ -64,3 +64,42 @@ def test_deleting_my_account_in_settings(open_page, base_url):  # noqa: F811
     with pytest.raises(urllib.error.HTTPError) as refused:
         alice.call("GET", "/api/me/")
     assert refused.value.code == 401
+
+
+@pytest.mark.postgres  # the live server shares the test database only on PostgreSQL
+def test_a_conversation_trimmed_by_retention_says_so_at_its_top(open_page, base_url):  # noqa: F811
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    from lifecycle.models import ConversationRetention
+    from messaging.models import Message
+
+    alice = Account.register(base_url, "alice")
+    bob = Account.register(base_url, "bob")
+    group = alice.call("POST", "/api/groups/", {"name": "old news", "members": [bob.id]})
+    for body in ("first", "second", "third"):
+        alice.send(group["id"], body)
+    alice.call("PATCH", f"/api/conversations/{group['id']}/retention/", {"retention_days": 30})
+    # What the daily retention task leaves when the first message expired: the message gone,
+    # the conversation's history starting after it. (In a thread: Playwright's loop runs in
+    # this one, and Django refuses the ORM beside a running loop.)
+
+    def expire_the_first() -> None:
+        first = Message.objects.get(conversation_id=group["id"], body="first")
+        Message.objects.filter(pk=first.pk).delete()
+        ConversationRetention.objects.filter(conversation_id=group["id"]).update(
+            first_seq=first.seq + 1
+        )
+        connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(expire_the_first).result()
+
+    page = open_page(bob)
+    conversation_row(page, "old news").get_by_role("button").click()
+    expect(page.locator("#history-status")).to_have_text(
+        "Earlier messages were deleted by this conversation's retention policy."
+    )
+    expect(page.locator("#messages")).to_contain_text("third")
+    expect(page.locator("#messages")).not_to_contain_text("first")
