@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from playwright.sync_api import expect
+
 from tests.conftest import REAL_SERVICES, postgres_env_for_subprocess
 from tests.servers import ROOT
 
@@ -197,3 +199,29 @@ def axe_violations(page, impacts: tuple[str, ...] = ("serious", "critical")) -> 
         }"""
     )
     return [v for v in found if v["impact"] in impacts]
+
+
+# --- steps many browser tests share ----------------------------------------------------
+
+
+def log_in(page, account: Account) -> None:
+    response = page.goto("/login/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page.get_by_label("Username").fill(account.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#banner")).to_have_attribute("data-state", "online")
+
+
+def conversation_row(page, title: str):
+    return page.locator("#conversation-list li").filter(has=page.get_by_text(title, exact=True))
+
+
+def write(page, text: str) -> None:
+    box = page.get_by_label("Message", exact=True)
+    box.fill(text)
+    box.press("Enter")
+
+
+def bodies(page) -> list[str]:
+    return page.locator("#messages li.message .body").all_inner_texts()

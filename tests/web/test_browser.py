@@ -17,82 +17,15 @@ from tests.web.browser import (
     WAIT_MS,
     Account,
     PageWatch,
-    chromium,
+    bodies,
+    conversation_row,
+    log_in,
     screenshot,
-    server_env,
+    write,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
 expect.set_options(timeout=WAIT_MS)
-
-
-@pytest.fixture(scope="module")
-def env(django_db_setup, tmp_path_factory):
-    return server_env(tmp_path_factory.mktemp("parley-var"))
-
-
-@pytest.fixture(scope="module")
-def base_url(env):
-    with daphne(env) as port:
-        yield f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def browser():
-    # Per test: Playwright's sync API runs an event loop in this thread while it is open, and
-    # the database flush and channel-layer reset around each test must run outside it.
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def open_page(browser):
-    """Opens a logged-in page for an account, each in its own browser context (own cookies)."""
-    contexts, watches = [], []
-
-    def open_for(account: Account, *, phone: bool = False, route=None, init_script=None):
-        viewport = {"width": 390, "height": 800} if phone else {"width": 1200, "height": 760}
-        context = browser.new_context(
-            base_url=account.base, viewport=viewport, permissions=["notifications"]
-        )
-        contexts.append(context)
-        if init_script:
-            context.add_init_script(init_script)
-        page = context.new_page()
-        if route:
-            page.route_web_socket(re.compile(r"/ws/$"), route)
-        watches.append(PageWatch(page))
-        log_in(page, account)
-        return page
-
-    yield open_for
-    for context in contexts:
-        context.close()
-    problems = [p for watch in watches for p in watch.problems]
-    assert not problems
-
-
-def log_in(page, account: Account) -> None:
-    response = page.goto("/login/")
-    assert "script-src 'self'" in response.headers["content-security-policy"]
-    page.get_by_label("Username").fill(account.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator("#banner")).to_have_attribute("data-state", "online")
-
-
-def conversation_row(page, title: str):
-    return page.locator("#conversation-list li").filter(has=page.get_by_text(title, exact=True))
-
-
-def write(page, text: str) -> None:
-    box = page.get_by_label("Message", exact=True)
-    box.fill(text)
-    box.press("Enter")
-
-
-def bodies(page) -> list[str]:
-    return page.locator("#messages li.message .body").all_inner_texts()
 
 
 def test_registering_in_the_browser_and_logging_out(browser, base_url):

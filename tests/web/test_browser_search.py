@@ -7,21 +7,14 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.web.browser import WAIT_MS, Account, screenshot
-from tests.web.test_browser import (  # noqa: F401 (fixtures)
-    base_url,
-    browser,
-    conversation_row,
-    env,
-    open_page,
-)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 expect.set_options(timeout=WAIT_MS)
 
 
 def test_search_highlights_matches_and_opens_the_conversation_at_the_message(
-    open_page,  # noqa: F811
-    base_url,  # noqa: F811
+    open_page,
+    base_url,
 ):
     alice, bob = Account.register(base_url, "alice"), Account.register(base_url, "bob")
     carol = Account.register(base_url, "carol")
@@ -77,7 +70,7 @@ def test_search_highlights_matches_and_opens_the_conversation_at_the_message(
     expect(groups.locator("h3")).to_have_text(alice.username)
 
 
-def test_search_on_a_phone_sized_screen_opens_the_chat_pane(open_page, base_url):  # noqa: F811
+def test_search_on_a_phone_sized_screen_opens_the_chat_pane(open_page, base_url):
     alice, bob = Account.register(base_url, "alice"), Account.register(base_url, "bob")
     direct = alice.direct_with(bob)
     alice.send(direct, "the boarding gate moved to B12")

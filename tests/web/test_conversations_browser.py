@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from test_browser.py)
 """Issue 17 in the browser: one user story per test (fixtures from test_browser.py)."""
 
 import re
@@ -6,15 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.browser import WAIT_MS, Account
-from tests.web.test_browser import (  # noqa: F401 (fixtures)
-    base_url,
-    browser,
-    conversation_row,
-    env,
-    open_page,
-    write,
-)
+from tests.web.browser import WAIT_MS, Account, conversation_row, write
 
 pytestmark = pytest.mark.django_db(transaction=True)
 expect.set_options(timeout=WAIT_MS)

@@ -10,7 +10,6 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.web.browser import WAIT_MS, Account, http_json, unique
-from tests.web.test_browser import base_url, browser, env, open_page  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 expect.set_options(timeout=WAIT_MS)
@@ -23,7 +22,7 @@ def me_with(base: str, token: str) -> int | dict:
         return error.code
 
 
-def test_a_bot_and_a_token_made_and_revoked_in_settings(open_page, base_url):  # noqa: F811
+def test_a_bot_and_a_token_made_and_revoked_in_settings(open_page, base_url):
     alice = Account.register(base_url, "alice")
     page = open_page(alice)
     page.get_by_role("button", name="Integrations").click()
@@ -55,7 +54,7 @@ def test_a_bot_and_a_token_made_and_revoked_in_settings(open_page, base_url):  #
     assert me_with(base_url, personal) == 401
 
 
-def test_an_incoming_webhook_and_a_slash_command_in_the_open_group(open_page, base_url):  # noqa: F811
+def test_an_incoming_webhook_and_a_slash_command_in_the_open_group(open_page, base_url):
     alice = Account.register(base_url, "alice")
     group = alice.call("POST", "/api/groups/", {"name": "deploys", "members": []})
     page = open_page(alice)

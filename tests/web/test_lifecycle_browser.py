@@ -8,21 +8,14 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import REAL_SERVICES
-from tests.web.browser import PASSWORD, WAIT_MS, Account, screenshot
-from tests.web.test_browser import (  # noqa: F401 (fixtures)
-    base_url,
-    browser,
-    conversation_row,
-    env,
-    open_page,
-)
+from tests.web.browser import PASSWORD, WAIT_MS, Account, conversation_row, screenshot
 from tests.workers import celery_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 expect.set_options(timeout=WAIT_MS)
 
 
-def test_retention_notice_and_my_export(open_page, base_url, env):  # noqa: F811
+def test_retention_notice_and_my_export(open_page, base_url, env):
     # PostgreSQL + Redis: a real worker writes the export; the embedded default in the server.
     worker = celery_worker(env, name="exports") if REAL_SERVICES else contextlib.nullcontext()
     with worker:
@@ -49,7 +42,7 @@ def test_retention_notice_and_my_export(open_page, base_url, env):  # noqa: F811
         screenshot(page, "export-ready")
 
 
-def test_deleting_my_account_in_settings(open_page, base_url):  # noqa: F811
+def test_deleting_my_account_in_settings(open_page, base_url):
     alice = Account.register(base_url, "alice")
     page = open_page(alice)
     page.goto("/settings/")
@@ -67,7 +60,7 @@ def test_deleting_my_account_in_settings(open_page, base_url):  # noqa: F811
 
 
 @pytest.mark.postgres  # the live server shares the test database only on PostgreSQL
-def test_a_conversation_trimmed_by_retention_says_so_at_its_top(open_page, base_url):  # noqa: F811
+def test_a_conversation_trimmed_by_retention_says_so_at_its_top(open_page, base_url):
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connections

@@ -5,21 +5,13 @@ live daphne). docs/ui.md, "Layers": these views keep their popovers in their own
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.browser import WAIT_MS, Account
-from tests.web.test_browser import (  # noqa: F401 (fixtures)
-    base_url,
-    browser,
-    conversation_row,
-    env,
-    open_page,
-    write,
-)
+from tests.web.browser import WAIT_MS, Account, conversation_row, write
 
 pytestmark = pytest.mark.django_db(transaction=True)
 expect.set_options(timeout=WAIT_MS)
 
 
-def test_pins_reactions_and_earlier_versions(open_page, base_url):  # noqa: F811
+def test_pins_reactions_and_earlier_versions(open_page, base_url):
     alice, bob = Account.register(base_url, "alice"), Account.register(base_url, "bob")
     alice.direct_with(bob)
     on_alice, on_bob = open_page(alice), open_page(bob)

@@ -8,20 +8,13 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.web.browser import WAIT_MS, Account, screenshot
-from tests.web.test_browser import (  # noqa: F401 (fixtures)
-    base_url,
-    browser,
-    conversation_row,
-    env,
-    open_page,
-)
+from tests.web.browser import WAIT_MS, Account, conversation_row, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 expect.set_options(timeout=WAIT_MS)
 
 
-def test_a_profile_set_in_settings_reaches_a_contact_live(open_page, base_url, tmp_path):  # noqa: F811
+def test_a_profile_set_in_settings_reaches_a_contact_live(open_page, base_url, tmp_path):
     alice = Account.register(base_url, "alice")
     bob = Account.register(base_url, "bob")
     conversation = alice.direct_with(bob)
@@ -65,7 +58,7 @@ def test_a_profile_set_in_settings_reaches_a_contact_live(open_page, base_url, t
     screenshot(on_bob, "user-card")
 
 
-def test_notification_settings_in_the_browser(open_page, base_url):  # noqa: F811
+def test_notification_settings_in_the_browser(open_page, base_url):
     alice = Account.register(base_url, "alice")
     bob = Account.register(base_url, "bob")
     conversation = alice.direct_with(bob)
@@ -95,7 +88,7 @@ def totp_now(secret: str) -> str:
     return f"{totp.token():06d}"
 
 
-def test_two_factor_login_in_the_browser(open_page, base_url):  # noqa: F811
+def test_two_factor_login_in_the_browser(open_page, base_url):
     from tests.web.browser import PASSWORD
 
     alice = Account.register(base_url, "alice")

@@ -16,11 +16,14 @@ from tests.web.browser import (
     Account,
     PageWatch,
     axe_violations,
+    bodies,
     chromium,
+    conversation_row,
+    log_in,
     screenshot,
     server_env,
+    write,
 )
-from tests.web.test_browser import bodies, conversation_row, log_in, write
 
 pytestmark = pytest.mark.django_db(transaction=True)
 expect.set_options(timeout=WAIT_MS)

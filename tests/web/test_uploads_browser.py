@@ -10,13 +10,10 @@ from playwright.sync_api import expect
 
 from tests.conftest import REAL_SERVICES
 from tests.previews.site import Site
-from tests.web import test_browser as shared
-from tests.web.browser import WAIT_MS, Account, screenshot, server_env
+from tests.web.browser import WAIT_MS, Account, conversation_row, screenshot, server_env, write
 from tests.workers import celery_worker
 
-# The browser tests' fixtures (a live daphne on `env`, Chromium, logged-in pages), reused.
-base_url, browser, open_page = shared.base_url, shared.browser, shared.open_page
-conversation_row, write = shared.conversation_row, shared.write
+# The browser tests' fixtures (tests/web/conftest.py) with this module's own `env` below.
 
 pytestmark = pytest.mark.django_db(transaction=True)
 expect.set_options(timeout=WAIT_MS)
