@@ -41,7 +41,7 @@ from integrations.websocket import frame_allowed
 from messaging.events import user_ref
 from messaging.features import server_features
 from messaging.ready import ready_conversations
-from messaging.selectors import conversation_ids_for_user
+from messaging.selectors import conversation_ids_for_user, conversation_summaries
 
 from .connection import Connection
 from .frames import FRAME_HANDLERS
@@ -311,7 +311,8 @@ class GatewayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
         joined = set(member_of) - set(conn.live.cursors)
         if not joined:
             return
-        listed = await db_hop(ready_conversations)(user_id=conn.user.pk, since=None)
-        for summary in listed.summaries:
-            if summary["id"] in joined:
-                await conn.live.joined(summary)
+        summaries = await db_hop(conversation_summaries)(
+            user_id=conn.user.pk, conversation_ids=sorted(joined)
+        )
+        for summary in summaries:
+            await conn.live.joined(summary)

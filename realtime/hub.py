@@ -34,7 +34,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import redis.asyncio as aioredis
 from django.conf import settings
@@ -100,6 +100,36 @@ class Subscription:
         return self.pubsub is not None and bool(self.pubsub.subscribed)
 
 
+K = TypeVar("K", int, str)  # a conversation id or a user-side topic
+
+
+def _hold(registry: dict[K, set[Subscriber]], subscriber: Subscriber, keys: Iterable[K]) -> list[K]:
+    """Adds the subscriber under each key; the keys nobody held before (to subscribe to)."""
+    new = []
+    for key in keys:
+        members = registry.setdefault(key, set())
+        if not members:
+            new.append(key)
+        members.add(subscriber)
+    return new
+
+
+def _release(
+    registry: dict[K, set[Subscriber]], subscriber: Subscriber, keys: Iterable[K]
+) -> list[K]:
+    """Removes the subscriber under each key; the keys nobody holds any more (to unsubscribe)."""
+    gone = []
+    for key in keys:
+        members = registry.get(key)
+        if not members:
+            continue
+        members.discard(subscriber)
+        if not members:
+            del registry[key]
+            gone.append(key)
+    return gone
+
+
 class Hub:
     """One event loop's sockets by conversation, and its Redis subscriptions (one per shard of
     a Redis broker; none with the in-memory broker, which hands events over directly). The
@@ -146,12 +176,7 @@ class Hub:
 
     async def join(self, subscriber: Subscriber, conversation_ids: Iterable[int]) -> None:
         self.sockets.add(subscriber)
-        new = []
-        for conversation_id in conversation_ids:
-            members = self.local.setdefault(conversation_id, set())
-            if not members:
-                new.append(conversation_id)
-            members.add(subscriber)
+        new = _hold(self.local, subscriber, conversation_ids)
         if new and self.shard_urls:
             await self._subscribe(self._by_shard(new))
 
@@ -159,12 +184,7 @@ class Hub:
         """The socket receives the events of these user-side channels (its user's, its
         session's, the address watch's) through `user_event`."""
         self.sockets.add(subscriber)
-        new = []
-        for topic in topics:
-            members = self.topics.setdefault(topic, set())
-            if not members:
-                new.append(topic)
-            members.add(subscriber)
+        new = _hold(self.topics, subscriber, topics)
         if new and self.shard_urls:
             await self._subscribe(self._topics_by_shard(new))
 
@@ -176,28 +196,10 @@ class Hub:
                 await pubsub.subscribe(*channels)
 
     async def leave(self, subscriber: Subscriber, conversation_ids: Iterable[int]) -> None:
-        gone = []
-        for conversation_id in conversation_ids:
-            members = self.local.get(conversation_id)
-            if not members:
-                continue
-            members.discard(subscriber)
-            if not members:
-                del self.local[conversation_id]
-                gone.append(conversation_id)
-        await self._unsubscribe(self._by_shard(gone))
+        await self._unsubscribe(self._by_shard(_release(self.local, subscriber, conversation_ids)))
 
     async def leave_topics(self, subscriber: Subscriber, topics: Iterable[str]) -> None:
-        gone = []
-        for topic in topics:
-            members = self.topics.get(topic)
-            if not members:
-                continue
-            members.discard(subscriber)
-            if not members:
-                del self.topics[topic]
-                gone.append(topic)
-        await self._unsubscribe(self._topics_by_shard(gone))
+        await self._unsubscribe(self._topics_by_shard(_release(self.topics, subscriber, topics)))
 
     async def _unsubscribe(self, channels_by_shard: dict[int, list[str]]) -> None:
         for index, channels in channels_by_shard.items():

@@ -1,5 +1,6 @@
 import asyncio
 import os
+import shutil
 import warnings
 from datetime import datetime
 
@@ -20,8 +21,6 @@ REAL_SERVICES = bool(settings.USES_POSTGRES and settings.REDIS_URL)
 def tool_missing(name: str) -> bool:
     """For `skipif`: a command-line tool the test needs is not installed. Never with CI=true,
     where a missing tool is a failure (the test runs and says what is missing), not a skip."""
-    import shutil
-
     return shutil.which(name) is None and os.environ.get("CI") != "true"
 
 

@@ -9,7 +9,6 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.servers import daphne
 from tests.web.browser import (
     PASSWORD,
     WAIT_MS,
@@ -17,7 +16,6 @@ from tests.web.browser import (
     PageWatch,
     axe_violations,
     bodies,
-    chromium,
     conversation_row,
     log_in,
     screenshot,
@@ -32,19 +30,12 @@ EDIT_WINDOW = 12  # seconds, for this module's server
 
 
 @pytest.fixture(scope="module")
-def base_url(django_db_setup, tmp_path_factory):
-    env = {
+def env(django_db_setup, tmp_path_factory):
+    """The live server of tests/web/conftest.py, with this module's edit window."""
+    return {
         **server_env(tmp_path_factory.mktemp("parley-var")),
         "PARLEY_EDIT_WINDOW": str(EDIT_WINDOW),
     }
-    with daphne(env) as port:
-        yield f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def browser():
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture
