@@ -362,7 +362,9 @@ async def announce(target: Target, *, sockets: int) -> dict:
     return result
 
 
-async def herd_announce(target: Target, *, users: int, window: float = 30.0) -> dict:
+async def herd_announce(
+    target: Target, *, users: int, window: float = 30.0, setup: str = "api"
+) -> dict:
     """`users` connected users registered over REST; a staff user posts the FIRST announcement
     (`POST /api/broadcasts/`), which creates the announcement conversation and joins every
     connected socket to it at once. Who had it live within `window` s, how fast, which sockets
@@ -378,12 +380,19 @@ async def herd_announce(target: Target, *, users: int, window: float = 30.0) -> 
         )
         return int(ack["conversation"])
 
-    result = await _herd(target, users=users, window=window, trigger=trigger, staff=True)
+    result = await _herd(
+        target, users=users, window=window, trigger=trigger, staff=True, setup=setup
+    )
     return {"earlier_announcement_conversation_removed": bool(removed), **result}
 
 
 async def herd_add(
-    target: Target, *, users: int, window: float = 30.0, add_via: str = "create"
+    target: Target,
+    *,
+    users: int,
+    window: float = 30.0,
+    add_via: str = "create",
+    setup: str = "api",
 ) -> dict:
     """`users` connected users registered over REST; one owner adds all of them to a group over
     REST, then sends one message on its socket. add_via="create": `POST /api/groups/` with the
@@ -414,6 +423,7 @@ async def herd_add(
         window=window,
         trigger=trigger,
         staff=False,
+        setup=setup,
         members_out=member_ids,
         stamps=stamps,
         label=f"group add ({add_via})",
@@ -427,17 +437,28 @@ async def _herd(
     window: float,
     trigger,  # type: ignore[no-untyped-def]
     staff: bool,
+    setup: str = "api",
     members_out: list[int] | None = None,
     stamps: dict[str, float] | None = None,
     label: str = "",
 ) -> dict:
     """The herds' common part: user 0 acts (`trigger` returns the conversation it made),
-    users 1..`users` are connected receivers."""
+    users 1..`users` are connected receivers. setup="db": the users are written to the
+    database (user 0 staff for an announcement) and only user 0 gets a REST client."""
+    _require_parley(target, "api")
     setup_started = time.monotonic()
-    population = await _api_population(target, users + 1)
+    if setup == "db":
+        fixture = await _users(target, users + 1, staff_first=staff)
+        population = public.Population(
+            tokens=fixture.tokens,
+            user_ids=fixture.user_ids,
+            rests=[public.RestClient(target.http_urls[0], fixture.tokens[0], timeout=120)],
+        )
+    else:
+        population = await _api_population(target, users + 1)
     clients: list[Client] = []
     try:
-        if staff:
+        if staff and setup != "db":
             await asyncio.to_thread(public.operator_make_staff, population.user_ids[0], target.env)
         if members_out is not None:
             members_out.extend(population.user_ids[1:])
@@ -452,7 +473,7 @@ async def _herd(
         await asyncio.gather(*(c.close() for c in clients))
         await population.close()
     return {
-        "setup": "api",
+        "setup": setup,
         "variant": label or "first announcement",
         "users": users,
         "setup_seconds": round(result.pop("measure_started") - setup_started, 1),

@@ -195,7 +195,7 @@ def message_stored(*, kind: str) -> None:
     messages_stored.labels(kind=kind).inc()
 
 
-def send_batch_stored(*, size: int) -> None:
+def send_batch_stored(size: int) -> None:
     send_batch_size.observe(size)
 
 

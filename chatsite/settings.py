@@ -429,6 +429,8 @@ PARLEY_OUTBOX_LIMIT = env_int("PARLEY_OUTBOX_LIMIT", 2000)
 # 1,000 messages/s offered, ack p99 40 ms with 1 against 67 ms with 2: docs/performance.md).
 PARLEY_SEND_BATCH_MAX = env_int("PARLEY_SEND_BATCH_MAX", 100)
 PARLEY_SEND_BATCHES_IN_FLIGHT = env_int("PARLEY_SEND_BATCHES_IN_FLIGHT", 1)
+# `delivered` and `read` frames stored together in one transaction (gateway/batching.py).
+PARLEY_MARK_BATCH_MAX = env_int("PARLEY_MARK_BATCH_MAX", 200)
 # On SIGTERM, seconds daphne waits for closed sockets' consumers to finish before cancelling
 # them (chatsite/serving.py); keep it below the orchestrator's kill timeout.
 PARLEY_SHUTDOWN_GRACE: float = env_float("PARLEY_SHUTDOWN_GRACE", 5)

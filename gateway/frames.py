@@ -16,7 +16,7 @@ from lifecycle.selectors import message_history_page
 from messaging.selectors import MAX_PAGE, message_changes
 from messaging.services import SendRequest, message_delete, message_edit
 from presence.services import typing_relay
-from receipts.services import receipt_mark
+from receipts.services import MarkRequest
 
 from .connection import Connection
 from .protocol import int_field, message_id_field, required_int
@@ -28,7 +28,7 @@ FrameHandler = Callable[[Connection, Frame], Awaitable[None]]
 async def on_send(conn: Connection, frame: Frame) -> None:
     await conn.protection.rate_limit("ws_send")
     conversation_id = required_int(frame, "conversation", minimum=1)
-    ack = await conn.runtime.batcher.send(
+    ack = await conn.runtime.batcher.submit(
         SendRequest(
             sender=conn.user,
             conversation_id=conversation_id,
@@ -151,8 +151,8 @@ async def on_read(conn: Connection, frame: Frame) -> None:
 async def _mark(conn: Connection, frame: Frame, *, read: bool) -> None:
     conversation_id = required_int(frame, "conversation", minimum=1)
     seq = required_int(frame, "seq", minimum=0)
-    await db_hop(receipt_mark)(
-        user_id=conn.user.pk, conversation_id=conversation_id, seq=seq, read=read
+    await conn.runtime.marks.submit(
+        MarkRequest(user_id=conn.user.pk, conversation_id=conversation_id, seq=seq, read=read)
     )
 
 

@@ -4,6 +4,7 @@
 - `broker`: the process's (realtime/broker.py, built at start-up by `RealtimeConfig.ready`)
 - `hub`: the process's sockets by conversation and user (realtime/hub.py), attached to the broker
 - `batcher`: the group commit of every socket's sends (gateway/batching.py)
+- `marks`: the same for every socket's `delivered` and `read` frames
 - `address_watch`: closes sockets whose address a changed blacklist covers
 - the receipts flusher (receipts/coalescing.py), while sockets are served
 
@@ -17,11 +18,16 @@ import contextlib
 
 from django.conf import settings
 
+from chatsite import metrics
+from messaging.events import AckEvent
+from messaging.services import SendRequest, message_send_many
 from realtime.broker import Broker
 from realtime.hub import Hub
 from receipts.coalescing import flush_forever
+from receipts.events import ReceiptEvent
+from receipts.services import MarkRequest, receipt_mark_many
 
-from .batching import SendBatcher
+from .batching import Batcher
 from .protection import AddressWatch
 
 
@@ -31,9 +37,14 @@ class LoopRuntime:
     def __init__(self, loop: asyncio.AbstractEventLoop, broker: Broker) -> None:
         self.loop = loop
         self.hub = Hub(loop, broker)
-        self.batcher = SendBatcher(
+        self.batcher: Batcher[SendRequest, AckEvent] = Batcher(
+            message_send_many,
             max_batch=settings.PARLEY_SEND_BATCH_MAX,
             max_in_flight=settings.PARLEY_SEND_BATCHES_IN_FLIGHT,
+            observe=metrics.send_batch_stored,
+        )
+        self.marks: Batcher[MarkRequest, ReceiptEvent] = Batcher(
+            receipt_mark_many, max_batch=settings.PARLEY_MARK_BATCH_MAX, max_in_flight=1
         )
         self.address_watch = AddressWatch()
         self.receipts_flusher: asyncio.Task[None] | None = None

@@ -110,12 +110,12 @@ def _redis_scripts(client) -> tuple[Any, Any]:  # type: ignore[no-untyped-def]
     return client.register_script(_OFFER), client.register_script(_POP_DUE)
 
 
-def publish_receipt(event: ReceiptEvent, *, coalesce: bool) -> None:
-    """Publishes a receipt to its conversation now, or holds it for the flusher when `coalesce`
-    and this member's gate is closed. Runs after commit (sync)."""
-    if coalesce and not _offer(event):
-        return
-    realtime.publish_to_conversation(event["conversation"], event["type"], dict(event))
+def publish_receipts(events: list[tuple[ReceiptEvent, bool]]) -> None:
+    """Publishes (receipt, coalesce) pairs to their conversations, in one trip: each at once,
+    or held for the flusher when `coalesce` and its member's gate is closed. Runs after commit
+    (sync)."""
+    now = [dict(event) for event, coalesce in events if not coalesce or _offer(event)]
+    realtime.publish_to_conversations("receipt", [(event["conversation"], event) for event in now])
 
 
 def _offer(event: ReceiptEvent) -> bool:

@@ -12,6 +12,7 @@ from django.db import OperationalError
 from chatsite.asgi import runtime
 from gateway import batching
 from messaging.models import Conversation, Message
+from messaging.services import message_send_many
 from tests.factories import make_group, make_users
 from tests.ws import ready_socket, receive
 
@@ -31,6 +32,8 @@ def held_batches(monkeypatch, settings):
 
     def held_hop(func):
         hop = real_hop(func)
+        if func is not message_send_many:  # receipts have a batcher of their own
+            return hop
 
         async def run(requests):
             batches.append([r.client_msg_id for r in requests])

@@ -153,7 +153,7 @@ async def test_a_socket_send_is_answered_unavailable_when_the_database_fails(err
         raise error("the database went away")
 
     # The gateway's sends are stored in batches: the whole batch fails, each sender hears it.
-    monkeypatch.setattr("gateway.batching.message_send_many", failing)
+    monkeypatch.setattr("gateway.runtime.message_send_many", failing)
     socket, _ = await ready_socket(alice)
     await socket.send_json_to(
         {"type": "send", "conversation": direct.pk, "client_msg_id": "c1", "body": "hi"}
