@@ -25,7 +25,6 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 import realtime
-from accounts.selectors import ready_users, socket_refusal
 from chatsite import metrics
 from core.asyncdb import db_hop
 from core.close_codes import TOO_SLOW, Close
@@ -40,11 +39,11 @@ from core.errors import (
 from integrations.websocket import frame_allowed
 from messaging.events import user_ref
 from messaging.features import server_features
-from messaging.ready import ready_conversations
-from messaging.selectors import conversation_ids_for_user, conversation_summaries
+from messaging.selectors import conversation_summaries
 
 from .connection import Connection
 from .frames import FRAME_HANDLERS
+from .handshake import handshake_admit, handshake_ready
 from .heartbeat import Heartbeat
 from .instrumentation import Instrumentation
 from .live import LiveConversations
@@ -140,20 +139,21 @@ class GatewayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
         await conn.channel.join(realtime.user_group(user.pk))
         if self.scope.get("auth_session"):  # closed as one on logout
             await conn.channel.join(realtime.session_group(self.scope["auth_session"]))
-        refusal = await db_hop(socket_refusal)(
+        admission = await db_hop(handshake_admit)(
             user_id=user.pk,
             token_generation=user.token_generation,
             session_id=self.scope.get("auth_session"),
         )
-        if refusal is not None:  # banned, revoked or logged out while authenticating
-            await self.close(code=Close.FORBIDDEN if refusal == "banned" else Close.UNAUTHORIZED)
+        if admission.refusal is not None:  # banned, revoked or logged out while authenticating
+            code = Close.FORBIDDEN if admission.refusal == "banned" else Close.UNAUTHORIZED
+            await self.close(code=code)
             return
         # Subscribe to the conversations before reading last_seq, so any message committed
         # after that read is also fanned out to this socket.
-        conversation_ids = await db_hop(conversation_ids_for_user)(user_id=user.pk)
-        await conn.live.subscribe(conversation_ids)
-        listed = await db_hop(ready_conversations)(user_id=user.pk, since=ready_since(self.scope))
-        users = await db_hop(ready_users)(user_id=user.pk)
+        await conn.live.subscribe(admission.conversation_ids)
+        listed, users = await db_hop(handshake_ready)(
+            user_id=user.pk, since=ready_since(self.scope)
+        )
         conn.outbox.put(
             {
                 "type": "ready",
@@ -299,16 +299,16 @@ class GatewayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
         """What a missed per-user event would have done, read from the database: close the
         socket of a user banned, revoked or logged out meanwhile; join the conversations they
         were added to meanwhile (the `conversation` frame, then its messages, as live)."""
-        refusal = await db_hop(socket_refusal)(
+        admission = await db_hop(handshake_admit)(
             user_id=conn.user.pk,
             token_generation=conn.user.token_generation,
             session_id=self.scope.get("auth_session"),
         )
-        if refusal is not None:
-            await self.close(code=Close.FORBIDDEN if refusal == "banned" else Close.UNAUTHORIZED)
+        if admission.refusal is not None:
+            code = Close.FORBIDDEN if admission.refusal == "banned" else Close.UNAUTHORIZED
+            await self.close(code=code)
             return
-        member_of = await db_hop(conversation_ids_for_user)(user_id=conn.user.pk)
-        joined = set(member_of) - set(conn.live.cursors)
+        joined = set(admission.conversation_ids) - set(conn.live.cursors)
         if not joined:
             return
         summaries = await db_hop(conversation_summaries)(

@@ -1,8 +1,9 @@
 """Reads of presence: who counts as a contact, and what a caller may see."""
 
 from datetime import UTC, datetime
+from typing import Any
 
-from django.db.models import Count, OuterRef, Subquery
+from django.db import connection
 
 from messaging.events import iso
 from messaging.models import Conversation, Membership
@@ -19,35 +20,43 @@ def contact_ids(
     they are in (optionally only groups of at most `max_group_members`), and the other member
     of each direct chat both have sent a message in. Opening a direct chat, or writing into one
     the other never answered, shares nothing; nor does the announcement conversation. Optionally
-    only those in `among`."""
-    groups = Membership.objects.filter(user_id=user_id, conversation__kind=Conversation.Kind.GROUP)
+    only those in `among`.
+
+    Plain SQL: every handshake asks twice (presence, and `ready`'s user cards), and building
+    the ORM's version of this union was a third of a handshake's CPU (docs/performance.md)."""
+    if among is not None and not among:
+        return []
+    membership = Membership._meta.db_table
+    conversation = Conversation._meta.db_table
+    senders = DirectChatSender._meta.db_table
+    params: list[Any] = [user_id, Conversation.Kind.GROUP, user_id]
+    sized = ""
     if max_group_members is not None:
-        sizes = (
-            Membership.objects.filter(conversation_id=OuterRef("conversation_id"))
-            .order_by()
-            .values("conversation_id")
-            .annotate(n=Count("id"))
-            .values("n")
+        sized = (
+            f" AND (SELECT COUNT(*) FROM {membership} n"  # noqa: S608
+            " WHERE n.conversation_id = mine.conversation_id) <= %s"
         )
-        groups = groups.annotate(size=Subquery(sizes)).filter(size__lte=max_group_members)
-    co_members = Membership.objects.filter(
-        conversation_id__in=groups.values("conversation_id")
-    ).exclude(user_id=user_id)
-    # Direct chats only ever get DirectChatSender rows: the other sender of a chat I wrote in.
-    repliers = DirectChatSender.objects.filter(
-        conversation_id__in=DirectChatSender.objects.filter(user_id=user_id).values(
-            "conversation_id"
-        )
-    ).exclude(user_id=user_id)
+        params.append(max_group_members)
+    only = ""
     if among is not None:
-        co_members = co_members.filter(user_id__in=among)
-        repliers = repliers.filter(user_id__in=among)
-    both = (
-        co_members.order_by()
-        .values_list("user_id", flat=True)
-        .union(repliers.order_by().values_list("user_id", flat=True))
+        only = f" AND {{}}.user_id IN ({', '.join('%s' for _ in among)})"
+        params.extend(among)
+    params.extend([user_id, user_id])
+    if among is not None:
+        params.extend(among)
+    sql = (
+        f"SELECT other.user_id FROM {membership} mine "  # noqa: S608
+        f"JOIN {conversation} c ON c.id = mine.conversation_id "
+        f"JOIN {membership} other ON other.conversation_id = mine.conversation_id "
+        f"WHERE mine.user_id = %s AND c.kind = %s AND other.user_id <> %s{sized}"
+        f"{only.format('other')} "
+        f"UNION SELECT theirs.user_id FROM {senders} mine "
+        f"JOIN {senders} theirs ON theirs.conversation_id = mine.conversation_id "
+        f"WHERE mine.user_id = %s AND theirs.user_id <> %s{only.format('theirs')}"
     )
-    return sorted(set(both))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted({int(row[0]) for row in cursor.fetchall()})
 
 
 def _when(epoch: float | None) -> str | None:
