@@ -152,7 +152,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
         # after that read is also fanned out to this socket.
         await conn.live.subscribe(admission.conversation_ids)
         listed, users = await db_hop(handshake_ready)(
-            user_id=user.pk, since=ready_since(self.scope)
+            user_id=user.pk, since=ready_since(self.scope), admission=admission
         )
         conn.outbox.put(
             {

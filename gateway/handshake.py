@@ -27,7 +27,14 @@ def handshake_admit(*, user_id: int, token_generation: int, session_id: str | No
 
 
 def handshake_ready(
-    *, user_id: int, since: str | None
+    *, user_id: int, since: str | None, admission: Admission
 ) -> tuple[ReadyConversations, list[UserCard]]:
-    """What `ready` carries: the conversations (messaging.ready) and the user cards."""
-    return ready_conversations(user_id=user_id, since=since), ready_users(user_id=user_id)
+    """What `ready` carries: the conversations (messaging.ready) and the user cards. A user in
+    no conversation when admitted (a new account, most bots) skips the summaries' query, the
+    handshake's most expensive to build; a conversation joined since then reaches the socket
+    as a live `conversation` event, its user channel being joined before the admission."""
+    if not admission.conversation_ids and since is None:
+        listed = ReadyConversations(summaries=[], positions={})
+    else:
+        listed = ready_conversations(user_id=user_id, since=since)
+    return listed, ready_users(user_id=user_id)
