@@ -114,7 +114,11 @@ class GatewayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
             runtime=runtime,
             outbox=outbox,
             live=LiveConversations(
-                user_id=user.pk, outbox=outbox, hub=runtime.hub, subscriber=self
+                user_id=user.pk,
+                outbox=outbox,
+                hub=runtime.hub,
+                subscriber=self,
+                history=runtime.history,
             ),
             channel=channel,
             protection=SocketProtection(

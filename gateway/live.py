@@ -18,10 +18,11 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from core.asyncdb import db_hop
 from core.errors import DATABASE_ERRORS, NotFound
-from messaging.selectors import MAX_PAGE, message_history
+from messaging.events import MessageEvent
+from messaging.selectors import HistoryAfter
 
+from .batching import Batcher
 from .outbox import Outbox, OutboxItem
 
 logger = logging.getLogger(__name__)
@@ -45,10 +46,14 @@ class LiveConversations:
         outbox: Outbox,
         hub: Subscriptions,
         subscriber: Any,
+        history: Batcher[HistoryAfter, tuple[list[MessageEvent], bool]],
     ) -> None:
         self.user_id = user_id
         self.outbox = outbox
         self.hub = hub
+        # Gap fills go through the process's batcher: sockets that heal the same conversation
+        # from the same seq at once (a herd joining it) share one read.
+        self.history = history
         self.subscriber = subscriber  # what the hub knows this socket as
         self.cursors: dict[int, int] = {}
         # Where each conversation's history starts for this user: changes to older messages
@@ -225,12 +230,10 @@ class LiveConversations:
                 try:
                     # Read as this member (membership and join floor checked): a socket whose
                     # user was removed must not read on.
-                    missing, has_more, _ = await db_hop(message_history)(
-                        user_id=self.user_id,
-                        conversation_id=conversation_id,
-                        after_seq=after,
-                        before_seq=None,
-                        limit=MAX_PAGE,
+                    missing, has_more = await self.history.submit(
+                        HistoryAfter(
+                            user_id=self.user_id, conversation_id=conversation_id, after_seq=after
+                        )
                     )
                 except NotFound:
                     self.leave_now(

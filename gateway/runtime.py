@@ -5,6 +5,8 @@
 - `hub`: the process's sockets by conversation and user (realtime/hub.py), attached to the broker
 - `batcher`: the group commit of every socket's sends (gateway/batching.py)
 - `marks`: the same for every socket's `delivered` and `read` frames
+- `history`: the sockets' gap fills, batched so that a herd joining one conversation reads it
+  once (messaging.selectors.message_history_after_many)
 - `address_watch`: closes sockets whose address a changed blacklist covers
 - the receipts flusher (receipts/coalescing.py), while sockets are served
 
@@ -19,7 +21,8 @@ import contextlib
 from django.conf import settings
 
 from chatsite import metrics
-from messaging.events import AckEvent
+from messaging.events import AckEvent, MessageEvent
+from messaging.selectors import HistoryAfter, message_history_after_many
 from messaging.services import SendRequest, message_send_many
 from realtime.broker import Broker
 from realtime.hub import Hub
@@ -29,6 +32,10 @@ from receipts.services import MarkRequest, receipt_mark_many
 
 from .batching import Batcher
 from .protection import AddressWatch
+
+# Gap fills read in one database hop at most (several members reading the same conversation
+# from the same seq cost one page read).
+HISTORY_BATCH_MAX = 1000
 
 
 class LoopRuntime:
@@ -45,6 +52,9 @@ class LoopRuntime:
         )
         self.marks: Batcher[MarkRequest, ReceiptEvent] = Batcher(
             receipt_mark_many, max_batch=settings.PARLEY_MARK_BATCH_MAX, max_in_flight=1
+        )
+        self.history: Batcher[HistoryAfter, tuple[list[MessageEvent], bool]] = Batcher(
+            message_history_after_many, max_batch=HISTORY_BATCH_MAX, max_in_flight=1
         )
         self.address_watch = AddressWatch()
         self.receipts_flusher: asyncio.Task[None] | None = None

@@ -1,6 +1,8 @@
 """Reads of conversations and messages. Every function here checks nothing but what it says;
 access checks go through `membership_for`."""
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
@@ -246,14 +248,70 @@ def message_history(
         page, has_more = messages_before(
             conversation_id=conversation_id, before_seq=before_seq, limit=limit, floor_seq=floor
         )
-    # Receipts (and any other app that adds the viewer's view of a message) subscribe here.
+    return _as_viewer(page, membership), has_more, membership.conversation.last_seq
+
+
+def _as_viewer(page: list[MessageEvent], membership: Membership) -> list[MessageEvent]:
+    """The page as its member sees it: receipts and any other app that adds the viewer's view
+    of a message subscribe to history_read; then threads, reactions and pins."""
+    page = list(page)  # the subscribers change it in place; the page may be shared
     history_read.send(
-        sender=None, page=page, viewer_id=user_id, conversation=membership.conversation
+        sender=None, page=page, viewer_id=membership.user_id, conversation=membership.conversation
     )
-    page = with_conversation_state(
-        page, viewer_id=user_id, any_changes=membership.conversation.last_change_seq > 0
+    return with_conversation_state(
+        page,
+        viewer_id=membership.user_id,
+        any_changes=membership.conversation.last_change_seq > 0,
     )
-    return page, has_more, membership.conversation.last_seq
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryAfter:
+    """A member's read of a conversation's messages after a seq (a socket's gap fill)."""
+
+    user_id: int
+    conversation_id: int
+    after_seq: int
+    limit: int = MAX_PAGE
+
+
+def message_history_after_many(
+    requests: list[HistoryAfter],
+) -> list[tuple[list[MessageEvent], bool] | Exception]:
+    """Each request answered as message_history(after_seq=...) would answer it (the page as
+    its member sees it and whether more follow; NotFound for a non-member), with one
+    membership query per conversation and one page read per distinct (conversation, after_seq,
+    join floor, limit) whatever the number of members asking: when thousands of sockets of a
+    process join one conversation at once (a first announcement, a mass add), each reads back
+    what was committed while it subscribed, all from the same seq (gateway/live.py)."""
+    by_conversation: dict[int, set[int]] = {}
+    for request in requests:
+        by_conversation.setdefault(request.conversation_id, set()).add(request.user_id)
+    memberships = {
+        (m.conversation_id, m.user_id): m
+        for conversation_id, user_ids in by_conversation.items()
+        for m in Membership.objects.select_related("conversation").filter(
+            conversation_id=conversation_id, user_id__in=user_ids
+        )
+    }
+    pages: dict[tuple[int, int, int, int], tuple[list[MessageEvent], bool]] = {}
+    results: list[tuple[list[MessageEvent], bool] | Exception] = []
+    for request in requests:
+        membership = memberships.get((request.conversation_id, request.user_id))
+        if membership is None:
+            results.append(NotFound("No such conversation.", field="conversation"))
+            continue
+        key = (request.conversation_id, request.after_seq, membership.joined_seq, request.limit)
+        if key not in pages:
+            pages[key] = messages_after(
+                conversation_id=request.conversation_id,
+                after_seq=request.after_seq,
+                limit=request.limit,
+                floor_seq=membership.joined_seq,
+            )
+        page, has_more = pages[key]
+        results.append((_as_viewer(page, membership), has_more))
+    return results
 
 
 def message_changes(
