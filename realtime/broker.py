@@ -89,13 +89,18 @@ class RedisBroker:
 
     def publish_to_topics(self, events: list[TopicEvent]) -> None:
         clients = shard_clients()
-        self._publish(
-            clients,
-            [
-                (topic_shard_index(t, len(clients)), topic_channel_name(t), encode(handler, event))
-                for t, handler, event in events
-            ],
-        )
+        # One event told to thousands of users (a first announcement's `conversation`) is
+        # the same object for each: encoded once.
+        texts: dict[tuple[str, int], str] = {}
+        messages = []
+        for topic, handler, event in events:
+            key = (handler, id(event))
+            if key not in texts:
+                texts[key] = encode(handler, event)
+            messages.append(
+                (topic_shard_index(topic, len(clients)), topic_channel_name(topic), texts[key])
+            )
+        self._publish(clients, messages)
 
     @staticmethod
     def _publish(clients: tuple[Any, ...], messages: list[tuple[int, str, str]]) -> None:
