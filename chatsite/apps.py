@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class ChatsiteConfig(AppConfig):
+    name = "chatsite"
+    verbose_name = "Parley's plumbing: Redis clients, cache pools, replicas, the DB pool's stats"
+
+    def ready(self) -> None:
+        from .redis import RedisClients
+
+        # The process's plumbing state, built once here instead of kept in module globals:
+        # Redis clients (chatsite/redis.py).
+        self.redis = RedisClients()
