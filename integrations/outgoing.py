@@ -191,10 +191,6 @@ def _forget_active() -> None:
     active_webhooks().forget()
 
 
-def _any_active() -> bool:
-    return active_webhooks().exist()
-
-
 # The realtime events (by name, their frame type) that can become webhook events, and the
 # webhook event each becomes ("message" depends on its system part, below).
 WEBHOOK_EVENTS = {
@@ -238,7 +234,7 @@ def conversation_events_record(*, handler: str, events: list[tuple[int, dict[str
     """Writes one pending delivery per matching webhook and event (after the event committed)
     and runs the lanes they joined. Typing, receipts and the like return at once, without
     touching the database (some are published from the event loop)."""
-    if handler not in WEBHOOK_HANDLERS or not _any_active():
+    if handler not in WEBHOOK_HANDLERS or not active_webhooks().exist():
         return
     lanes: set[tuple[int, int]] = set()
     rows: list[WebhookDelivery] = []
