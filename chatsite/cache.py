@@ -10,34 +10,54 @@ of a process borrows the same pool (redis-py pools are thread-safe and reset aft
 LOCATION may also be a `redis+sentinel://` address (chatsite.redis_url): Django would split it at
 its commas into several servers, so it is kept whole, and its pool is a Sentinel-managed one that
 follows failovers.
+
+The pools live in `SharedPools`, built once at start-up (`ChatsiteConfig.ready`).
 """
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
+from django.apps import apps
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 
 from chatsite.redis_url import is_sentinel, sync_pool
 
-_pools: dict[tuple[str, str], Any] = {}
-_pools_lock = threading.Lock()
+
+class SharedPools:
+    """The process's cache connection pools, one per (server, pool options)."""
+
+    def __init__(self) -> None:
+        self._pools: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str], build: Callable[[], Any]) -> Any:
+        """The pool for `key`, built by `build` on first use."""
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = self._pools[key] = build()
+        return pool
+
+
+def shared_pools() -> SharedPools:
+    """This process's cache pools (`ChatsiteConfig.ready`)."""
+    pools: SharedPools = apps.get_app_config("chatsite").cache_pools  # type: ignore[attr-defined]
+    return pools
 
 
 class SharedPoolClient(RedisCacheClient):
     def _get_connection_pool(self, write: bool) -> Any:
         index = self._get_connection_pool_index(write)
-        key = (self._servers[index], repr(sorted(self._pool_options.items())))
-        with _pools_lock:
-            pool = _pools.get(key)
-            if pool is None:
-                url = self._servers[index]
-                if is_sentinel(url):
-                    pool = sync_pool(url, **self._pool_options)
-                else:
-                    pool = self._pool_class.from_url(url, **self._pool_options)
-                _pools[key] = pool
-        return pool
+        url = self._servers[index]
+
+        def build() -> Any:
+            if is_sentinel(url):
+                return sync_pool(url, **self._pool_options)
+            return self._pool_class.from_url(url, **self._pool_options)
+
+        return shared_pools().get((url, repr(sorted(self._pool_options.items()))), build)
 
 
 class RedisCache(DjangoRedisCache):

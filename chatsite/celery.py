@@ -18,26 +18,32 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 if redis_url.is_sentinel(os.environ.get("CELERY_BROKER_URL", "")):
     os.environ["PARLEY_CELERY_BROKER_URL"] = os.environ.pop("CELERY_BROKER_URL")
 
-app = Celery("chatsite")
+
+class ParleyCelery(Celery):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Per running task of this process: when it started (parley_celery_task_duration_seconds)
+        # and its log binding; the app's own, as the signals that fill it are.
+        self.running: dict[str, tuple[float, Any]] = {}
+
+
+app = ParleyCelery("chatsite")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-# Per running task: when it started (parley_celery_task_duration_seconds) and its log binding.
-_running: dict[str, tuple[float, Any]] = {}
 
 
 @task_prerun.connect
 def _task_started(task_id: str, task: Any, **kwargs: Any) -> None:
     from chatsite import logs
 
-    _running[task_id] = (perf_counter(), logs.bind(task_id=task_id, task=task.name))
+    app.running[task_id] = (perf_counter(), logs.bind(task_id=task_id, task=task.name))
 
 
 @task_postrun.connect
 def _task_finished(task_id: str, task: Any, **kwargs: Any) -> None:
     from chatsite import logs, metrics
 
-    started, token = _running.pop(task_id, (None, None))
+    started, token = app.running.pop(task_id, (None, None))
     if started is not None:
         metrics.celery_task_finished(task=task.name, seconds=perf_counter() - started)
     if token is not None:

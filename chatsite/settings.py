@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Before the apps: their start-up and code reach its Redis clients (chatsite/apps.py).
+    "chatsite",
     "accounts",
     "messaging",
     "conversations",

@@ -23,6 +23,7 @@ from functools import partial
 from typing import Any
 
 import requests
+from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, connections, transaction
@@ -156,22 +157,38 @@ def outgoing_webhook_enable(*, user: User, webhook_id: int) -> OutgoingWebhook:
 
 # --- from conversation events to deliveries ---------------------------------------------------
 
-# Whether any active webhook exists, per process, re-checked at most every few seconds: the
-# send path pays nothing while there is none.
-_active = {"known": False, "value": False, "at": 0.0}
 ACTIVE_RECHECK_SECONDS = 2.0
 
 
+class ActiveWebhooks:
+    """Whether any active webhook exists, per process, re-checked at most every
+    ACTIVE_RECHECK_SECONDS: the send path pays nothing while there is none. One per process,
+    built at start-up (`IntegrationsConfig.ready`)."""
+
+    def __init__(self) -> None:
+        self.known = False
+        self.value = False
+        self.at = 0.0
+
+    def forget(self) -> None:
+        self.known = False
+
+    def exist(self) -> bool:
+        now = time.monotonic()
+        if not self.known or now - self.at > ACTIVE_RECHECK_SECONDS:
+            self.value = OutgoingWebhook.objects.filter(is_active=True).exists()
+            self.known, self.at = True, now
+        return self.value
+
+
+def active_webhooks() -> ActiveWebhooks:
+    """This process's knowledge of active webhooks (`IntegrationsConfig.ready`)."""
+    active: ActiveWebhooks = apps.get_app_config("integrations").active_webhooks  # type: ignore[attr-defined]
+    return active
+
+
 def _forget_active() -> None:
-    _active["known"] = False
-
-
-def _any_active() -> bool:
-    now = time.monotonic()
-    if not _active["known"] or now - _active["at"] > ACTIVE_RECHECK_SECONDS:
-        _active["value"] = OutgoingWebhook.objects.filter(is_active=True).exists()
-        _active["known"], _active["at"] = True, now
-    return bool(_active["value"])
+    active_webhooks().forget()
 
 
 # The realtime events (by name, their frame type) that can become webhook events, and the
@@ -217,7 +234,7 @@ def conversation_events_record(*, handler: str, events: list[tuple[int, dict[str
     """Writes one pending delivery per matching webhook and event (after the event committed)
     and runs the lanes they joined. Typing, receipts and the like return at once, without
     touching the database (some are published from the event loop)."""
-    if handler not in WEBHOOK_HANDLERS or not _any_active():
+    if handler not in WEBHOOK_HANDLERS or not active_webhooks().exist():
         return
     lanes: set[tuple[int, int]] = set()
     rows: list[WebhookDelivery] = []

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -159,13 +160,32 @@ def months_ahead(*, today: date | None = None) -> int:
         ahead += 1
 
 
-# Id ranges this process has seen committed as partitions: a send whose ids all fall in them
-# needs no look (partitions are only ever added ahead; detach refuses the current month).
-_ready: list[tuple[int, int]] = []
-
-
 def _covers(ranges: list[tuple[int, int]], *message_ids: int) -> bool:
     return all(any(low <= i < high for low, high in ranges) for i in message_ids)
+
+
+class CommittedPartitions:
+    """Id ranges this process has seen committed as partitions: a send whose ids all fall in
+    them needs no look (partitions are only ever added ahead; detach refuses the current month).
+    One per process, built at start-up (`MessagingConfig.ready`)."""
+
+    def __init__(self) -> None:
+        self.ranges: list[tuple[int, int]] = []
+
+    def cover(self, *message_ids: int) -> bool:
+        return _covers(self.ranges, *message_ids)
+
+    def remember(self, ranges: list[tuple[int, int]]) -> None:
+        self.ranges = ranges
+
+    def forget(self) -> None:
+        self.ranges = []
+
+
+def committed_partitions() -> CommittedPartitions:
+    """This process's committed partitions (`MessagingConfig.ready`)."""
+    known: CommittedPartitions = apps.get_app_config("messaging").committed_partitions  # type: ignore[attr-defined]
+    return known
 
 
 def partitions_cover(message_ids: list[int]) -> None:
@@ -176,7 +196,7 @@ def partitions_cover(message_ids: list[int]) -> None:
     if not message_ids or not is_partitioned():
         return
     low, high = min(message_ids), max(message_ids)
-    if _covers(_ready, low, high):
+    if committed_partitions().cover(low, high):
         return
     with connection.cursor() as cursor:
         seen = [(a, b) for _, a, b, _ in _attached(cursor)]
@@ -194,7 +214,7 @@ def partitions_cover(message_ids: list[int]) -> None:
 
     def remember() -> None:
         # Only after commit: a rolled-back CREATE TABLE leaves no partition behind.
-        _ready[:] = seen
+        committed_partitions().remember(seen)
 
     transaction.on_commit(remember)
 
@@ -264,7 +284,7 @@ def partition_detach(partition: Partition, *, drop: bool, dump_dir: Path | None)
     message_keys_delete_range(low=partition.low, high=partition.high)
     # This process no longer trusts its list of ready months: a later insert into the detached
     # month (an import, retention's drop of a past month) must create the partition again.
-    _ready.clear()
+    committed_partitions().forget()
     return dumped
 
 

@@ -14,7 +14,8 @@ lagging replica costs the primary some reads, never a wrong answer to the writer
 may see a page up to the replica's lag behind: that is the trade.
 
 A replica that fails to answer is skipped for REPLICA_RETRY_SECONDS (reads go to the others,
-or the primary).
+or the primary): the process remembers it in `ReplicaOutages`, built once at start-up
+(`ChatsiteConfig.ready`).
 """
 
 import contextlib
@@ -26,6 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 
+from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
@@ -37,8 +39,27 @@ logger = logging.getLogger(__name__)
 _reading_from: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "parley_replica_reads", default=None
 )
-_down_until: dict[str, float] = {}
-_down_lock = threading.Lock()
+
+
+class ReplicaOutages:
+    """The replicas of this process that failed to answer, and until when they are skipped."""
+
+    def __init__(self) -> None:
+        self._down_until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def is_down(self, alias: str, now: float) -> bool:
+        return self._down_until.get(alias, 0) > now
+
+    def mark_down(self, alias: str, until: float) -> None:
+        with self._lock:
+            self._down_until[alias] = until
+
+
+def replica_outages() -> ReplicaOutages:
+    """This process's replica outages (`ChatsiteConfig.ready`)."""
+    outages: ReplicaOutages = apps.get_app_config("chatsite").replica_outages  # type: ignore[attr-defined]
+    return outages
 
 
 def replica_aliases() -> list[str]:
@@ -90,17 +111,17 @@ def replica_for(*, user_id: int | None) -> str:
         return DEFAULT_DB_ALIAS
     lsn = cache.get(_lsn_key(user_id)) if user_id is not None else None
     now = time.monotonic()
+    outages = replica_outages()
     random.shuffle(aliases)
     for alias in aliases:
-        if _down_until.get(alias, 0) > now:
+        if outages.is_down(alias, now):
             continue
         try:
             if _caught_up(alias, lsn):
                 return alias
         except DatabaseError:
             logger.warning("replica %s does not answer; reading from elsewhere", alias)
-            with _down_lock:
-                _down_until[alias] = now + settings.REPLICA_RETRY_SECONDS
+            outages.mark_down(alias, now + settings.REPLICA_RETRY_SECONDS)
             with contextlib.suppress(Exception):
                 connections[alias].close()
     return DEFAULT_DB_ALIAS

@@ -2,12 +2,14 @@
 the primary, and no write leaves a mark. tests/faults/test_replica_lag.py drives a real
 lagging replica."""
 
+import time
+
 import pytest
 from django.core.cache import cache
 from django.db import transaction
 
 from chatsite.db import replicas
-from chatsite.db.replicas import ReplicaRouter
+from chatsite.db.replicas import ReplicaOutages, ReplicaRouter
 from messaging.services import message_send
 from tests.factories import make_direct, make_user
 
@@ -43,3 +45,26 @@ def test_a_replica_read_block_chooses_the_primary_when_a_replica_is_behind_the_w
     with replicas.replica_reads(user_id=7) as alias:
         assert alias == "default"
     cache.delete("replica-lsn:7")
+
+
+def test_a_replica_that_does_not_answer_is_skipped_for_a_while(settings, monkeypatch):
+    from django.apps import apps
+    from django.db import DatabaseError
+
+    # A fresh record of outages for this test (the process's one is ChatsiteConfig's).
+    monkeypatch.setattr(apps.get_app_config("chatsite"), "replica_outages", ReplicaOutages())
+    settings.DATABASE_REPLICAS = ["ghost"]
+    asked: list[str] = []
+
+    def refuses(alias: str, lsn: str | None) -> bool:
+        asked.append(alias)
+        raise DatabaseError("no answer")
+
+    monkeypatch.setattr(replicas, "_caught_up", refuses)
+    assert replicas.replica_for(user_id=None) == "default"
+    assert replicas.replica_for(user_id=None) == "default"
+    assert asked == ["ghost"]  # the second read did not ask it again
+    assert replicas.replica_outages().is_down("ghost", time.monotonic())
+    assert not replicas.replica_outages().is_down(
+        "ghost", time.monotonic() + settings.REPLICA_RETRY_SECONDS + 1
+    )

@@ -25,8 +25,6 @@ from psycopg_pool import ConnectionPool
 
 from chatsite import dbpool
 
-_replacing = threading.Lock()
-
 
 def _too_many_connections(error: BaseException) -> bool:
     """PostgreSQL's "sorry, too many clients already" (psycopg gives no SQLSTATE for errors
@@ -103,6 +101,10 @@ class Pool(ConnectionPool):
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    # Django keeps the pools in a dict of the class (`_connection_pools`, one per process and
+    # alias); replacing one is guarded beside it, by the class too.
+    _pool_replacing = threading.Lock()
+
     @property
     def pool(self) -> Pool | None:
         """As Django's `pool`, with Parley's Pool (and its stats exported, chatsite.dbpool)."""
@@ -138,7 +140,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
             probe.setdefault("connect_timeout", max(1, round(settings.DB_POOL_TIMEOUT)))
             self.Database.connect(**probe).close()
             # It does: a new pool connects now, not at the old one's next back-off.
-            with _replacing:
+            with self._pool_replacing:
                 if self._connection_pools.get(self.alias) is pool:
                     del self._connection_pools[self.alias]
                     pool.close(timeout=0)
