@@ -10,9 +10,9 @@ from channels.db import database_sync_to_async
 from django.db import OperationalError
 
 from chatsite.asgi import runtime
-from gateway import batching
 from messaging.models import Conversation, Message
 from messaging.services import message_send_many
+from tests.batching import hold_first_batch
 from tests.factories import make_group, make_users
 from tests.ws import ready_socket, receive
 
@@ -23,28 +23,9 @@ db = database_sync_to_async
 
 @pytest.fixture
 def held_batches(monkeypatch, settings):
-    """The first batch of sends is held until the test releases it, so the sends made meanwhile
-    queue and are stored together in the next batch. Records each batch's client_msg_ids."""
+    """The first batch of sends is held until the test releases it (tests/batching.py)."""
     settings.PARLEY_SEND_BATCHES_IN_FLIGHT = 1
-    gate = asyncio.Event()
-    batches: list[list[str]] = []
-    real_hop = batching.db_hop
-
-    def held_hop(func):
-        hop = real_hop(func)
-        if func is not message_send_many:  # receipts have a batcher of their own
-            return hop
-
-        async def run(requests):
-            batches.append([r.client_msg_id for r in requests])
-            if len(batches) == 1:
-                await gate.wait()
-            return await hop(requests)
-
-        return run
-
-    monkeypatch.setattr(batching, "db_hop", held_hop)
-    return gate, batches
+    return hold_first_batch(monkeypatch, message_send_many)
 
 
 async def until(condition, what: str) -> None:
@@ -99,7 +80,12 @@ async def mixed_batch(held_batches):
     assert (await answer(owner_socket, "gate"))["seq"] == first_seq + 1
     acks = [await answer(socket, f"h{n}") for n, socket in enumerate(honest_sockets)]
     refused = await answer(attacker_socket, "evil")
-    assert sorted(batches[1]) == ["evil", "h0", "h1", "h2"]  # they did share one batch
+    assert sorted(r.client_msg_id for r in batches[1]) == [
+        "evil",
+        "h0",
+        "h1",
+        "h2",
+    ]  # they did share one batch
 
     # Every socket keeps working, the attacker's too.
     await attacker_socket.send_json_to(

@@ -11,10 +11,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chatsite.asgi import runtime
-from gateway import batching
 from messaging.models import Membership
 from messaging.services import message_send
 from receipts.services import MarkRequest, receipt_mark_many
+from tests.batching import hold_first_batch
 from tests.factories import make_group, make_users
 from tests.ws import TIMEOUT, ready_socket, receive
 
@@ -72,27 +72,8 @@ def test_marks_of_one_member_in_a_batch_add_up_and_each_error_is_its_own():
 
 @pytest.fixture
 def held_marks(monkeypatch):
-    """The first batch of marks is held until the test releases it, so the marks made meanwhile
-    queue and are stored together in the next batch. Records each batch's requests."""
-    gate = asyncio.Event()
-    batches: list[list[MarkRequest]] = []
-    real_hop = batching.db_hop
-
-    def held_hop(func):
-        hop = real_hop(func)
-        if func is not receipt_mark_many:
-            return hop
-
-        async def run(requests):
-            batches.append(list(requests))
-            if len(batches) == 1:
-                await gate.wait()
-            return await hop(requests)
-
-        return run
-
-    monkeypatch.setattr(batching, "db_hop", held_hop)
-    return gate, batches
+    """The first batch of marks is held until the test releases it (tests/batching.py)."""
+    return hold_first_batch(monkeypatch, receipt_mark_many)
 
 
 @pytest.mark.django_db(transaction=True)
