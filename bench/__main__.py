@@ -9,6 +9,7 @@ Examples:
     python -m bench --scenario pairs --setup api --pairs 250 --duration 15
     python -m bench --scenario herd-announce --users 5000
     python -m bench --scenario herd-add --users 5000 [--add-via members]
+    python -m bench --scenario storm --sockets 10000 --window 60   (every socket cut at once)
 
 `--setup db` (the default) writes users, tokens and conversations straight to the database;
 `--setup api` makes them through the public API only, as real clients do (bench/public.py):
@@ -158,7 +159,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--suite", choices=sorted(SUITES))
     parser.add_argument(
         "--scenario",
-        choices=["idle", "pairs", "fanout", "announce", "herd-announce", "herd-add", "search"],
+        choices=[
+            "idle",
+            "pairs",
+            "fanout",
+            "announce",
+            "herd-announce",
+            "herd-add",
+            "storm",
+            "search",
+        ],
     )
     parser.add_argument(
         "--setup",
@@ -169,7 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--users", type=int, default=200, help="herds: connected users")
     parser.add_argument(
-        "--window", type=float, default=30, help="herds: seconds to wait for live delivery"
+        "--window",
+        type=float,
+        default=30,
+        help="herds: seconds to wait for live delivery; storm: for every socket to be back",
     )
     parser.add_argument(
         "--add-via",
@@ -226,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             "announce": {"sockets": args.sockets},
             "herd-announce": {"users": args.users, "window": args.window},
             "herd-add": {"users": args.users, "window": args.window, "add_via": args.add_via},
+            "storm": {"sockets": args.sockets, "window": args.window},
         }[args.scenario]
         if args.setup is not None:
             if args.scenario == "announce":

@@ -8,7 +8,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from parley_client import Message, Receipt
+from parley_client import Client as ParleyClient
+from parley_client import Message, Ready, Receipt
 
 from . import public
 from .clients import SEND_FAILURES, Client, connect_all, read_stamp, stamp_body
@@ -529,6 +530,80 @@ async def _herd_measure(
         "missed_on_closed_sockets": sum(1 for r in closed if not r.count),
         "recovered_by_sync": len(missed_open) - still_missing,
         "lost_after_sync": still_missing + sum(1 for r in closed if not r.count),
+        "server_cpu_seconds": round(cpu, 2),
+    }
+
+
+async def storm(target: Target, *, sockets: int, window: float = 60.0, setup: str = "db") -> dict:
+    """`sockets` connected users (written to the database, or with setup="api" registered and
+    logged in over REST), each an SDK client that reconnects
+    as it does in production: with full-jitter backoff chosen by the close code
+    (parley_client.policy). Every socket is cut at once, without a close frame, as a network
+    failure between the clients and the server would; how long until each has a new `ready`,
+    what the server closed meanwhile, and its CPU."""
+    _require_parley(target, setup)
+    fixture: Fixture | public.Population
+    if setup == "api":
+        fixture = await _api_population(target, sockets)
+        await fixture.close()  # only their tokens are needed
+    else:
+        fixture = await _users(target, sockets)
+    back: dict[int, float] = {}
+    cut = {"at": 0.0}
+
+    def on_ready(index: int):  # type: ignore[no-untyped-def]
+        def handler(event: object) -> None:
+            if type(event) is Ready and cut["at"] and index not in back:
+                back[index] = time.monotonic() - cut["at"]
+
+        return handler
+
+    clients = []
+    for index in range(sockets):
+        sdk = ParleyClient(target.url_for(index), fixture.tokens[index], open_timeout=120)
+        sdk.on(on_ready(index))
+        clients.append(sdk)
+    gate = asyncio.Semaphore(target.connect_concurrency)
+
+    async def connect(sdk: ParleyClient) -> None:
+        async with gate:
+            await sdk.connect(timeout=120)
+
+    started = time.monotonic()
+    outcomes = await asyncio.gather(*(connect(c) for c in clients), return_exceptions=True)
+    connect_seconds = time.monotonic() - started
+    up = [c for c, outcome in zip(clients, outcomes, strict=True) if outcome is None]
+    try:
+        await _server_quiet(target)
+        cpu_before = target.cpu_seconds()
+        cut["at"] = time.monotonic()
+        for sdk in up:
+            sdk.drop()
+        deadline = cut["at"] + window
+        while time.monotonic() < deadline and len(back) < len(up):  # noqa: ASYNC110 (polls what the clients' handlers record)
+            await asyncio.sleep(0.1)
+        cpu = target.cpu_seconds() - cpu_before
+        closes: Counter[str] = Counter(
+            str(session.code)
+            for sdk in up
+            for session in sdk.unexpected_closes()
+            if session.opened > cut["at"] and session.code is not None
+        )
+    finally:
+        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+    times = sorted(back.values())
+    return {
+        "setup": setup,
+        "sockets": sockets,
+        "failed_to_connect": sockets - len(up),
+        "connect_seconds": round(connect_seconds, 2),
+        "window_seconds": window,
+        "back_in_ready": len(back),
+        "all_back": len(back) == len(up) and len(up) == sockets,
+        "time_to_ready_ms": latency_summary(times),
+        "reconnected_per_second": round(len(times) / times[-1], 1) if times else None,
+        "closed_by_server_after_the_cut": dict(closes),
+        "heartbeat_closes_4408": closes.get("4408", 0),
         "server_cpu_seconds": round(cpu, 2),
     }
 

@@ -1,6 +1,7 @@
-"""The benchmark scenarios that drive Parley through its public API only (bench/public.py), run
-at a tiny scale against a live daphne in this run's configuration: each completes, and every
-connected user receives (no timing is asserted: numbers belong to docs/performance.md)."""
+"""The benchmark scenarios that drive Parley through its public API (bench/public.py) and the
+reconnect storm, run at a tiny scale against a live daphne in this run's configuration: each
+completes, every connected user receives, every cut socket comes back (no timing is asserted:
+numbers belong to docs/performance.md)."""
 
 import pytest
 
@@ -61,3 +62,12 @@ async def test_idle_and_fanout_accept_an_api_population(target):
 
     assert idle["held"] == 3
     assert fanout["delivered"] == fanout["expected_deliveries"] > 0
+
+
+async def test_every_socket_cut_at_once_is_back_in_ready(target):
+    result = await scenarios.storm(target, sockets=6, window=60, setup="api")
+
+    assert result["failed_to_connect"] == 0
+    assert result["back_in_ready"] == 6
+    assert result["all_back"] is True
+    assert result["heartbeat_closes_4408"] == 0
