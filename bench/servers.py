@@ -50,7 +50,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-SERVERS = ("daphne", "uvicorn")
+SERVERS = ("daphne", "uvicorn", "hypercorn", "granian")
 
 
 def server_command(server: str, target: str, port: int) -> list[str]:
@@ -91,6 +91,36 @@ def server_command(server: str, target: str, port: int) -> list[str]:
             "30",
             # Parley reads X-Forwarded-For itself, from PARLEY_TRUSTED_PROXIES only.
             "--no-proxy-headers",
+        ]
+    # hypercorn and granian: compared for the choice of server only (docs/performance.md);
+    # not in requirements.txt (`pip install hypercorn granian` for those runs).
+    if server == "hypercorn":
+        return [
+            sys.executable,
+            "-m",
+            "hypercorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--worker-class",
+            "uvloop",
+            target,
+        ]
+    if server == "granian":
+        # asginl: ASGI without the lifespan protocol, which Parley does not serve.
+        return [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "asginl",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--no-log",
+            target,
         ]
     raise ValueError(f"unknown server {server!r}")
 
