@@ -149,8 +149,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
             session_id=self.scope.get("auth_session"),
         )
         if admission.refusal is not None:  # banned, revoked or logged out while authenticating
-            code = Close.FORBIDDEN if admission.refusal == "banned" else Close.UNAUTHORIZED
-            await self.close(code=code)
+            await self.close(code=admission.close_code)
             return
         # Subscribe to the conversations before reading last_seq, so any message committed
         # after that read is also fanned out to this socket.
@@ -309,8 +308,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
             session_id=self.scope.get("auth_session"),
         )
         if admission.refusal is not None:
-            code = Close.FORBIDDEN if admission.refusal == "banned" else Close.UNAUTHORIZED
-            await self.close(code=code)
+            await self.close(code=admission.close_code)
             return
         joined = set(admission.conversation_ids) - set(conn.live.cursors)
         if not joined:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from accounts.events import UserCard
 from accounts.selectors import ready_users, socket_refusal
+from core.close_codes import Close
 from messaging.ready import ReadyConversations, ready_conversations
 from messaging.selectors import conversation_ids_for_user
 
@@ -14,6 +15,11 @@ from messaging.selectors import conversation_ids_for_user
 class Admission:
     refusal: str | None  # "banned" or "revoked": close the socket
     conversation_ids: list[int]
+
+    @property
+    def close_code(self) -> int:
+        """The close code of a refused socket."""
+        return Close.FORBIDDEN if self.refusal == "banned" else Close.UNAUTHORIZED
 
 
 def handshake_admit(*, user_id: int, token_generation: int, session_id: str | None) -> Admission:

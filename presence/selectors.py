@@ -37,22 +37,24 @@ def contact_ids(
             " WHERE n.conversation_id = mine.conversation_id) <= %s"
         )
         params.append(max_group_members)
-    only = ""
-    if among is not None:
-        only = f" AND {{}}.user_id IN ({', '.join('%s' for _ in among)})"
-        params.extend(among)
+
+    def only_among(alias: str) -> str:
+        return (
+            "" if among is None else f" AND {alias}.user_id IN ({', '.join(['%s'] * len(among))})"
+        )
+
+    params.extend(among or [])
     params.extend([user_id, user_id])
-    if among is not None:
-        params.extend(among)
+    params.extend(among or [])
     sql = (
         f"SELECT other.user_id FROM {membership} mine "  # noqa: S608
         f"JOIN {conversation} c ON c.id = mine.conversation_id "
         f"JOIN {membership} other ON other.conversation_id = mine.conversation_id "
         f"WHERE mine.user_id = %s AND c.kind = %s AND other.user_id <> %s{sized}"
-        f"{only.format('other')} "
+        f"{only_among('other')} "
         f"UNION SELECT theirs.user_id FROM {senders} mine "
         f"JOIN {senders} theirs ON theirs.conversation_id = mine.conversation_id "
-        f"WHERE mine.user_id = %s AND theirs.user_id <> %s{only.format('theirs')}"
+        f"WHERE mine.user_id = %s AND theirs.user_id <> %s{only_among('theirs')}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -105,7 +105,7 @@ def receipt_mark_many(requests: list[MarkRequest]) -> list[ReceiptEvent | Except
             # Large conversations get each member's receipts at most once a second (the newest
             # wins); direct chats and small groups at once.
             large = _large_conversations(
-                {cid for cid, _ in moved if current[(cid, _)].kind != Conversation.Kind.DIRECT}
+                {cid for cid, uid in moved if current[(cid, uid)].kind != Conversation.Kind.DIRECT}
             )
             events = [
                 (
